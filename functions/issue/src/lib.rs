@@ -1,0 +1,32 @@
+//! `POST /api/v1/keys/issue/`: issues a key to an administrator.
+
+use chrono::Utc;
+use keygate::config::AdminToken;
+use keygate::http::{bearer_token, json_object, json_response, require_method};
+use keygate::issue::{issue, NewKey};
+use keygate::{telemetry, ApiError, App};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(
+    app: &App,
+    admin: &AdminToken,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    require_method(&req, Method::POST)?;
+    match bearer_token(&req)? {
+        Some(token) if admin.matches(token) => {}
+        Some(_) => return Err(ApiError::Unauthorized("Invalid admin token.")),
+        None => {
+            return Err(ApiError::Unauthorized(
+                "Authentication credentials were not provided. Send Authorization: Bearer <ADMIN_TOKEN>.",
+            ))
+        }
+    }
+    let body = json_object(&req)?;
+    let now = Utc::now();
+    let new = NewKey::from_json(&body, now)?;
+    let issued = issue(app, new, now).await?;
+    telemetry::outcome("issued");
+    Ok(json_response(StatusCode::CREATED, &issued.view()))
+}

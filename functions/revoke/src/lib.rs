@@ -1,0 +1,28 @@
+//! `POST /api/v1/keys/revoke/`: revokes the key given in the body.
+
+use chrono::Utc;
+use keygate::http::{json_object, json_response, require_method};
+use keygate::revoke::{revoke, REVOKED};
+use keygate::{telemetry, ApiError, App};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    require_method(&req, Method::POST)?;
+    let body = json_object(&req)?;
+    let raw = match body.get("key") {
+        Some(Value::String(raw)) => raw,
+        None | Some(Value::Null) => {
+            return Err(ApiError::BadRequest("`key` is required.".to_owned()))
+        }
+        Some(_) => return Err(ApiError::BadRequest("`key` must be a string.".to_owned())),
+    };
+    let revoked = revoke(app, raw, Utc::now()).await?;
+    telemetry::outcome(if revoked.changed {
+        "revoked"
+    } else {
+        "already_revoked"
+    });
+    Ok(json_response(StatusCode::OK, &json!({ "detail": REVOKED })))
+}

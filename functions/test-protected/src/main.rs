@@ -1,0 +1,14 @@
+use keygate::app::start;
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let app = start().await;
+    let app = &app;
+    run(service_fn(move |req: Request| {
+        keygate::telemetry::serve("test-protected", req, move |req| {
+            test_protected::handle(app, req)
+        })
+    }))
+    .await
+}

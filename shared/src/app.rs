@@ -1,0 +1,70 @@
+//! What a function builds once per Lambda instance, in `main`, and lends to every request.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+
+use crate::cache::{Cache, CacheError};
+use crate::config::Config;
+use crate::store::Store;
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub cache: Cache,
+}
+
+impl App {
+    /// Builds the DynamoDB client through the SDK's normal configuration chain (so
+    /// `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local) and connects to Redis.
+    pub async fn from_config(config: Config) -> Result<Self, CacheError> {
+        let store = Store::new(dynamodb_client().await, config.table_name.clone());
+        let cache = Cache::new(&config.redis_url, config.cache.clone())?;
+        cache.warm_up().await;
+        Ok(Self::from_parts(config, store, cache))
+    }
+
+    pub fn from_parts(config: Config, store: Store, cache: Cache) -> Self {
+        Self {
+            config,
+            store,
+            cache,
+        }
+    }
+}
+
+/// A DynamoDB client with timeouts short enough that an outage becomes a prompt 503
+/// rather than a request hanging until the function's own timeout.
+pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .operation_timeout(Duration::from_secs(3))
+                .build(),
+        )
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+}
+
+/// Reads the configuration, or stops the process with one line naming the variable.
+pub fn config_or_exit() -> Config {
+    Config::from_env().unwrap_or_else(|err| exit_with(&err))
+}
+
+pub fn exit_with(err: &dyn std::fmt::Display) -> ! {
+    eprintln!("keygate: configuration error: {err}");
+    std::process::exit(1)
+}
+
+/// Everything a function's `main` does before serving: logging, configuration, clients.
+pub async fn start() -> App {
+    crate::telemetry::init();
+    let config = config_or_exit();
+    App::from_config(config)
+        .await
+        .unwrap_or_else(|err| exit_with(&err))
+}

@@ -1,0 +1,366 @@
+//! Redis, the read-through cache in front of DynamoDB.
+//!
+//! An entry is keyed by the key's hash and holds what verification needs (id, name, state,
+//! expiry), so a cache hit is one GET and no database read. Unknown hashes get a short
+//! negative entry, so a flood of made-up (but well-formed) keys does not reach DynamoDB.
+//!
+//! Revocation is immediate because of two rules:
+//! 1. A *fill* after a database read uses `SET NX`: it can only create an entry, never
+//!    replace one.
+//! 2. A *change* (revoke) overwrites the entry with plain `SET` after the database write.
+//!
+//! So a verification that read "active" just before a revoke and fills just after it finds
+//! the revoked entry already there, and its fill is a no-op: a fill can never resurrect a
+//! revoked key. Changes write entries with the full TTL, far longer than the gap between a
+//! read and its fill.
+//!
+//! Redis trouble must never break verification: every command has a short timeout, and
+//! after a failure the cache is skipped for a back-off period (growing to 5 s), so an outage
+//! costs one timeout per period instead of one per request. The next attempt after the
+//! back-off reconnects, so recovery needs no restart.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use redis::aio::MultiplexedConnection;
+use redis::AsyncConnectionConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::config::CacheSettings;
+use crate::key::{KeyHash, KeyId};
+use crate::record::{KeyRecord, State};
+
+const UNKNOWN: &[u8] = b"!";
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("Redis is being skipped after a recent failure")]
+    Skipped,
+    #[error("Redis request failed: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cache entry is malformed: {0}")]
+    Corrupt(String),
+}
+
+/// What verification needs to know about a key, as cached. Short field names keep the
+/// value small: it is read on every request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub name: String,
+    /// `a` active, `r` revoked.
+    pub st: char,
+    /// Expiry in Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+}
+
+impl Entry {
+    pub fn from_record(r: &KeyRecord) -> Self {
+        Self {
+            id: r.id.as_str().to_owned(),
+            name: r.name.clone(),
+            st: match r.state {
+                State::Active => 'a',
+                State::Revoked => 'r',
+            },
+            exp: r.expires_at.map(|t| t.timestamp_millis()),
+        }
+    }
+
+    pub fn state(&self) -> Result<State, CacheError> {
+        match self.st {
+            'a' => Ok(State::Active),
+            'r' => Ok(State::Revoked),
+            other => Err(CacheError::Corrupt(format!("unknown state {other:?}"))),
+        }
+    }
+
+    pub fn expires_at(&self) -> Result<Option<DateTime<Utc>>, CacheError> {
+        self.exp
+            .map(|ms| {
+                Utc.timestamp_millis_opt(ms)
+                    .single()
+                    .ok_or_else(|| CacheError::Corrupt("expiry out of range".to_owned()))
+            })
+            .transpose()
+    }
+
+    pub fn key_id(&self) -> Result<KeyId, CacheError> {
+        KeyId::parse(&self.id).ok_or_else(|| CacheError::Corrupt("bad key id".to_owned()))
+    }
+}
+
+/// The outcome of a cache read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Known(Entry),
+    /// Recently looked up in DynamoDB and not found.
+    Unknown,
+    Miss,
+}
+
+/// How long an entry may live: the configured TTL, cut short by the key's own expiry, so
+/// an expired key's entry goes away with it. (Verification checks the expiry itself too;
+/// the TTL only keeps Redis tidy.)
+pub fn entry_ttl(record: Option<&KeyRecord>, now: DateTime<Utc>, s: &CacheSettings) -> Duration {
+    let Some(record) = record else {
+        return s.negative_ttl;
+    };
+    match record.expires_at {
+        Some(at) if record.state == State::Active && at > now => {
+            let left = (at - now).to_std().unwrap_or(Duration::ZERO);
+            left.clamp(Duration::from_millis(1), s.ttl)
+        }
+        _ => s.ttl,
+    }
+}
+
+pub struct Cache {
+    client: redis::Client,
+    connection_config: AsyncConnectionConfig,
+    settings: CacheSettings,
+    link: Mutex<Link>,
+}
+
+#[derive(Default)]
+struct Link {
+    connection: Option<MultiplexedConnection>,
+    failures: u32,
+    skip_until: Option<Instant>,
+}
+
+impl Cache {
+    pub fn new(redis_url: &str, settings: CacheSettings) -> Result<Self, CacheError> {
+        let client = redis::Client::open(redis_url)?;
+        Ok(Self::with_client(client, settings))
+    }
+
+    pub fn with_client(client: redis::Client, settings: CacheSettings) -> Self {
+        let connection_config = AsyncConnectionConfig::new()
+            .set_response_timeout(Some(settings.timeout))
+            // A connect is a TCP (and maybe TLS) handshake: allow a few round trips more
+            // than a command, still well under a second.
+            .set_connection_timeout(Some(settings.timeout * 4));
+        Self {
+            client,
+            connection_config,
+            settings,
+            link: Mutex::new(Link::default()),
+        }
+    }
+
+    pub fn settings(&self) -> &CacheSettings {
+        &self.settings
+    }
+
+    /// The Redis key of a key hash's entry. The braces are a cluster hash tag, so later
+    /// per-key counters can live in the same slot and be used in one script.
+    pub fn entry_key(&self, hash: &KeyHash) -> String {
+        format!("{}:key:{{{}}}", self.settings.namespace, hash.to_hex())
+    }
+
+    /// Connects at start-up so the first request does not pay for it. A failure here is
+    /// only logged: verification works without the cache.
+    pub async fn warm_up(&self) {
+        if let Err(err) = self.connection(true).await {
+            tracing::warn!(error = %err, "Redis is not reachable at start-up; verifying from DynamoDB until it is");
+        }
+    }
+
+    pub async fn get(&self, hash: &KeyHash) -> Result<Lookup, CacheError> {
+        let mut conn = self.connection(false).await?;
+        let value: Option<Vec<u8>> = self.run(
+            redis::cmd("GET")
+                .arg(self.entry_key(hash))
+                .query_async(&mut conn)
+                .await,
+        )?;
+        match value {
+            None => Ok(Lookup::Miss),
+            Some(v) if v == UNKNOWN => Ok(Lookup::Unknown),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Lookup::Known)
+                .map_err(|e| CacheError::Corrupt(e.to_string())),
+        }
+    }
+
+    /// Caches what a database read found, unless an entry is already there (see the module
+    /// docs for why this must never overwrite).
+    pub async fn fill(
+        &self,
+        hash: &KeyHash,
+        record: Option<&KeyRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<(), CacheError> {
+        let mut conn = self.connection(false).await?;
+        let value = match record {
+            Some(r) => entry_bytes(r),
+            None => UNKNOWN.to_vec(),
+        };
+        let ttl = entry_ttl(record, now, &self.settings);
+        let _: Option<String> = self.run(
+            redis::cmd("SET")
+                .arg(self.entry_key(hash))
+                .arg(value)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(ttl))
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// Writes the entry of a key that was just changed, replacing whatever is cached. It
+    /// tries Redis even while it is being skipped: a change is rare and must not be lost.
+    pub async fn replace(
+        &self,
+        hash: &KeyHash,
+        record: &KeyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), CacheError> {
+        let mut conn = self.connection(true).await?;
+        let ttl = if record.state == State::Revoked {
+            self.settings.ttl
+        } else {
+            entry_ttl(Some(record), now, &self.settings)
+        };
+        let _: () = self.run(
+            redis::cmd("SET")
+                .arg(self.entry_key(hash))
+                .arg(entry_bytes(record))
+                .arg("PX")
+                .arg(millis(ttl))
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// A shared connection, or a fresh one unless Redis is in its back-off period.
+    async fn connection(&self, force: bool) -> Result<MultiplexedConnection, CacheError> {
+        {
+            let link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(conn) = &link.connection {
+                return Ok(conn.clone());
+            }
+            if !force && link.skip_until.is_some_and(|t| Instant::now() < t) {
+                return Err(CacheError::Skipped);
+            }
+        }
+        let conn = self.run(
+            self.client
+                .get_multiplexed_async_connection_with_config(&self.connection_config)
+                .await,
+        )?;
+        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        link.connection = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Records the outcome of a Redis call: a failure drops the connection (it may be dead
+    /// after a freeze or a failover) and starts or extends the back-off period.
+    fn run<T>(&self, result: redis::RedisResult<T>) -> Result<T, CacheError> {
+        let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(value) => {
+                link.failures = 0;
+                link.skip_until = None;
+                Ok(value)
+            }
+            Err(err) => {
+                link.connection = None;
+                link.failures = link.failures.saturating_add(1);
+                link.skip_until = Some(Instant::now() + backoff(link.failures));
+                Err(err.into())
+            }
+        }
+    }
+}
+
+fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
+}
+
+fn entry_bytes(record: &KeyRecord) -> Vec<u8> {
+    serde_json::to_vec(&Entry::from_record(record)).expect("an entry always serializes")
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn record(state: State, expires_in: Option<TimeDelta>) -> KeyRecord {
+        KeyRecord {
+            id: KeyId::generate().unwrap(),
+            name: "n".into(),
+            prefix: "kg_00000000".into(),
+            state,
+            created_at: now(),
+            expires_at: expires_in.map(|d| now() + d),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn an_entry_without_expiry_lives_for_the_configured_ttl() {
+        let s = CacheSettings::default();
+        let r = record(State::Active, None);
+        assert_eq!(entry_ttl(Some(&r), now(), &s), s.ttl);
+    }
+
+    #[test]
+    fn an_entry_ends_with_its_keys_expiry_when_that_comes_first() {
+        let s = CacheSettings::default();
+        let r = record(State::Active, Some(TimeDelta::seconds(7)));
+        assert_eq!(entry_ttl(Some(&r), now(), &s), Duration::from_secs(7));
+        let r = record(State::Active, Some(TimeDelta::days(7)));
+        assert_eq!(entry_ttl(Some(&r), now(), &s), s.ttl);
+    }
+
+    #[test]
+    fn unknown_hashes_are_cached_for_the_negative_ttl() {
+        let s = CacheSettings::default();
+        assert_eq!(entry_ttl(None, now(), &s), s.negative_ttl);
+    }
+
+    #[test]
+    fn back_off_grows_and_is_capped() {
+        assert_eq!(backoff(1), FIRST_BACKOFF);
+        assert_eq!(backoff(2), FIRST_BACKOFF * 2);
+        assert_eq!(backoff(100), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn an_entry_round_trips_and_carries_no_secret() {
+        let r = record(State::Revoked, Some(TimeDelta::seconds(5)));
+        let e = Entry::from_record(&r);
+        let bytes = serde_json::to_vec(&e).unwrap();
+        let back: Entry = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.state().unwrap(), State::Revoked);
+        assert_eq!(back.expires_at().unwrap(), r.expires_at);
+    }
+
+    #[test]
+    fn entries_from_a_newer_version_with_extra_fields_still_read() {
+        let e: Entry =
+            serde_json::from_str(r#"{"id":"key_000000000000000000000000","name":"n","st":"a","scopes":["x"]}"#)
+                .unwrap();
+        assert_eq!(e.state().unwrap(), State::Active);
+    }
+}

@@ -1,0 +1,130 @@
+//! The HTTP error type, and the one place where errors become responses.
+
+use lambda_http::http::{header, HeaderValue, StatusCode};
+use lambda_http::{Body, Response};
+
+use crate::cache::CacheError;
+use crate::http::json_response;
+use crate::store::StoreError;
+use crate::verify::Denial;
+
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Every way a request can fail. Clients get a fixed `detail`; the cause, when there is
+/// one, goes to the log line (never a secret: none of these carry one).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{}", .0.message())]
+    Forbidden(Denial),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(cause) | StoreError::Rejected(cause) => {
+                tracing::error!(error = %cause, "DynamoDB request failed");
+                ApiError::Unavailable(
+                    "The key store is unavailable. Nothing was changed; retry in a few seconds."
+                        .to_owned(),
+                )
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CacheError> for ApiError {
+    fn from(err: CacheError) -> Self {
+        ApiError::Internal(err.to_string())
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message a client sees.
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::MethodNotAllowed(allowed) => {
+                format!("Method not allowed. Use {allowed}.")
+            }
+            ApiError::PayloadTooLarge => {
+                format!("Request body is too large; the limit is {} KiB.", BODY_LIMIT / 1024)
+            }
+            ApiError::UnsupportedMediaType => {
+                "Unsupported Content-Type; send a JSON body with Content-Type: application/json."
+                    .to_owned()
+            }
+            ApiError::Internal(_) => "Internal error.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// A short name for the log line.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(denial) => denial.outcome(),
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = %cause, "internal error");
+        }
+        tracing::Span::current().record("outcome", self.outcome());
+        let mut response = json_response(
+            self.status(),
+            &serde_json::json!({ "detail": self.detail() }),
+        );
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::MethodNotAllowed(allowed) => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allowed));
+            }
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,160 @@
+//! Issuing a key: validate the request, generate, store, and show the key once.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::text_field;
+use crate::key::{ApiKey, KeyId};
+use crate::record::{timestamp, to_millis, KeyRecord, State, Status};
+
+pub const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    pub name: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl NewKey {
+    pub fn from_json(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Self, ApiError> {
+        let name = text_field(body, "name", MAX_NAME_CHARS)?;
+        let expires_at = match body.get("expires_at") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => {
+                let at = DateTime::parse_from_rfc3339(s.trim())
+                    .map_err(|_| {
+                        ApiError::BadRequest(
+                            "`expires_at` must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z."
+                                .to_owned(),
+                        )
+                    })?
+                    .with_timezone(&Utc);
+                if at <= now {
+                    return Err(ApiError::BadRequest(
+                        "`expires_at` must be in the future.".to_owned(),
+                    ));
+                }
+                Some(to_millis(at))
+            }
+            Some(_) => {
+                return Err(ApiError::BadRequest(
+                    "`expires_at` must be a string (RFC 3339) or null.".to_owned(),
+                ))
+            }
+        };
+        Ok(Self { name, expires_at })
+    }
+}
+
+/// A freshly issued key: the only value in Keygate that holds a raw key.
+#[derive(Debug)]
+pub struct Issued {
+    pub key: ApiKey,
+    pub record: KeyRecord,
+}
+
+/// The issue response, the one place a raw key is ever written.
+#[derive(Serialize)]
+pub struct IssuedView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub key: &'a str,
+    pub prefix: &'a str,
+    pub status: Status,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+impl Issued {
+    pub fn view(&self) -> IssuedView<'_> {
+        IssuedView {
+            id: self.record.id.as_str(),
+            name: &self.record.name,
+            key: self.key.expose(),
+            prefix: &self.record.prefix,
+            status: Status::Active,
+            created_at: timestamp(self.record.created_at),
+            expires_at: self.record.expires_at.map(timestamp),
+        }
+    }
+}
+
+/// Stores the new key before anything is returned: a key the caller sees is always a key
+/// that verifies.
+pub async fn issue(app: &App, new: NewKey, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+    let key = ApiKey::generate(&app.config.key_prefix)
+        .map_err(|e| ApiError::Internal(format!("OS random source failed: {e}")))?;
+    let id = KeyId::generate()
+        .map_err(|e| ApiError::Internal(format!("OS random source failed: {e}")))?;
+    let record = KeyRecord {
+        id,
+        name: new.name,
+        prefix: key.display_prefix(),
+        state: State::Active,
+        created_at: to_millis(now),
+        expires_at: new.expires_at,
+        revoked_at: None,
+    };
+    app.store.insert(&key.hash(), &record).await?;
+    tracing::Span::current().record("key_id", record.id.as_str());
+    Ok(Issued { key, record })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn parse(body: Value) -> Result<NewKey, String> {
+        let Value::Object(map) = body else { panic!() };
+        NewKey::from_json(&map, now()).map_err(|e| e.detail())
+    }
+
+    #[test]
+    fn a_name_alone_is_enough() {
+        let new = parse(json!({"name": "  billing  "})).unwrap();
+        assert_eq!(new.name, "billing");
+        assert_eq!(new.expires_at, None);
+    }
+
+    #[test]
+    fn a_future_expiry_in_any_offset_is_kept_in_utc() {
+        let new = parse(json!({"name": "x", "expires_at": "2026-01-01T02:00:00+01:00"})).unwrap();
+        assert_eq!(new.expires_at, Some("2026-01-01T01:00:00Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_names_are_rejected_with_the_field_named() {
+        for body in [
+            json!({}),
+            json!({"name": null}),
+            json!({"name": 5}),
+            json!({"name": "   "}),
+            json!({"name": "x".repeat(201)}),
+            json!({"name": "a\u{0007}b"}),
+        ] {
+            let detail = parse(body.clone()).unwrap_err();
+            assert!(detail.contains("`name`"), "{body}: {detail}");
+        }
+    }
+
+    #[test]
+    fn a_name_of_200_characters_is_accepted() {
+        assert!(parse(json!({"name": "é".repeat(200)})).is_ok());
+    }
+
+    #[test]
+    fn bad_expiries_are_rejected_with_the_field_named() {
+        for value in [json!("tomorrow"), json!(5), json!("2025-12-31T23:59:59Z"), json!("2026-01-01T00:00:00Z")] {
+            let detail = parse(json!({"name": "x", "expires_at": value})).unwrap_err();
+            assert!(detail.contains("`expires_at`"), "{value}: {detail}");
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Keygate's domain, shared by every function: the key format, the store (DynamoDB), the
+//! cache (Redis), verification and the guard, configuration, and the HTTP mapping.
+
+pub mod app;
+pub mod cache;
+pub mod config;
+pub mod error;
+pub mod guard;
+pub mod http;
+pub mod issue;
+pub mod key;
+pub mod record;
+pub mod revoke;
+pub mod store;
+pub mod telemetry;
+pub mod verify;
+
+pub use app::App;
+pub use error::ApiError;
+pub use guard::require_api_key;
+pub use verify::KeyInfo;

@@ -1,0 +1,151 @@
+//! A key's record and its lifecycle: active, revoked, expired.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::key::KeyId;
+
+/// What is stored about a key. Never the key itself: the store keys this record by the
+/// key's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: KeyId,
+    pub name: String,
+    /// The display prefix (`kg_3fa9c1d2`), for people to recognise the key.
+    pub prefix: String,
+    pub state: State,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The stored state. Expiry is not stored as a state: it follows from `expires_at` and the
+/// clock, so a key expires on time without anything being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Active,
+    Revoked,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Active => "active",
+            State::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(State::Active),
+            "revoked" => Some(State::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// The status a key has at a given moment, as shown to people and checked by the guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Revoked,
+    Expired,
+}
+
+/// Revocation wins over expiry: a revoked key stays revoked whatever its expiry says.
+pub fn status_at(state: State, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Status {
+    match state {
+        State::Revoked => Status::Revoked,
+        State::Active if expires_at.is_some_and(|at| at <= now) => Status::Expired,
+        State::Active => Status::Active,
+    }
+}
+
+impl KeyRecord {
+    pub fn status_at(&self, now: DateTime<Utc>) -> Status {
+        status_at(self.state, self.expires_at, now)
+    }
+
+    /// The public view of the record, as every endpoint returns it.
+    pub fn view(&self, now: DateTime<Utc>) -> KeyView<'_> {
+        KeyView {
+            id: self.id.as_str(),
+            name: &self.name,
+            prefix: &self.prefix,
+            status: self.status_at(now),
+            created_at: timestamp(self.created_at),
+            expires_at: self.expires_at.map(timestamp),
+            revoked_at: self.revoked_at.map(timestamp),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub status: Status,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+/// Drops sub-millisecond precision, which stored timestamps do not keep.
+pub fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+/// RFC 3339 in UTC with millisecond precision: one fixed width, so stored timestamps sort
+/// as strings.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn an_active_key_without_expiry_stays_active() {
+        assert_eq!(status_at(State::Active, None, now()), Status::Active);
+    }
+
+    #[test]
+    fn an_active_key_expires_at_its_expiry_time() {
+        let at = now();
+        assert_eq!(
+            status_at(State::Active, Some(at), at - TimeDelta::milliseconds(1)),
+            Status::Active
+        );
+        assert_eq!(status_at(State::Active, Some(at), at), Status::Expired);
+    }
+
+    #[test]
+    fn revocation_wins_over_expiry() {
+        let past = now() - TimeDelta::days(1);
+        assert_eq!(
+            status_at(State::Revoked, Some(past), now()),
+            Status::Revoked
+        );
+    }
+
+    #[test]
+    fn timestamps_have_a_fixed_width() {
+        assert_eq!(timestamp(now()), "2026-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn states_round_trip_through_their_names() {
+        for s in [State::Active, State::Revoked] {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(State::parse("expired"), None);
+    }
+}

@@ -1,0 +1,336 @@
+//! DynamoDB, the source of truth.
+//!
+//! One table, partition key `pk`. A key's item is `pk = "KEY#<sha256 hex>"`, so the verify
+//! path's cache miss is a single strongly consistent GetItem. Two indexes serve people, not
+//! the hot path: `by_id` (KEYS_ONLY) finds a key's item from its public id, and
+//! `by_created` (`kind`, `created_at`) lists keys newest first.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+use chrono::{DateTime, Utc};
+
+use crate::key::{KeyHash, KeyId};
+use crate::record::{timestamp, KeyRecord, State};
+
+pub const INDEX_BY_ID: &str = "by_id";
+pub const INDEX_BY_CREATED: &str = "by_created";
+const KIND_KEY: &str = "key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB could not be reached or did not answer in time; the message holds the
+    /// SDK's error chain for the logs.
+    #[error("DynamoDB request failed: {0}")]
+    Unavailable(String),
+    /// DynamoDB answered with an error (a missing table, throttling, bad credentials...).
+    #[error("DynamoDB refused the request: {0}")]
+    Rejected(String),
+    #[error("an item already exists for this key hash")]
+    AlreadyExists,
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        match err.as_service_error() {
+            Some(service) => StoreError::Rejected(format!(
+                "{}: {}",
+                service.code().unwrap_or("unknown error"),
+                service.message().unwrap_or("no message")
+            )),
+            None => StoreError::Unavailable(DisplayErrorContext(&err).to_string()),
+        }
+    }
+}
+
+/// What revoking found.
+#[derive(Debug)]
+pub struct Revoked {
+    /// The record as it is now, revoked.
+    pub record: KeyRecord,
+    /// False when the key was already revoked: nothing changed.
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Stores a new key; never overwrites.
+    pub async fn insert(&self, hash: &KeyHash, record: &KeyRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(hash, record)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The verify path's only database read: strongly consistent, so a key revoked a moment
+    /// ago is seen as revoked.
+    pub async fn get(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.as_ref().map(from_item).transpose()
+    }
+
+    /// Marks the key revoked. Idempotent: the first `revoked_at` is kept. `None` when no
+    /// key has this hash.
+    pub async fn revoke(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Revoked>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .update_expression("SET #state = :revoked, revoked_at = if_not_exists(revoked_at, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
+            .expression_attribute_values(":now", s(&timestamp(now)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let old = match result {
+            Ok(output) => output.attributes.unwrap_or_default(),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(None)
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let mut record = from_item(&old)?;
+        let changed = record.state == State::Active;
+        if changed {
+            record.state = State::Revoked;
+            record.revoked_at = Some(now);
+        }
+        Ok(Some(Revoked { record, changed }))
+    }
+}
+
+fn pk(hash: &KeyHash) -> String {
+    format!("KEY#{}", hash.to_hex())
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk(hash))),
+        ("kind".to_owned(), s(KIND_KEY)),
+        ("id".to_owned(), s(r.id.as_str())),
+        ("name".to_owned(), s(&r.name)),
+        ("prefix".to_owned(), s(&r.prefix)),
+        ("state".to_owned(), s(r.state.as_str())),
+        ("created_at".to_owned(), s(&timestamp(r.created_at))),
+    ]);
+    if let Some(at) = r.expires_at {
+        item.insert("expires_at".to_owned(), s(&timestamp(at)));
+    }
+    if let Some(at) = r.revoked_at {
+        item.insert("revoked_at".to_owned(), s(&timestamp(at)));
+    }
+    item
+}
+
+fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreError> {
+    let text = |name: &str| -> Result<&str, StoreError> {
+        match item.get(name) {
+            Some(AttributeValue::S(v)) => Ok(v.as_str()),
+            _ => Err(StoreError::Corrupt(format!(
+                "attribute `{name}` is missing or not a string"
+            ))),
+        }
+    };
+    let optional_time = |name: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        if item.contains_key(name) {
+            parse_time(name, text(name)?).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let id = KeyId::parse(text("id")?)
+        .ok_or_else(|| StoreError::Corrupt("attribute `id` is not a key id".to_owned()))?;
+    let state = State::parse(text("state")?)
+        .ok_or_else(|| StoreError::Corrupt("attribute `state` is unknown".to_owned()))?;
+    Ok(KeyRecord {
+        id,
+        name: text("name")?.to_owned(),
+        prefix: text("prefix")?.to_owned(),
+        state,
+        created_at: parse_time("created_at", text("created_at")?)?,
+        expires_at: optional_time("expires_at")?,
+        revoked_at: optional_time("revoked_at")?,
+    })
+}
+
+fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("attribute `{name}` is not an RFC 3339 time")))
+}
+
+/// Creates the table with its indexes unless it exists. Used by `make dev` and the tests;
+/// in AWS the template creates it.
+pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreError> {
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute name and type are set")
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .expect("attribute name and key type are set")
+    };
+    let by_id = GlobalSecondaryIndex::builder()
+        .index_name(INDEX_BY_ID)
+        .key_schema(key("id", KeyType::Hash))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .expect("index name, key schema and projection are set");
+    let by_created = GlobalSecondaryIndex::builder()
+        .index_name(INDEX_BY_CREATED)
+        .key_schema(key("kind", KeyType::Hash))
+        .key_schema(key("created_at", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index name, key schema and projection are set");
+    let result = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("id"))
+        .attribute_definitions(attr("kind"))
+        .attribute_definitions(attr("created_at"))
+        .key_schema(key("pk", KeyType::Hash))
+        .global_secondary_indexes(by_id)
+        .global_secondary_indexes(by_created)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{ApiKey, KeyPrefix};
+
+    fn record() -> KeyRecord {
+        let now: DateTime<Utc> = "2026-01-01T00:00:00.123Z".parse().unwrap();
+        KeyRecord {
+            id: KeyId::generate().unwrap(),
+            name: "ci".to_owned(),
+            prefix: "kg_01234567".to_owned(),
+            state: State::Active,
+            created_at: now,
+            expires_at: Some(now + chrono::TimeDelta::days(1)),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_through_its_item() {
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let r = record();
+        assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r);
+    }
+
+    #[test]
+    fn the_item_holds_the_hash_and_never_the_key() {
+        let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
+        let item = to_item(&key.hash(), &record());
+        let dump = format!("{item:?}");
+        assert!(dump.contains(&key.hash().to_hex()));
+        assert!(!dump.contains(&key.expose()[3..]));
+    }
+
+    #[test]
+    fn a_missing_attribute_is_named() {
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let mut item = to_item(&hash, &record());
+        item.remove("name");
+        let err = from_item(&item).unwrap_err();
+        assert!(err.to_string().contains("`name`"), "{err}");
+    }
+}
