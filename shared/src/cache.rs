@@ -358,9 +358,10 @@ mod tests {
 
     #[test]
     fn entries_from_a_newer_version_with_extra_fields_still_read() {
-        let e: Entry =
-            serde_json::from_str(r#"{"id":"key_000000000000000000000000","name":"n","st":"a","scopes":["x"]}"#)
-                .unwrap();
+        let e: Entry = serde_json::from_str(
+            r#"{"id":"key_000000000000000000000000","name":"n","st":"a","scopes":["x"]}"#,
+        )
+        .unwrap();
         assert_eq!(e.state().unwrap(), State::Active);
     }
 }

@@ -81,16 +81,18 @@ impl Config {
 
         let key_prefix = match get("KEY_PREFIX") {
             None => KeyPrefix::default(),
-            Some(p) => KeyPrefix::parse(&p).map_err(|_| {
-                invalid("KEY_PREFIX", "use 1 to 16 letters, digits or underscores")
-            })?,
+            Some(p) => KeyPrefix::parse(&p)
+                .map_err(|_| invalid("KEY_PREFIX", "use 1 to 16 letters, digits or underscores"))?,
         };
 
         let seconds = |name: &'static str, default: Duration, max: u64| match get(name) {
             None => Ok(default),
             Some(v) => match v.trim().parse::<u64>() {
                 Ok(n) if (1..=max).contains(&n) => Ok(Duration::from_secs(n)),
-                _ => Err(invalid(name, &format!("expected whole seconds from 1 to {max}"))),
+                _ => Err(invalid(
+                    name,
+                    &format!("expected whole seconds from 1 to {max}"),
+                )),
             },
         };
         let cache = CacheSettings {

@@ -77,7 +77,10 @@ impl ApiError {
                 format!("Method not allowed. Use {allowed}.")
             }
             ApiError::PayloadTooLarge => {
-                format!("Request body is too large; the limit is {} KiB.", BODY_LIMIT / 1024)
+                format!(
+                    "Request body is too large; the limit is {} KiB.",
+                    BODY_LIMIT / 1024
+                )
             }
             ApiError::UnsupportedMediaType => {
                 "Unsupported Content-Type; send a JSON body with Content-Type: application/json."

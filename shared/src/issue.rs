@@ -127,7 +127,10 @@ mod tests {
     #[test]
     fn a_future_expiry_in_any_offset_is_kept_in_utc() {
         let new = parse(json!({"name": "x", "expires_at": "2026-01-01T02:00:00+01:00"})).unwrap();
-        assert_eq!(new.expires_at, Some("2026-01-01T01:00:00Z".parse().unwrap()));
+        assert_eq!(
+            new.expires_at,
+            Some("2026-01-01T01:00:00Z".parse().unwrap())
+        );
     }
 
     #[test]
@@ -152,7 +155,12 @@ mod tests {
 
     #[test]
     fn bad_expiries_are_rejected_with_the_field_named() {
-        for value in [json!("tomorrow"), json!(5), json!("2025-12-31T23:59:59Z"), json!("2026-01-01T00:00:00Z")] {
+        for value in [
+            json!("tomorrow"),
+            json!(5),
+            json!("2025-12-31T23:59:59Z"),
+            json!("2026-01-01T00:00:00Z"),
+        ] {
             let detail = parse(json!({"name": "x", "expires_at": value})).unwrap_err();
             assert!(detail.contains("`expires_at`"), "{value}: {detail}");
         }

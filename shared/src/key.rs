@@ -305,7 +305,13 @@ mod tests {
     fn key_ids_round_trip_and_reject_garbage() {
         let id = KeyId::generate().unwrap();
         assert_eq!(KeyId::parse(id.as_str()), Some(id));
-        for bad in ["", "key_", "key_XYZ", "kg_0123456789abcdef01234567", "key_0123"] {
+        for bad in [
+            "",
+            "key_",
+            "key_XYZ",
+            "kg_0123456789abcdef01234567",
+            "key_0123",
+        ] {
             assert_eq!(KeyId::parse(bad), None, "{bad}");
         }
     }

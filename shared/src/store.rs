@@ -134,7 +134,9 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk(hash)))
-            .update_expression("SET #state = :revoked, revoked_at = if_not_exists(revoked_at, :now)")
+            .update_expression(
+                "SET #state = :revoked, revoked_at = if_not_exists(revoked_at, :now)",
+            )
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":revoked", s(State::Revoked.as_str()))

@@ -10,7 +10,9 @@ use keygate::store::{create_table, StoreError};
 async fn main() {
     let command = std::env::args().nth(1).unwrap_or_default();
     if command != "create-table" {
-        eprintln!("usage: keygate-local create-table   (reads TABLE_NAME and the AWS SDK variables)");
+        eprintln!(
+            "usage: keygate-local create-table   (reads TABLE_NAME and the AWS SDK variables)"
+        );
         std::process::exit(2);
     }
     let Some(table) = std::env::var("TABLE_NAME").ok().filter(|t| !t.is_empty()) else {

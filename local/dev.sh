@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make dev`: everything Keygate needs on one machine, then the functions in the foreground.
+#
+# Installs what is missing, starts DynamoDB Local and Redis unless they already answer at
+# the configured endpoints, creates the table, and serves every function with
+# `cargo lambda watch` at http://127.0.0.1:$KEYGATE_PORT/lambda-url/<function>/.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source-path=SCRIPTDIR source=env.sh
+. "$here/env.sh"
+: "${LAMBDA_CONCURRENCY:=4}"
+: "${KEYGATE_PORT:=9000}"
+: "${KEYGATE_HOST:=127.0.0.1}"
+
+log() { printf 'keygate: %s\n' "$*" >&2; }
+
+bash "$here/install-tools.sh" cargo-lambda
+bash "$here/services.sh" up
+
+log "creating table $TABLE_NAME if it is missing"
+cargo run --quiet --package keygate-local -- create-table
+
+mkdir -p "$KEYGATE_RUN_DIR"
+token_file="$KEYGATE_RUN_DIR/admin-token"
+if [ -z "${ADMIN_TOKEN:-}" ]; then
+  # Keep one generated token across restarts, readable only by this user.
+  if [ ! -s "$token_file" ]; then
+    (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$token_file")
+    log "generated a random ADMIN_TOKEN (kept in $token_file)"
+  fi
+  ADMIN_TOKEN="$(cat "$token_file")"
+fi
+export ADMIN_TOKEN LAMBDA_CONCURRENCY
+
+base="http://$KEYGATE_HOST:$KEYGATE_PORT/lambda-url"
+cat >&2 <<BANNER
+
+  Keygate is starting (functions compile on their first request).
+
+    issue           POST $base/issue/
+    revoke          POST $base/revoke/
+    test-protected  GET  $base/test-protected/
+
+  DynamoDB  $AWS_ENDPOINT_URL_DYNAMODB  table $TABLE_NAME
+  Redis     $REDIS_URL
+  Instances per function: $LAMBDA_CONCURRENCY (LAMBDA_CONCURRENCY)
+  Admin token: $ADMIN_TOKEN
+
+  Try:
+    curl -s -X POST $base/issue/ \\
+      -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"name": "my first key"}'
+
+BANNER
+
+exec cargo lambda watch \
+  --invoke-address "$KEYGATE_HOST" \
+  --invoke-port "$KEYGATE_PORT" \
+  --concurrency "$LAMBDA_CONCURRENCY"

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""End-to-end check through `cargo lambda watch`: the README's curl flow, over real HTTP.
+
+Usage: smoke.py BASE_URL ADMIN_TOKEN WATCH_LOG
+Exits non-zero on the first broken promise. Standard library only.
+"""
+import json
+import sys
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+base, token, log_path = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
+
+
+def call(method, function, body=None, headers=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{base}/{function}/", data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=120) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def expect(got, status, detail=None):
+    code, body = got
+    if code != status or (detail is not None and body.get("detail") != detail):
+        sys.exit(f"smoke: expected {status} {detail!r}, got {code} {body}")
+    return body
+
+
+admin = {"Authorization": f"Bearer {token}"}
+issued = expect(call("POST", "issue", {"name": "smoke"}, admin), 201)
+key = issued["key"]
+ok = "Hello from protected endpoint! Your API key is valid."
+expect(call("GET", "test-protected", headers={"X-API-KEY": key}), 200, ok)
+expect(call("POST", "issue", {"name": "smoke"}, {"Authorization": "Bearer wrong"}), 401)
+expect(call("GET", "test-protected"), 403, "API Key is missing. Send it in the X-API-KEY header.")
+expect(call("GET", "test-protected", headers={"X-API-KEY": key[:-1] + "0"}), 403, "Invalid API Key.")
+
+# Verifications racing a revoke, across the emulator's instances: once revoke has
+# answered, none may succeed.
+with ThreadPoolExecutor(max_workers=8) as pool:
+    racing = [pool.submit(call, "GET", "test-protected", None, {"X-API-KEY": key}) for _ in range(16)]
+    expect(call("POST", "revoke", {"key": key}), 200, "API Key revoked successfully.")
+    after = [pool.submit(call, "GET", "test-protected", None, {"X-API-KEY": key}) for _ in range(16)]
+    for f in racing:
+        f.result()
+    for f in after:
+        expect(f.result(), 403, "API Key is not active or has been revoked.")
+expect(call("POST", "revoke", {"key": key}), 200)
+expect(call("POST", "revoke", {"key": "kg_nope"}), 404, "API Key not found.")
+
+with open(log_path, encoding="utf-8", errors="replace") as f:
+    logs = f.read()
+if key[3:] in logs or token in logs:
+    sys.exit("smoke: a raw key or the admin token reached the function logs")
+print("smoke: the README flow works through cargo lambda watch (issue, verify, race a revoke, revoke)")

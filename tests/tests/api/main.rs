@@ -1,0 +1,7 @@
+//! Keygate's HTTP contract, one test per behaviour, against real DynamoDB Local and Redis.
+
+mod cache;
+mod issue;
+mod revoke;
+mod secrets;
+mod test_protected;

@@ -1,0 +1,207 @@
+use chrono::{TimeDelta, Utc};
+use keygate::key::{ApiKey, KeyId, KeyPrefix};
+use keygate::record::{KeyRecord, State};
+use keygate::verify::{verify, Denial, Source};
+use keygate_tests::{get, spawn_app};
+use lambda_http::Body;
+
+const MISSING: &str = "API Key is missing. Send it in the X-API-KEY header.";
+const INVALID: &str = "Invalid API Key.";
+const REVOKED: &str = "API Key is not active or has been revoked.";
+const EXPIRED: &str = "API Key has expired.";
+
+#[tokio::test]
+async fn a_valid_key_gets_200_with_its_id_and_name() {
+    let app = spawn_app().await;
+    let issued = app.issue(serde_json::json!({"name": "orders"})).await;
+    let key = issued.body["key"].as_str().unwrap();
+    let reply = app.protected(Some(key)).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.detail(),
+        "Hello from protected endpoint! Your API key is valid."
+    );
+    assert_eq!(reply.body["key_id"], issued.body["id"]);
+    assert_eq!(reply.body["name"], "orders");
+}
+
+#[tokio::test]
+async fn the_header_name_is_case_insensitive() {
+    let app = spawn_app().await;
+    let key = app.issue_key("case").await;
+    for name in ["x-api-key", "X-Api-Key", "X-API-KEY"] {
+        let req = get("/").header(name, &key).body(Body::Empty).unwrap();
+        assert_eq!(app.protected_request(req).await.status, 200, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_key_is_403_missing() {
+    let app = spawn_app().await;
+    let reply = app.protected(None).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.detail(), MISSING);
+    assert_eq!(app.protected(Some("   ")).await.detail(), MISSING);
+}
+
+#[tokio::test]
+async fn a_malformed_key_is_403_invalid_without_any_io() {
+    let app = spawn_app().await;
+    let key = app.issue_key("real").await;
+    let mut typo = key.clone().into_bytes();
+    typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    for bad in [typo.as_str(), "kg_123", "hello", "kg_ü"] {
+        let before = app.dynamodb_requests.get();
+        let reply = app.protected(Some(bad)).await;
+        assert_eq!(reply.status, 403, "{bad}");
+        assert_eq!(reply.detail(), INVALID);
+        assert_eq!(
+            app.dynamodb_requests.get(),
+            before,
+            "{bad} reached DynamoDB"
+        );
+        let v = verify(&app.app.store, &app.app.cache, bad, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(v.source, Source::Format);
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_well_formed_key_is_403_invalid_and_cached_negatively() {
+    let app = spawn_app().await;
+    let unknown = ApiKey::generate(&KeyPrefix::default()).unwrap();
+    let reply = app.protected(Some(unknown.expose())).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.detail(), INVALID);
+    let before = app.dynamodb_requests.get();
+    for _ in 0..5 {
+        assert_eq!(
+            app.protected(Some(unknown.expose())).await.detail(),
+            INVALID
+        );
+    }
+    assert_eq!(
+        app.dynamodb_requests.get(),
+        before,
+        "repeats reached DynamoDB"
+    );
+}
+
+#[tokio::test]
+async fn a_cache_hit_costs_no_dynamodb_request() {
+    let app = spawn_app().await;
+    let key = app.issue_key("hot").await;
+    app.protected(Some(&key)).await; // fills the cache
+    let before = app.dynamodb_requests.get();
+    for _ in 0..10 {
+        assert_eq!(app.protected(Some(&key)).await.status, 200);
+    }
+    assert_eq!(app.dynamodb_requests.get(), before);
+    let v = verify(&app.app.store, &app.app.cache, &key, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(v.source, Source::Cache);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_403_revoked() {
+    let app = spawn_app().await;
+    let key = app.issue_key("gone").await;
+    assert_eq!(app.revoke(&key).await.status, 200);
+    let reply = app.protected(Some(&key)).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.detail(), REVOKED);
+}
+
+/// Stores a key directly, to set up states the API cannot create (an expiry in the past).
+async fn insert_key(app: &keygate_tests::TestApp, expires_in: TimeDelta) -> ApiKey {
+    let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
+    let now = Utc::now();
+    let record = KeyRecord {
+        id: KeyId::generate().unwrap(),
+        name: "dated".into(),
+        prefix: key.display_prefix(),
+        state: State::Active,
+        created_at: now - TimeDelta::days(30),
+        expires_at: Some(now + expires_in),
+        revoked_at: None,
+    };
+    app.app.store.insert(&key.hash(), &record).await.unwrap();
+    key
+}
+
+#[tokio::test]
+async fn an_expired_key_is_403_expired() {
+    let app = spawn_app().await;
+    let key = insert_key(&app, TimeDelta::seconds(-1)).await;
+    let reply = app.protected(Some(key.expose())).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.detail(), EXPIRED);
+    // And again from the cache.
+    assert_eq!(app.protected(Some(key.expose())).await.detail(), EXPIRED);
+}
+
+#[tokio::test]
+async fn a_cached_key_expires_on_time_without_waiting_for_the_cache() {
+    let app = spawn_app().await;
+    let key = insert_key(&app, TimeDelta::hours(1)).await;
+    assert_eq!(app.protected(Some(key.expose())).await.status, 200); // cached now
+    let later = Utc::now() + TimeDelta::hours(2);
+    let v = verify(&app.app.store, &app.app.cache, key.expose(), later)
+        .await
+        .unwrap();
+    assert_eq!(v.source, Source::Cache);
+    assert_eq!(v.verdict, Err(Denial::Expired));
+}
+
+#[tokio::test]
+async fn a_cache_entry_lives_no_longer_than_its_keys_expiry() {
+    let app = spawn_app().await;
+    let key = insert_key(&app, TimeDelta::seconds(20)).await;
+    app.protected(Some(key.expose())).await;
+    let mut conn = keygate_tests::redis_connection().await;
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(app.app.cache.entry_key(&key.hash()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(ttl_ms > 0 && ttl_ms <= 20_000, "{ttl_ms}");
+}
+
+#[tokio::test]
+async fn a_post_is_405() {
+    let app = spawn_app().await;
+    let req = keygate_tests::post("/").body(Body::Empty).unwrap();
+    let reply = app.protected_request(req).await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.headers["allow"], "GET");
+}
+
+#[tokio::test]
+async fn a_duplicated_api_key_header_is_400() {
+    let app = spawn_app().await;
+    let key = app.issue_key("dup").await;
+    let req = get("/")
+        .header("x-api-key", &key)
+        .header("x-api-key", &key)
+        .body(Body::Empty)
+        .unwrap();
+    let reply = app.protected_request(req).await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.detail().contains("X-API-KEY"));
+}
+
+#[tokio::test]
+async fn a_non_ascii_header_value_is_403_invalid() {
+    let app = spawn_app().await;
+    let value = lambda_http::http::HeaderValue::from_bytes(b"kg_\xff\xfe").unwrap();
+    let req = get("/")
+        .header("x-api-key", value)
+        .body(Body::Empty)
+        .unwrap();
+    let reply = app.protected_request(req).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.detail(), INVALID);
+}
