@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::app::App;
 use crate::error::ApiError;
-use crate::key::ApiKey;
+use crate::key::{ApiKey, KeyHash};
 use crate::store::Revoked;
 
 pub const NOT_FOUND: &str = "API Key not found.";
@@ -16,7 +16,16 @@ pub const REVOKED: &str = "API Key revoked successfully.";
 pub async fn revoke(app: &App, raw: &str, now: DateTime<Utc>) -> Result<Revoked, ApiError> {
     // A malformed key cannot exist, so it is "not found" without a lookup.
     let key = ApiKey::parse(raw.trim()).map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    let hash = key.hash();
+    revoke_hash(app, &key.hash(), now).await
+}
+
+/// Revokes the key with this hash (the admin page finds it by id).
+pub async fn revoke_hash(
+    app: &App,
+    hash: &KeyHash,
+    now: DateTime<Utc>,
+) -> Result<Revoked, ApiError> {
+    let hash = *hash;
     let revoked = app
         .store
         .revoke(&hash, now)
