@@ -51,6 +51,8 @@ cat >&2 <<BANNER
     curl -s -X POST $base/issue/ \\
       -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \\
       -d '{"name": "my first key"}'
+    cargo lambda invoke -A $KEYGATE_HOST -P $KEYGATE_PORT test-protected \
+      --data-file local/events/test-protected-missing-key.json
 
 BANNER
 
