@@ -1,0 +1,195 @@
+//! The API Gateway authorizer, called with the real HTTP API (payload 2.0) event shape from
+//! `local/events/`, against real DynamoDB Local and Redis.
+
+use authorizer::{authorize, Caller, Request, Response};
+use chrono::{TimeDelta, Utc};
+use keygate::key::{ApiKey, KeyId, KeyPrefix};
+use keygate::record::{KeyRecord, State};
+use keygate::verify::{verify, Source};
+use keygate_tests::{captured_logs, spawn_app, Endpoints, TestApp, DEAD_ENDPOINT, DEAD_REDIS};
+use serde_json::{json, Value};
+
+const ALLOW_EVENT: &str = include_str!("../../local/events/authorizer-allow.json");
+const MISSING_EVENT: &str = include_str!("../../local/events/authorizer-missing.json");
+
+/// The sample event, carrying `key` in `X-API-KEY` as API Gateway would (header names
+/// lower-cased, the header also listed as the identity source).
+fn event_with_key(key: &str) -> Request {
+    let mut event: Value = serde_json::from_str(ALLOW_EVENT).unwrap();
+    event["headers"]["x-api-key"] = json!(key);
+    event["identitySource"] = json!([key]);
+    serde_json::from_value(event).expect("the sample event is a valid authorizer event")
+}
+
+async fn ask(app: &TestApp, key: &str) -> Response {
+    authorize(&app.app, &event_with_key(key)).await
+}
+
+async fn issue(app: &TestApp, name: &str) -> (String, String) {
+    let issued = app.issue(json!({ "name": name })).await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    (
+        issued.body["key"].as_str().unwrap().to_owned(),
+        issued.body["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_valid_key_is_authorized_with_its_id_and_name_in_context() {
+    let app = spawn_app().await;
+    let (key, id) = issue(&app, "orders").await;
+    let response = ask(&app, &key).await;
+    assert_eq!(
+        response,
+        Response {
+            is_authorized: true,
+            context: Some(Caller {
+                key_id: id.clone(),
+                name: "orders".into(),
+            }),
+        }
+    );
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        json!({"isAuthorized": true, "context": {"key_id": id, "name": "orders"}})
+    );
+}
+
+#[tokio::test]
+async fn the_sample_events_parse_unchanged() {
+    let missing: Request = serde_json::from_str(MISSING_EVENT).unwrap();
+    assert!(missing.headers.get("x-api-key").is_none());
+    let allow: Request = serde_json::from_str(ALLOW_EVENT).unwrap();
+    assert_eq!(allow.headers["x-api-key"], "REPLACE_WITH_KEY");
+    assert_eq!(allow.route_key.as_deref(), Some("GET /example/hello"));
+}
+
+#[tokio::test]
+async fn a_missing_key_is_denied_without_any_io() {
+    let app = spawn_app().await;
+    let before = app.dynamodb_requests.get();
+    let event: Request = serde_json::from_str(MISSING_EVENT).unwrap();
+    assert_eq!(authorize(&app.app, &event).await, Response::deny());
+    assert_eq!(ask(&app, "   ").await, Response::deny());
+    assert_eq!(app.dynamodb_requests.get(), before);
+}
+
+#[tokio::test]
+async fn malformed_keys_are_denied_without_any_io() {
+    let app = spawn_app().await;
+    let (key, _) = issue(&app, "real").await;
+    let mut typo = key.clone().into_bytes();
+    typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
+    let typo = String::from_utf8(typo).unwrap();
+    let before = app.dynamodb_requests.get();
+    for bad in [typo.as_str(), "kg_123", "hello", "kg_ü", "REPLACE_WITH_KEY"] {
+        assert_eq!(ask(&app, bad).await, Response::deny(), "{bad}");
+    }
+    assert_eq!(app.dynamodb_requests.get(), before);
+}
+
+#[tokio::test]
+async fn an_unknown_well_formed_key_is_denied() {
+    let app = spawn_app().await;
+    let unknown = ApiKey::generate(&KeyPrefix::default()).unwrap();
+    assert_eq!(ask(&app, unknown.expose()).await, Response::deny());
+    // Remembered as unknown: a repeat costs no database read.
+    let before = app.dynamodb_requests.get();
+    assert_eq!(ask(&app, unknown.expose()).await, Response::deny());
+    assert_eq!(app.dynamodb_requests.get(), before);
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_denied() {
+    let app = spawn_app().await;
+    let (key, _) = issue(&app, "gone").await;
+    assert_eq!(app.revoke(&key).await.status, 200);
+    assert_eq!(ask(&app, &key).await, Response::deny());
+}
+
+#[tokio::test]
+async fn an_expired_key_is_denied() {
+    let app = spawn_app().await;
+    let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
+    let now = Utc::now();
+    let record = KeyRecord {
+        id: KeyId::generate().unwrap(),
+        name: "dated".into(),
+        prefix: key.display_prefix(),
+        state: State::Active,
+        created_at: now - TimeDelta::days(30),
+        expires_at: Some(now - TimeDelta::seconds(1)),
+        revoked_at: None,
+    };
+    app.app.store.insert(&key.hash(), &record).await.unwrap();
+    assert_eq!(ask(&app, key.expose()).await, Response::deny());
+    // And again from the cache.
+    assert_eq!(ask(&app, key.expose()).await, Response::deny());
+}
+
+#[tokio::test]
+async fn a_key_revoked_while_cached_is_denied_by_every_instance() {
+    let app = spawn_app().await;
+    let other = app.same_services().await;
+    let (key, _) = issue(&app, "hot").await;
+    assert!(ask(&app, &key).await.is_authorized);
+    assert!(ask(&other, &key).await.is_authorized);
+    let v = verify(&other.app.store, &other.app.cache, &key, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(v.source, Source::Cache, "the key should be cached by now");
+
+    assert_eq!(app.revoke(&key).await.status, 200);
+    let before = other.dynamodb_requests.get();
+    assert_eq!(ask(&other, &key).await, Response::deny());
+    assert_eq!(ask(&app, &key).await, Response::deny());
+    assert_eq!(
+        other.dynamodb_requests.get(),
+        before,
+        "the revocation should be seen in the cache"
+    );
+}
+
+#[tokio::test]
+async fn a_store_outage_denies_and_is_logged() {
+    let app = spawn_app().await;
+    let (key, _) = issue(&app, "outage").await;
+    let cut_off = app
+        .instance(Endpoints {
+            dynamodb: DEAD_ENDPOINT.to_owned(),
+            redis: DEAD_REDIS.to_owned(),
+        })
+        .await;
+    assert_eq!(ask(&cut_off, &key).await, Response::deny());
+    let logs = captured_logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("authorizer") && l.contains("key could not be checked; denying")),
+        "{logs}"
+    );
+    assert!(
+        logs.lines().any(|l| l.contains("authorizer")
+            && l.contains("outcome=\"unavailable\"")
+            && l.contains("authorized=false")),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn each_decision_writes_one_log_line_with_key_id_outcome_and_no_key() {
+    let app = spawn_app().await;
+    let (key, id) = issue(&app, "logged").await;
+    ask(&app, &key).await;
+    app.revoke(&key).await;
+    ask(&app, &key).await;
+    let logs = captured_logs();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("authorizer") && l.contains(&id) && l.contains("latency_us"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(lines[0].contains("outcome=\"valid\"") && lines[0].contains("authorized=true"));
+    assert!(lines[1].contains("outcome=\"revoked\"") && lines[1].contains("authorized=false"));
+    assert!(lines.iter().all(|l| l.contains("GET /example/hello")));
+    assert!(!logs.contains(&key[3..]), "a raw key is in the logs");
+}
