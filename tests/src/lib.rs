@@ -21,6 +21,8 @@ use lambda_http::{Body, Request, Response};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
+pub mod services;
+
 pub const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
 pub const DEAD_REDIS: &str = "redis://127.0.0.1:9";
 
@@ -138,10 +140,15 @@ pub struct TestApp {
 
 /// A fresh table and Redis namespace on the real local services.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(Endpoints::default()).await
+}
+
+/// Like [`spawn_app`], on services of the test's own (see [`services`]).
+pub async fn spawn_app_on(endpoints: Endpoints) -> TestApp {
     let table = format!("kg-test-{}", random(10));
     let namespace = format!("kgtest:{}", random(10));
     let admin_token = format!("admin-{}", random(24));
-    let app = TestApp::build(table, namespace, admin_token, Endpoints::default()).await;
+    let app = TestApp::build(table, namespace, admin_token, endpoints).await;
     create_table(app.app.store.client(), &app.table)
         .await
         .expect("DynamoDB Local must be running (make test starts it)");
@@ -259,7 +266,11 @@ impl TestApp {
 
     /// Every Redis key in this app's namespace, with its value.
     pub async fn redis_dump(&self) -> Vec<(String, Vec<u8>)> {
-        let mut conn = redis_connection().await;
+        let mut conn = redis::Client::open(self.endpoints.redis.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap();
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{}:*", self.namespace))
             .query_async(&mut conn)
@@ -279,7 +290,7 @@ impl TestApp {
 
     /// Every item of this app's table, as text.
     pub async fn table_dump(&self) -> String {
-        let client = dynamodb_client(&dynamodb_endpoint(), RequestCounter::default()).await;
+        let client = dynamodb_client(&self.endpoints.dynamodb, RequestCounter::default()).await;
         let scan = client.scan().table_name(&self.table).send().await.unwrap();
         format!("{:?}", scan.items())
     }

@@ -1,0 +1,161 @@
+//! Faults: each test runs its own Redis or DynamoDB Local on a spare port and stops, stalls
+//! or restarts it while Keygate works.
+//!
+//! Latency figures are printed (run with `--nocapture` to see them), never asserted:
+//! what is asserted is that every answer stays right.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use keygate::verify::{verify, Source};
+use keygate_tests::services::{DynamoDbLocal, RedisServer};
+use keygate_tests::{spawn_app_on, Endpoints, TestApp};
+use serde_json::json;
+
+async fn keys(app: &TestApp, valid: usize, revoked: usize) -> (Vec<String>, Vec<String>) {
+    let mut good = Vec::new();
+    for i in 0..valid {
+        good.push(app.issue_key(&format!("valid {i}")).await);
+    }
+    let mut bad = Vec::new();
+    for i in 0..revoked {
+        let key = app.issue_key(&format!("revoked {i}")).await;
+        assert_eq!(app.revoke(&key).await.status, 200);
+        bad.push(key);
+    }
+    (good, bad)
+}
+
+/// Verifies every key, checks every answer, and returns the slowest verification.
+async fn check_all(app: &TestApp, good: &[String], bad: &[String]) -> Duration {
+    let mut worst = Duration::ZERO;
+    for (keys, expected) in [(good, 200), (bad, 403)] {
+        for key in keys {
+            let started = Instant::now();
+            let reply = app.protected(Some(key)).await;
+            worst = worst.max(started.elapsed());
+            assert_eq!(reply.status, expected, "{}", reply.body);
+        }
+    }
+    worst
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_survives_redis_stopping_and_coming_back_empty() {
+    let mut redis = RedisServer::start();
+    let app = spawn_app_on(Endpoints {
+        redis: redis.url(),
+        ..Default::default()
+    })
+    .await;
+    let (good, bad) = keys(&app, 10, 5).await;
+    check_all(&app, &good, &bad).await; // everything cached
+
+    redis.stop();
+    let mut worst = Duration::ZERO;
+    for _ in 0..5 {
+        worst = worst.max(check_all(&app, &good, &bad).await);
+    }
+    println!(
+        "redis down: worst verification {worst:?} over {} requests",
+        5 * 15
+    );
+
+    redis.restart();
+    // Past the longest back-off, the same app reconnects by itself and refills the cache.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    check_all(&app, &good, &bad).await;
+    let v = verify(&app.app.store, &app.app.cache, &good[0], Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(v.source, Source::Cache, "the cache is in use again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_during_a_redis_stall_never_leaves_the_key_usable_after_a_200() {
+    let redis = RedisServer::start();
+    let app = spawn_app_on(Endpoints {
+        redis: redis.url(),
+        ..Default::default()
+    })
+    .await;
+    let key = app.issue_key("stalled").await;
+    assert_eq!(app.protected(Some(&key)).await.status, 200); // cached as active
+
+    redis.pause(1_000).await;
+    let reply = app.revoke(&key).await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await; // the stall ends
+    match reply.status {
+        200 => {}
+        503 => {
+            assert!(reply.detail().contains("Retry"), "{}", reply.detail());
+            // Doing what the detail says completes the revocation.
+            tokio::time::sleep(Duration::from_secs(6)).await; // past the back-off
+            assert_eq!(app.revoke(&key).await.status, 200);
+        }
+        other => panic!("revoke answered {other}: {}", reply.body),
+    }
+    for _ in 0..5 {
+        assert_eq!(app.protected(Some(&key)).await.status, 403);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_dynamodb_is_down_cached_keys_verify_and_changes_answer_503() {
+    let mut dynamodb = DynamoDbLocal::start();
+    let app = spawn_app_on(Endpoints {
+        dynamodb: dynamodb.endpoint(),
+        ..Default::default()
+    })
+    .await;
+    let (good, bad) = keys(&app, 5, 2).await;
+    check_all(&app, &good, &bad).await; // everything cached
+
+    dynamodb.stop();
+    let worst = check_all(&app, &good, &bad).await;
+    println!("dynamodb down: worst cached verification {worst:?}");
+
+    let issued = app.issue(json!({"name": "never stored"})).await;
+    assert_eq!(issued.status, 503, "{}", issued.body);
+    assert!(
+        issued.body.get("key").is_none(),
+        "a key was returned without being stored"
+    );
+    assert!(!issued.detail().is_empty());
+
+    let revoked = app.revoke(&good[0]).await;
+    assert_eq!(revoked.status, 503, "{}", revoked.body);
+    assert!(!revoked.detail().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_keys_issued_concurrently_are_distinct_and_all_verify() {
+    let app = std::sync::Arc::new(keygate_tests::spawn_app().await);
+    // 100 in flight at once, as from 100 Lambda instances: a single DynamoDB Local on two
+    // cores cannot answer 1,000 simultaneous writes within the SDK's 1 s attempt timeout.
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(100));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..1_000 {
+        let (app, in_flight) = (app.clone(), in_flight.clone());
+        tasks.spawn(async move {
+            let _permit = in_flight.acquire().await.unwrap();
+            app.issue_key(&format!("bulk {i}")).await
+        });
+    }
+    let mut keys = std::collections::HashSet::new();
+    while let Some(key) = tasks.join_next().await {
+        keys.insert(key.unwrap());
+    }
+    assert_eq!(keys.len(), 1_000);
+    let mut tasks = tokio::task::JoinSet::new();
+    for key in keys {
+        let (app, in_flight) = (app.clone(), in_flight.clone());
+        tasks.spawn(async move {
+            let _permit = in_flight.acquire().await.unwrap();
+            app.protected(Some(&key)).await.status
+        });
+    }
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+}
