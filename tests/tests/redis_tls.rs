@@ -1,0 +1,179 @@
+//! ElastiCache Serverless only speaks TLS, so `REDIS_URL` is `rediss://...` in AWS. This
+//! proves the Redis client does TLS, and verifies the server's certificate, against a local
+//! `redis-server` started with a self-signed CA.
+//!
+//! Its own test binary: it sets `SSL_CERT_FILE` (which rustls-native-certs reads in place
+//! of the system store) for the whole process, before any thread starts.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use keygate::verify::{verify, Source};
+use keygate_tests::{spawn_app, Endpoints};
+
+/// A scratch directory and the `redis-server` using it, both gone when this drops, also
+/// when an assertion fails.
+struct TlsRedis {
+    dir: PathBuf,
+    child: Child,
+    port: u16,
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs `openssl` in `dir`; `args` are split on whitespace.
+fn openssl(dir: &Path, args: &str) {
+    let output = Command::new("openssl")
+        .args(args.split_whitespace())
+        .current_dir(dir)
+        .output()
+        .expect("openssl must be installed");
+    assert!(
+        output.status.success(),
+        "openssl {args}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A CA, and a server certificate it signs for `localhost` only (no IP address), so a
+/// connection to `127.0.0.1` must fail hostname verification.
+fn make_certificates(dir: &Path) {
+    openssl(
+        dir,
+        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=keygate-test-ca \
+         -keyout ca.key -out ca.pem",
+    );
+    openssl(
+        dir,
+        "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr",
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(
+        dir,
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+         -extfile san.ext -out server.pem",
+    );
+}
+
+fn spare_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_tls_redis() -> TlsRedis {
+    let dir = std::env::temp_dir().join(format!("keygate-redis-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    make_certificates(&dir);
+    let port = spare_port();
+    let child = Command::new("redis-server")
+        .args(["--port", "0", "--tls-port", &port.to_string()])
+        .args([
+            "--tls-cert-file",
+            "server.pem",
+            "--tls-key-file",
+            "server.key",
+        ])
+        .args(["--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no"])
+        // IPv6 optional ("-"), so the test runs where there is none.
+        .args([
+            "--bind",
+            "127.0.0.1 -::1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed");
+    let server = TlsRedis { dir, child, port };
+    wait_until_listening(port);
+    server
+}
+
+fn wait_until_listening(port: u16) {
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("redis-server did not listen on its TLS port {port}; is it built with TLS?");
+}
+
+#[test]
+fn keys_issue_verify_and_cache_through_a_tls_redis() {
+    let redis = start_tls_redis();
+    // Before the runtime exists, so no other thread reads the environment meanwhile.
+    std::env::set_var("SSL_CERT_FILE", redis.dir.join("ca.pem"));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(issue_and_verify(redis.port));
+}
+
+async fn issue_and_verify(port: u16) {
+    let tls_url = format!("rediss://localhost:{port}");
+    let plain = spawn_app().await;
+    let app = plain
+        .instance(Endpoints {
+            redis: tls_url.clone(),
+            ..Default::default()
+        })
+        .await;
+
+    let key = app.issue_key("tls").await;
+    assert_eq!(app.protected(Some(&key)).await.status, 200);
+    let v = verify(&app.app.store, &app.app.cache, &key, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        v.source,
+        Source::Cache,
+        "the second check should hit the cache"
+    );
+
+    // The entry is in the TLS server, not in the plain Redis the rest of the tests use.
+    let mut conn = redis::Client::open(tls_url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("a TLS connection trusting the test CA");
+    let entry: Option<String> = redis::cmd("GET")
+        .arg(
+            app.app
+                .cache
+                .entry_key(&keygate::key::ApiKey::parse(&key).unwrap().hash()),
+        )
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(entry.is_some_and(|e| e.contains("\"st\":\"a\"")));
+    assert!(plain.redis_dump().await.is_empty());
+
+    // The certificate is really checked: it names `localhost`, not `127.0.0.1`.
+    let wrong_name = redis::Client::open(format!("rediss://127.0.0.1:{port}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await;
+    let err = wrong_name
+        .err()
+        .expect("a certificate for another name was accepted");
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
