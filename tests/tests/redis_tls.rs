@@ -172,8 +172,6 @@ async fn issue_and_verify(port: u16) {
         .unwrap()
         .get_multiplexed_async_connection()
         .await;
-    let err = wrong_name
-        .err()
-        .expect("a certificate for another name was accepted");
+    let err = wrong_name.expect_err("a certificate for another name was accepted");
     assert!(err.to_string().contains("certificate"), "{err}");
 }
