@@ -33,6 +33,9 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "known-vulnerable dependencies (cargo audit)"
+bash "$here/audit.sh"
+
 step "unit and integration tests (cargo test --workspace)"
 results="$KEYGATE_RUN_DIR/cargo-test.log"
 mkdir -p "$KEYGATE_RUN_DIR"
