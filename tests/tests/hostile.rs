@@ -1,0 +1,474 @@
+//! Hostile input: whatever a client sends, the answer is a 4xx with a JSON `detail`, never a
+//! panic, a 5xx or a secret echoed back. One test per behaviour, against real DynamoDB Local
+//! and Redis, through the functions' handlers as the Lambda runtime calls them.
+
+use keygate_tests::{get, post, spawn_app, Reply, TestApp};
+use lambda_http::http::HeaderValue;
+use lambda_http::{Body, Request};
+use serde_json::{json, Value};
+
+const BODY_LIMIT: usize = 64 * 1024;
+const INVALID: &str = "Invalid API Key.";
+const NOT_FOUND: &str = "API Key not found.";
+
+/// An issue request with the admin token, and the content type when one is given.
+fn issue_req(app: &TestApp, content_type: Option<&str>, body: Body) -> Request {
+    let mut req =
+        post("/api/v1/keys/issue/").header("authorization", format!("Bearer {}", app.admin_token));
+    if let Some(content_type) = content_type {
+        req = req.header("content-type", content_type);
+    }
+    req.body(body).unwrap()
+}
+
+fn revoke_req(content_type: Option<&str>, body: Body) -> Request {
+    let mut req = post("/api/v1/keys/revoke/");
+    if let Some(content_type) = content_type {
+        req = req.header("content-type", content_type);
+    }
+    req.body(body).unwrap()
+}
+
+fn json_body(text: impl Into<String>) -> Body {
+    Body::Text(text.into())
+}
+
+/// The refusal every hostile request must get: this status, a JSON body whose `detail` says
+/// what went wrong, and none of `secrets` anywhere in the answer.
+fn assert_refused(reply: &Reply, status: u16, secrets: &[&str]) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert!(
+        !reply.detail().trim().is_empty(),
+        "no detail: {}",
+        reply.body
+    );
+    assert_eq!(reply.headers["content-type"], "application/json");
+    let text = format!("{} {:?}", reply.body, reply.headers);
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(!text.contains(secret), "a secret was echoed: {text:.200}");
+    }
+}
+
+/// A body of exactly `len` bytes: a valid issue request padded with an extra field.
+fn padded_issue_body(len: usize) -> String {
+    let empty = json!({"name": "padded", "padding": ""}).to_string();
+    let body = json!({"name": "padded", "padding": "p".repeat(len - empty.len())}).to_string();
+    assert_eq!(body.len(), len);
+    body
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_64_kib_is_read() {
+    let app = spawn_app().await;
+    let body = padded_issue_body(BODY_LIMIT);
+    let req = issue_req(&app, Some("application/json"), json_body(body));
+    let reply = app.issue_request(req).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn a_body_one_byte_over_64_kib_is_413_on_issue_and_revoke() {
+    let app = spawn_app().await;
+    let body = padded_issue_body(BODY_LIMIT + 1);
+    let req = issue_req(&app, Some("application/json"), json_body(body.clone()));
+    let reply = app.issue_request(req).await;
+    assert_refused(&reply, 413, &[&app.admin_token]);
+    assert!(reply.detail().contains("64 KiB"), "{}", reply.detail());
+
+    let reply = app
+        .revoke_request(revoke_req(Some("application/json"), json_body(body)))
+        .await;
+    assert_refused(&reply, 413, &[]);
+}
+
+#[tokio::test]
+async fn a_10_mb_body_is_413_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let body = padded_issue_body(10 * 1024 * 1024);
+    let req = issue_req(
+        &app,
+        Some("application/json"),
+        Body::Binary(body.into_bytes()),
+    );
+    assert_refused(&app.issue_request(req).await, 413, &[&app.admin_token]);
+    assert_eq!(app.table_dump().await, "[]");
+}
+
+#[tokio::test]
+async fn non_json_content_types_are_415_on_issue_and_revoke() {
+    let app = spawn_app().await;
+    let key = app.issue_key("content types").await;
+    let revoke_json = json!({ "key": key }).to_string();
+    for content_type in [
+        "text/plain",
+        "text/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+        "application/jsonx",
+        "json",
+        "",
+        "*/*",
+    ] {
+        let req = issue_req(&app, Some(content_type), json_body(r#"{"name": "x"}"#));
+        let reply = app.issue_request(req).await;
+        assert_refused(&reply, 415, &[&app.admin_token]);
+
+        let req = revoke_req(Some(content_type), json_body(revoke_json.clone()));
+        let reply = app.revoke_request(req).await;
+        assert_refused(&reply, 415, &[&key]);
+    }
+    // None of those revokes went through.
+    assert_eq!(app.protected(Some(&key)).await.status, 200);
+}
+
+#[tokio::test]
+async fn json_content_types_with_parameters_or_a_json_suffix_are_read() {
+    let app = spawn_app().await;
+    for content_type in [
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/merge-patch+json",
+    ] {
+        let req = issue_req(&app, Some(content_type), json_body(r#"{"name": "x"}"#));
+        assert_eq!(app.issue_request(req).await.status, 201, "{content_type}");
+    }
+}
+
+#[tokio::test]
+async fn a_non_utf8_content_type_is_415() {
+    let app = spawn_app().await;
+    let value = HeaderValue::from_bytes(b"application/json\xff").unwrap();
+    let req = post("/")
+        .header("authorization", format!("Bearer {}", app.admin_token))
+        .header("content-type", value)
+        .body(json_body(r#"{"name": "x"}"#))
+        .unwrap();
+    assert_refused(&app.issue_request(req).await, 415, &[&app.admin_token]);
+}
+
+#[tokio::test]
+async fn two_different_api_key_headers_are_400_and_neither_is_echoed() {
+    let app = spawn_app().await;
+    let valid = app.issue_key("dup").await;
+    let other = app.issue_key("other").await;
+    let req = get("/")
+        .header("X-API-KEY", &valid)
+        .header("x-api-key", &other)
+        .body(Body::Empty)
+        .unwrap();
+    let reply = app.protected_request(req).await;
+    assert_refused(&reply, 400, &[&valid, &other, &valid[3..], &other[3..]]);
+    assert!(reply.detail().contains("X-API-KEY"), "{}", reply.detail());
+}
+
+#[tokio::test]
+async fn an_empty_api_key_header_next_to_a_valid_one_is_400() {
+    let app = spawn_app().await;
+    let valid = app.issue_key("dup").await;
+    let req = get("/")
+        .header("x-api-key", "")
+        .header("x-api-key", &valid)
+        .body(Body::Empty)
+        .unwrap();
+    assert_refused(&app.protected_request(req).await, 400, &[&valid]);
+}
+
+#[tokio::test]
+async fn a_duplicated_authorization_header_is_400_and_issues_nothing() {
+    let app = spawn_app().await;
+    let req = post("/")
+        .header("authorization", format!("Bearer {}", app.admin_token))
+        .header("authorization", "Bearer wrong-token-wrong-token")
+        .header("content-type", "application/json")
+        .body(json_body(r#"{"name": "x"}"#))
+        .unwrap();
+    assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
+    assert_eq!(app.table_dump().await, "[]");
+}
+
+#[tokio::test]
+async fn non_utf8_bytes_in_a_body_are_400_on_issue_and_revoke() {
+    let app = spawn_app().await;
+    for body in [
+        &b"{\"name\": \"\xff\xfe\"}"[..],
+        b"\xef\xbb\xbf{\"name\": \"bom\"}",
+        b"{\"name\": \"\xc3\"}",
+        b"{\"name\": \"\xed\xa0\x80\"}",
+        b"\x00\x01\x02\x03",
+    ] {
+        let req = issue_req(&app, Some("application/json"), Body::Binary(body.to_vec()));
+        assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
+    }
+    for body in [
+        &b"{\"key\": \"kg_\xff\xfe\"}"[..],
+        b"\xef\xbb\xbf{\"key\": \"kg_x\"}",
+        b"{\"key\": \"\xc3\"}",
+        b"{\"key\": \"\xed\xa0\x80\"}",
+        b"\x00\x01\x02\x03",
+    ] {
+        let req = revoke_req(Some("application/json"), Body::Binary(body.to_vec()));
+        assert_refused(&app.revoke_request(req).await, 400, &[]);
+    }
+}
+
+#[tokio::test]
+async fn a_non_utf8_authorization_header_is_401() {
+    let app = spawn_app().await;
+    let value = HeaderValue::from_bytes(b"Bearer \xff\xfe\xfd").unwrap();
+    let req = post("/")
+        .header("authorization", value)
+        .header("content-type", "application/json")
+        .body(json_body(r#"{"name": "x"}"#))
+        .unwrap();
+    assert_refused(&app.issue_request(req).await, 401, &[&app.admin_token]);
+}
+
+#[tokio::test]
+async fn a_non_utf8_api_key_header_is_403_invalid() {
+    let app = spawn_app().await;
+    let key = app.issue_key("bytes").await;
+    // The real key with one byte made invalid UTF-8: it must not verify as the real key.
+    let mut bytes = key.clone().into_bytes();
+    bytes[10] = 0xff;
+    let req = get("/")
+        .header("x-api-key", HeaderValue::from_bytes(&bytes).unwrap())
+        .body(Body::Empty)
+        .unwrap();
+    let reply = app.protected_request(req).await;
+    assert_refused(&reply, 403, &[&key, &key[12..]]);
+    assert_eq!(reply.detail(), INVALID);
+}
+
+#[tokio::test]
+async fn control_characters_inside_a_name_are_400() {
+    let app = spawn_app().await;
+    for name in [
+        "a\u{0}b",
+        "a\u{7}b",
+        "a\u{8}b",
+        "a\nb",
+        "a\rb",
+        "a\tb",
+        "a\u{1b}[31mred",
+        "a\u{7f}b",
+        "a\u{85}b",
+        "a\u{9b}b",
+    ] {
+        let reply = app.issue(json!({ "name": name })).await;
+        assert_refused(&reply, 400, &[&app.admin_token]);
+        assert!(reply.detail().contains("control characters"), "{name:?}");
+    }
+    assert_eq!(app.table_dump().await, "[]");
+}
+
+#[tokio::test]
+async fn control_characters_at_the_ends_of_a_name_are_trimmed_away() {
+    let app = spawn_app().await;
+    let reply = app.issue(json!({"name": "\n\t  billing \r\n"})).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["name"], "billing");
+}
+
+#[tokio::test]
+async fn a_name_of_10000_characters_is_400_and_not_echoed() {
+    let app = spawn_app().await;
+    let name = "n".repeat(10_000);
+    let reply = app.issue(json!({ "name": name })).await;
+    assert_refused(&reply, 400, &[&app.admin_token, &name[..300]]);
+    assert!(reply.detail().contains("200"), "{}", reply.detail());
+}
+
+#[tokio::test]
+async fn a_name_of_200_emoji_is_kept_exactly() {
+    let app = spawn_app().await;
+    let name = "🔑".repeat(200);
+    let reply = app.issue(json!({ "name": name })).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["name"], name.as_str());
+    let key = reply.body["key"].as_str().unwrap();
+    assert_eq!(app.protected(Some(key)).await.body["name"], name.as_str());
+}
+
+#[tokio::test]
+async fn a_name_of_201_emoji_is_400() {
+    let app = spawn_app().await;
+    let reply = app.issue(json!({ "name": "🔑".repeat(201) })).await;
+    assert_refused(&reply, 400, &[&app.admin_token]);
+}
+
+#[tokio::test]
+async fn a_name_of_200_combining_marks_is_kept_and_201_are_refused() {
+    let app = spawn_app().await;
+    let name = "\u{301}".repeat(200);
+    let reply = app.issue(json!({ "name": name })).await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    assert_eq!(reply.body["name"], name.as_str());
+
+    let reply = app.issue(json!({ "name": "\u{301}".repeat(201) })).await;
+    assert_refused(&reply, 400, &[&app.admin_token]);
+}
+
+#[tokio::test]
+async fn a_lone_surrogate_escape_in_a_name_is_400() {
+    let app = spawn_app().await;
+    let req = issue_req(
+        &app,
+        Some("application/json"),
+        json_body(r#"{"name": "a\ud800b"}"#),
+    );
+    assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
+}
+
+#[tokio::test]
+async fn a_1_mb_api_key_header_is_403_invalid_and_not_echoed() {
+    let app = spawn_app().await;
+    let huge = format!("kg_{}", "a".repeat(1024 * 1024));
+    let before = app.dynamodb_requests.get();
+    let req = get("/")
+        .header("x-api-key", &huge)
+        .body(Body::Empty)
+        .unwrap();
+    let reply = app.protected_request(req).await;
+    assert_refused(&reply, 403, &[&huge[..200]]);
+    assert_eq!(reply.detail(), INVALID);
+    // Rejected by its length alone: no lookup.
+    assert_eq!(app.dynamodb_requests.get(), before);
+}
+
+#[tokio::test]
+async fn a_1_mb_bearer_token_is_401_and_not_echoed() {
+    let app = spawn_app().await;
+    let huge = "t".repeat(1024 * 1024);
+    let req = post("/")
+        .header("authorization", format!("Bearer {huge}"))
+        .header("content-type", "application/json")
+        .body(json_body(r#"{"name": "x"}"#))
+        .unwrap();
+    assert_refused(&app.issue_request(req).await, 401, &[&huge[..200]]);
+}
+
+#[tokio::test]
+async fn a_60_kib_key_to_revoke_is_404_and_not_echoed() {
+    let app = spawn_app().await;
+    let huge = format!("kg_{}", "a".repeat(60 * 1024));
+    let reply = app.revoke(&huge).await;
+    assert_refused(&reply, 404, &[&huge[..200]]);
+    assert_eq!(reply.detail(), NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_json_nesting_bomb_is_400_not_a_stack_overflow() {
+    let app = spawn_app().await;
+    let depth = 10_000;
+    let arrays = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let objects = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+    for body in [
+        arrays.clone(),
+        format!(r#"{{"name": {arrays}}}"#),
+        format!(r#"{{"name": "x", "extra": {objects}}}"#),
+        // Unclosed, as deep as the body limit allows.
+        "[".repeat(BODY_LIMIT),
+    ] {
+        let req = issue_req(&app, Some("application/json"), json_body(body.clone()));
+        let reply = app.issue_request(req).await;
+        assert_refused(&reply, 400, &[&app.admin_token]);
+
+        let req = revoke_req(Some("application/json"), json_body(body));
+        assert_refused(&app.revoke_request(req).await, 400, &[]);
+    }
+    assert_eq!(app.table_dump().await, "[]");
+}
+
+#[tokio::test]
+async fn numbers_bools_null_arrays_and_objects_where_strings_go_are_400() {
+    let app = spawn_app().await;
+    let key = app.issue_key("types").await;
+    for value in [
+        json!(0),
+        json!(-1.5e300),
+        json!(true),
+        json!(false),
+        json!([]),
+        json!(["x"]),
+        json!({}),
+        json!({"name": "x"}),
+    ] {
+        let reply = app.issue(json!({ "name": value })).await;
+        assert_refused(&reply, 400, &[&app.admin_token]);
+        assert!(
+            reply.detail().contains("`name`"),
+            "{value}: {}",
+            reply.detail()
+        );
+
+        let reply = app.issue(json!({"name": "x", "expires_at": value})).await;
+        assert_refused(&reply, 400, &[&app.admin_token]);
+        assert!(reply.detail().contains("`expires_at`"), "{value}");
+
+        let reply = revoke_body(&app, json!({ "key": value })).await;
+        assert_refused(&reply, 400, &[]);
+        assert!(reply.detail().contains("`key`"), "{value}");
+    }
+    let reply = revoke_body(&app, json!({ "key": null })).await;
+    assert_refused(&reply, 400, &[]);
+    assert_eq!(app.protected(Some(&key)).await.status, 200);
+}
+
+#[tokio::test]
+async fn top_level_values_other_than_an_object_are_400() {
+    let app = spawn_app().await;
+    for body in ["null", "true", "0", "\"kg_x\"", "[]", "[{\"name\": \"x\"}]"] {
+        let req = issue_req(&app, Some("application/json"), json_body(body));
+        assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
+        let req = revoke_req(Some("application/json"), json_body(body));
+        assert_refused(&app.revoke_request(req).await, 400, &[]);
+    }
+}
+
+#[tokio::test]
+async fn nul_bytes_in_bodies_are_400() {
+    let app = spawn_app().await;
+    for body in [
+        &b"{\"name\": \"a\x00b\"}"[..],
+        b"{\"name\": \"a\\u0000b\"}",
+        b"{\"name\": \"x\"}\x00",
+        b"\x00{\"name\": \"x\"}",
+    ] {
+        let req = issue_req(&app, Some("application/json"), Body::Binary(body.to_vec()));
+        assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
+    }
+    assert_eq!(app.table_dump().await, "[]");
+}
+
+#[tokio::test]
+async fn a_nul_byte_inside_a_key_to_revoke_is_404() {
+    let app = spawn_app().await;
+    let key = app.issue_key("nul").await;
+    let mangled = format!("{}\u{0}{}", &key[..20], &key[21..]);
+    let reply = app.revoke(&mangled).await;
+    assert_refused(&reply, 404, &[&key, &key[21..]]);
+    assert_eq!(app.protected(Some(&key)).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_valid_key_wrapped_in_unicode_whitespace_or_a_bom_is_not_that_key() {
+    let app = spawn_app().await;
+    let key = app.issue_key("lookalike").await;
+    for variant in [
+        format!("\u{feff}{key}"),
+        format!("{key}\u{200b}"),
+        key.to_uppercase(),
+        format!("{}\u{301}", &key),
+    ] {
+        let reply = app.revoke(&variant).await;
+        assert_refused(&reply, 404, &[&key, &key[3..]]);
+    }
+    assert_eq!(app.protected(Some(&key)).await.status, 200);
+}
+
+/// POST revoke with any JSON body.
+async fn revoke_body(app: &TestApp, body: Value) -> Reply {
+    let req = revoke_req(Some("application/json"), json_body(body.to_string()));
+    app.revoke_request(req).await
+}
