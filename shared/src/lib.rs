@@ -1,6 +1,7 @@
 //! Keygate's domain, shared by every function: the key format, the store (DynamoDB), the
 //! cache (Redis), verification and the guard, configuration, and the HTTP mapping.
 
+pub mod admin;
 pub mod app;
 pub mod cache;
 pub mod config;

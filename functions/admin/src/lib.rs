@@ -1,0 +1,325 @@
+//! `admin/`: the admin page (HTML, script and stylesheet compiled into the binary) and the
+//! JSON API it calls, under one credential, the admin token, sent as `Authorization: Bearer`.
+//!
+//! | route                          | what                                         |
+//! |--------------------------------|----------------------------------------------|
+//! | `GET  admin/`                  | the page                                     |
+//! | `GET  admin/app.js`, `app.css` | its script and stylesheet                    |
+//! | `GET  admin/api/keys`          | a page of keys, newest first                 |
+//! | `POST admin/api/keys`          | issue a key (as the issue function)          |
+//! | `GET  admin/api/keys/{id}`     | one key                                      |
+//! | `POST admin/api/keys/{id}/revoke` | revoke it (as the revoke function)        |
+//!
+//! Routes are read from the path after its first `admin` segment, or from the whole path when
+//! there is none, so the same binary answers behind API Gateway at `/admin/...` (after any
+//! stage) and wherever the path reaches it already stripped: `cargo lambda watch` turns
+//! `/lambda-url/admin/api/keys` into `/api/keys`, and a function URL has no prefix at all.
+//! The page uses relative URLs, so it must be opened with its trailing slash; behind API
+//! Gateway `/admin` is redirected to `admin/`.
+
+use chrono::Utc;
+use keygate::admin::ListQuery;
+use keygate::config::AdminToken;
+use keygate::http::{bearer_token, json_object, json_response};
+use keygate::issue::{issue, NewKey};
+use keygate::key::KeyId;
+use keygate::revoke::{revoke_hash, NOT_FOUND, REVOKED};
+use keygate::{telemetry, ApiError, App};
+use lambda_http::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+const INDEX_HTML: &str = include_str!("../assets/index.html");
+const APP_JS: &str = include_str!("../assets/app.js");
+const APP_CSS: &str = include_str!("../assets/app.css");
+
+/// Only the page's own script and stylesheet run, nothing inline, and no string ever reaches
+/// an HTML sink (`require-trusted-types-for`): even a bug that put a key's name into
+/// `innerHTML` would throw instead of running it. `'self'` keeps relative URLs working under
+/// any path prefix.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; \
+     frame-ancestors 'none'; base-uri 'none'; require-trusted-types-for 'script'; \
+     trusted-types 'none'";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'p> {
+    /// `.../admin` without its slash: the page's relative URLs need the slash.
+    AddSlash,
+    Page,
+    Script,
+    Style,
+    Keys,
+    Key(&'p str),
+    Revoke(&'p str),
+    /// Under `api/` but no known route: still needs the token, so that unknown routes say
+    /// nothing to a caller without it.
+    UnknownApi,
+    NotFound,
+}
+
+impl Route<'_> {
+    fn is_api(self) -> bool {
+        matches!(
+            self,
+            Route::Keys | Route::Key(_) | Route::Revoke(_) | Route::UnknownApi
+        )
+    }
+}
+
+/// The route for a request path: whatever follows the first `admin` segment.
+pub fn route(path: &str) -> Route<'_> {
+    let suffix = match path.split('/').position(|segment| segment == "admin") {
+        Some(index) => {
+            // Byte offset of the segment after `admin`, found by its position.
+            let start: usize = path.split('/').take(index + 1).map(|s| s.len() + 1).sum();
+            path.get(start - 1..).unwrap_or_default()
+        }
+        None => path,
+    };
+    match suffix {
+        "" => return Route::AddSlash,
+        "/" => return Route::Page,
+        "/app.js" => return Route::Script,
+        "/app.css" => return Route::Style,
+        _ => {}
+    }
+    let Some(api) = suffix
+        .strip_prefix("/api")
+        .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+    else {
+        return Route::NotFound;
+    };
+    let api = api.strip_suffix('/').unwrap_or(api);
+    let mut parts = api.split('/').skip(1);
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("keys"), None, _, _) => Route::Keys,
+        (Some("keys"), Some(id), None, _) if !id.is_empty() => Route::Key(id),
+        (Some("keys"), Some(id), Some("revoke"), None) if !id.is_empty() => Route::Revoke(id),
+        _ => Route::UnknownApi,
+    }
+}
+
+/// Answers every request, errors included, with the security headers.
+pub async fn handle(
+    app: &App,
+    admin: &AdminToken,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let response = respond(app, admin, &req)
+        .await
+        .unwrap_or_else(ApiError::into_response);
+    Ok(with_security_headers(response))
+}
+
+async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Response<Body>, ApiError> {
+    let route = route(req.uri().path());
+    if route.is_api() {
+        authorize(admin, req)?;
+    }
+    let method = req.method();
+    match route {
+        Route::AddSlash => {
+            allow(method, Method::GET, "GET")?;
+            Ok(redirect_to_slash())
+        }
+        Route::Page => asset(method, "text/html; charset=utf-8", INDEX_HTML),
+        Route::Script => asset(method, "text/javascript; charset=utf-8", APP_JS),
+        Route::Style => asset(method, "text/css; charset=utf-8", APP_CSS),
+        Route::Keys if method == Method::GET => list(app, req).await,
+        Route::Keys if method == Method::POST => issue_key(app, req).await,
+        Route::Keys => Err(ApiError::MethodNotAllowed("GET, POST")),
+        Route::Key(id) => {
+            allow(method, Method::GET, "GET")?;
+            view(app, id).await
+        }
+        Route::Revoke(id) => {
+            allow(method, Method::POST, "POST")?;
+            revoke(app, id).await
+        }
+        Route::UnknownApi | Route::NotFound => Err(ApiError::NotFound(
+            "Not found. The admin API is GET/POST api/keys, GET api/keys/{id} and \
+             POST api/keys/{id}/revoke.",
+        )),
+    }
+}
+
+fn authorize(admin: &AdminToken, req: &Request) -> Result<(), ApiError> {
+    match bearer_token(req)? {
+        Some(token) if admin.matches(token) => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized("Invalid admin token.")),
+        None => Err(ApiError::Unauthorized(
+            "Authentication credentials were not provided. Send Authorization: Bearer <ADMIN_TOKEN>.",
+        )),
+    }
+}
+
+fn allow(method: &Method, expected: Method, name: &'static str) -> Result<(), ApiError> {
+    if *method == expected {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed(name))
+    }
+}
+
+fn asset(
+    method: &Method,
+    content_type: &'static str,
+    text: &'static str,
+) -> Result<Response<Body>, ApiError> {
+    allow(method, Method::GET, "GET")?;
+    telemetry::outcome("asset");
+    let mut response = Response::new(Body::from(text));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
+
+fn redirect_to_slash() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::PERMANENT_REDIRECT;
+    // Relative, so it is right whatever prefix (stage, `/lambda-url`) comes before `admin`.
+    response
+        .headers_mut()
+        .insert(header::LOCATION, HeaderValue::from_static("admin/"));
+    response
+}
+
+fn key_id(text: &str) -> Result<KeyId, ApiError> {
+    KeyId::parse(text).ok_or_else(|| {
+        ApiError::BadRequest(
+            "Not a key id: key ids are key_ followed by 24 lowercase hexadecimal digits."
+                .to_owned(),
+        )
+    })
+}
+
+async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let query = ListQuery::parse(req.uri().query())?;
+    let now = Utc::now();
+    let page = app.store.list_keys(&query, now).await?;
+    telemetry::outcome("listed");
+    let keys: Vec<_> = page.records.iter().map(|r| r.view(now)).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "keys": keys, "next_cursor": page.next.map(|c| c.encode()) }),
+    ))
+}
+
+async fn issue_key(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let body = json_object(req)?;
+    let now = Utc::now();
+    let new = NewKey::from_json(&body, now)?;
+    let issued = issue(app, new, now).await?;
+    telemetry::outcome("issued");
+    Ok(json_response(StatusCode::CREATED, &issued.view()))
+}
+
+async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
+    let id = key_id(id)?;
+    let (_, record) = app
+        .store
+        .find_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    tracing::Span::current().record("key_id", id.as_str());
+    telemetry::outcome("viewed");
+    Ok(json_response(StatusCode::OK, &record.view(Utc::now())))
+}
+
+async fn revoke(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
+    let id = key_id(id)?;
+    let (hash, _) = app
+        .store
+        .find_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let revoked = revoke_hash(app, &hash, Utc::now()).await?;
+    telemetry::outcome(if revoked.changed {
+        "revoked"
+    } else {
+        "already_revoked"
+    });
+    Ok(json_response(StatusCode::OK, &json!({ "detail": REVOKED })))
+}
+
+fn with_security_headers(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        // Every answer is either secret-bearing JSON or a page small enough to refetch, and
+        // a stale script after a deploy would be worse than a refetch.
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_read_after_the_admin_segment_under_any_prefix() {
+        for prefix in ["/lambda-url/admin", "/admin", "/prod/admin"] {
+            let at = |suffix: &str| format!("{prefix}{suffix}");
+            assert_eq!(route(&at("")), Route::AddSlash);
+            assert_eq!(route(&at("/")), Route::Page);
+            assert_eq!(route(&at("/app.js")), Route::Script);
+            assert_eq!(route(&at("/app.css")), Route::Style);
+            assert_eq!(route(&at("/api/keys")), Route::Keys);
+            assert_eq!(route(&at("/api/keys/")), Route::Keys);
+            assert_eq!(route(&at("/api/keys/key_1")), Route::Key("key_1"));
+            assert_eq!(route(&at("/api/keys/key_1/")), Route::Key("key_1"));
+            assert_eq!(route(&at("/api/keys/key_1/revoke")), Route::Revoke("key_1"));
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for path in [
+            "/admin/app.jsx",
+            "/admin/index.html",
+            "/admin/apix",
+            "/admin//",
+        ] {
+            assert_eq!(route(path), Route::NotFound, "{path}");
+        }
+        for path in [
+            "/admin/api",
+            "/admin/api/",
+            "/admin/api/users",
+            "/admin/api/keys//revoke",
+            "/admin/api/keys/key_1/delete",
+            "/admin/api/keys/key_1/revoke/now",
+        ] {
+            assert_eq!(route(path), Route::UnknownApi, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_path_without_an_admin_segment_is_routed_whole() {
+        assert_eq!(route("/"), Route::Page);
+        assert_eq!(route("/api/keys"), Route::Keys);
+        assert_eq!(route("/administrator/api/keys"), Route::NotFound);
+    }
+
+    #[test]
+    fn the_policy_allows_nothing_inline() {
+        assert!(!CONTENT_SECURITY_POLICY.contains("unsafe"));
+        assert!(CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
+    }
+}

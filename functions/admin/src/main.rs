@@ -1,0 +1,16 @@
+use keygate::app::{exit_with, start};
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let app = start().await;
+    let admin = app
+        .config
+        .require_admin_token()
+        .unwrap_or_else(|err| exit_with(&err));
+    let (app, admin) = (&app, &admin);
+    run(service_fn(move |req: Request| {
+        keygate::telemetry::serve("admin", req, move |req| admin::handle(app, admin, req))
+    }))
+    .await
+}
