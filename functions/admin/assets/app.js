@@ -134,20 +134,21 @@
     show(node, Boolean(text));
   }
 
-  const dateFormat = new Intl.DateTimeFormat(undefined, {
-    year: 'numeric',
-    month: 'short',
-    day: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-  });
+  const pad = (n) => String(n).padStart(2, '0');
 
-  // A timestamp as a <time>: local and readable, the exact UTC value in its tooltip.
+  // A timestamp as a <time>: compact and unambiguous in local time (2026-01-31 14:05), the
+  // exact UTC value in its tooltip. Date and time may wrap apart on narrow tables.
   function time(iso, empty) {
     if (!iso) return el('span', { class: 'muted', text: empty });
-    const date = new Date(iso);
-    if (Number.isNaN(date.getTime())) return el('span', { text: iso });
-    return el('time', { datetime: iso, title: iso, text: dateFormat.format(date) });
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return el('span', { text: iso });
+    const day = d.getFullYear() + '-' + pad(d.getMonth() + 1) + '-' + pad(d.getDate());
+    const clock = pad(d.getHours()) + ':' + pad(d.getMinutes());
+    return el('time', { datetime: iso, title: iso + ' (UTC)' }, [
+      el('span', { class: 'nowrap', text: day }),
+      ' ',
+      el('span', { class: 'nowrap', text: clock }),
+    ]);
   }
 
   function badge(status) {

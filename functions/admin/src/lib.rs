@@ -4,7 +4,7 @@
 //! | route                          | what                                         |
 //! |--------------------------------|----------------------------------------------|
 //! | `GET  admin/`                  | the page                                     |
-//! | `GET  admin/app.js`, `app.css` | its script and stylesheet                    |
+//! | `GET  admin/app.js`, `app.css`, `favicon.svg` | its script, stylesheet and icon |
 //! | `GET  admin/api/keys`          | a page of keys, newest first                 |
 //! | `POST admin/api/keys`          | issue a key (as the issue function)          |
 //! | `GET  admin/api/keys/{id}`     | one key                                      |
@@ -32,6 +32,7 @@ use serde_json::json;
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const APP_JS: &str = include_str!("../assets/app.js");
 const APP_CSS: &str = include_str!("../assets/app.css");
+const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 
 /// Only the page's own script and stylesheet run, nothing inline, and no string ever reaches
 /// an HTML sink (`require-trusted-types-for`): even a bug that put a key's name into
@@ -49,6 +50,7 @@ pub enum Route<'p> {
     Page,
     Script,
     Style,
+    Icon,
     Keys,
     Key(&'p str),
     Revoke(&'p str),
@@ -82,6 +84,7 @@ pub fn route(path: &str) -> Route<'_> {
         "/" => return Route::Page,
         "/app.js" => return Route::Script,
         "/app.css" => return Route::Style,
+        "/favicon.svg" => return Route::Icon,
         _ => {}
     }
     let Some(api) = suffix
@@ -126,6 +129,7 @@ async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Respons
         Route::Page => asset(method, "text/html; charset=utf-8", INDEX_HTML),
         Route::Script => asset(method, "text/javascript; charset=utf-8", APP_JS),
         Route::Style => asset(method, "text/css; charset=utf-8", APP_CSS),
+        Route::Icon => asset(method, "image/svg+xml", FAVICON_SVG),
         Route::Keys if method == Method::GET => list(app, req).await,
         Route::Keys if method == Method::POST => issue_key(app, req).await,
         Route::Keys => Err(ApiError::MethodNotAllowed("GET, POST")),
@@ -280,6 +284,7 @@ mod tests {
             assert_eq!(route(&at("/")), Route::Page);
             assert_eq!(route(&at("/app.js")), Route::Script);
             assert_eq!(route(&at("/app.css")), Route::Style);
+            assert_eq!(route(&at("/favicon.svg")), Route::Icon);
             assert_eq!(route(&at("/api/keys")), Route::Keys);
             assert_eq!(route(&at("/api/keys/")), Route::Keys);
             assert_eq!(route(&at("/api/keys/key_1")), Route::Key("key_1"));
