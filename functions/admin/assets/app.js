@@ -394,7 +394,16 @@
       const issued = await api('api/keys', { method: 'POST', body });
       ui.issueForm.reset();
       showNewKey(issued);
-      loadKeys();
+      await loadKeys();
+      // The list reads an index that DynamoDB updates a moment after the write: make sure
+      // the new key is there even if this read came too early.
+      const unfiltered = !state.filters.q && !state.filters.status;
+      if (unfiltered && !ui.body.querySelector('tr[data-id="' + CSS.escape(issued.id) + '"]')) {
+        const { key, ...view } = issued; // the row never holds the raw key
+        ui.body.prepend(keyRow({ ...view, revoked_at: null }));
+        show(ui.table, true);
+        show(ui.empty, false);
+      }
     } catch (err) {
       handleError(err, ui.issueError);
     } finally {
