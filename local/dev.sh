@@ -41,6 +41,7 @@ cat >&2 <<BANNER
     issue           POST $base/issue/
     revoke          POST $base/revoke/
     test-protected  GET  $base/test-protected/
+    admin           GET  $base/admin/   (the admin page; sign in with the token below)
 
   DynamoDB  $AWS_ENDPOINT_URL_DYNAMODB  table $TABLE_NAME
   Redis     $REDIS_URL

@@ -55,6 +55,11 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 python3 "$here/smoke.py" "http://127.0.0.1:$port/lambda-url" "$ADMIN_TOKEN" "$watch_log"
+kill "$watch_pid" 2>/dev/null || true
+watch_pid=
+
+step "admin page in a real browser (local/browser-test.sh)"
+bash "$here/browser-test.sh"
 
 # One closing line for the whole run (cargo prints one per test binary, the last often
 # for doc-tests with nothing in them).
