@@ -1,0 +1,392 @@
+//! The in-process rows: verification on a cache hit, on a cache miss and on a malformed key,
+//! and issue/revoke for reference. Each subject is timed alternately with its baseline, one
+//! iteration each in turn, so both see the same machine at the same moment: on a shared
+//! 2-core box that matters more than the number of samples.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use keygate::cache::Cache;
+use keygate::config::Config;
+use keygate::issue::{issue, NewKey};
+use keygate::key::{ApiKey, KeyHash};
+use keygate::revoke::revoke;
+use keygate::store::{create_table, Store};
+use keygate::verify::{verify, Source};
+use keygate::App;
+use redis::aio::MultiplexedConnection;
+
+use crate::stats::{verdict, Latency, Spread};
+use crate::{BenchError, Settings};
+
+pub struct Bench {
+    pub app: App,
+    /// The baseline's own connection, of the same type the cache uses.
+    raw: MultiplexedConnection,
+    /// For set-up between timed iterations (deleting entries).
+    admin: MultiplexedConnection,
+    settings: Settings,
+}
+
+impl Bench {
+    pub async fn new(settings: &Settings) -> Result<Self, BenchError> {
+        let config = bench_config(settings)?;
+        let app = App::from_config(config)
+            .await
+            .map_err(|e| BenchError(format!("Redis: {e}")))?;
+        create_table(app.store.client(), app.store.table())
+            .await
+            .map_err(|e| BenchError(format!("creating the bench table: {e}")))?;
+        let client = redis::Client::open(settings.redis_url.as_str())?;
+        Ok(Self {
+            app,
+            raw: client.get_multiplexed_async_connection().await?,
+            admin: client.get_multiplexed_async_connection().await?,
+            settings: settings.clone(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.app.store
+    }
+
+    pub fn cache(&self) -> &Cache {
+        &self.app.cache
+    }
+
+    pub async fn issue_key(&self, name: &str) -> Result<String, BenchError> {
+        let new = NewKey {
+            name: name.to_owned(),
+            expires_at: None,
+        };
+        let issued = issue(&self.app, new, Utc::now())
+            .await
+            .map_err(|e| BenchError(format!("issuing a key: {}", e.detail())))?;
+        Ok(issued.key.expose().to_owned())
+    }
+
+    async fn del(&mut self, redis_key: &str) -> Result<(), BenchError> {
+        let _: i64 = redis::cmd("DEL")
+            .arg(redis_key)
+            .query_async(&mut self.admin)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes every entry this run wrote, so repeated runs leave Redis as they found it.
+    pub async fn clean_up(&mut self) -> Result<(), BenchError> {
+        let pattern = format!("{}:*", self.settings.namespace);
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(&pattern)
+            .query_async(&mut self.admin)
+            .await?;
+        for key in keys {
+            self.del(&key).await?;
+        }
+        Ok(())
+    }
+}
+
+fn hash_of(raw: &str) -> KeyHash {
+    ApiKey::parse(raw).expect("an issued key parses").hash()
+}
+
+fn expect_source(got: Source, want: Source, what: &str) -> Result<(), BenchError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(BenchError(format!(
+            "{what}: verification answered from {got:?}, expected {want:?}; the figure would \
+             measure the wrong path"
+        )))
+    }
+}
+
+/// Row 1: a cache hit against a raw GET of the same entry over a separate
+/// `MultiplexedConnection`: the one round trip a hit cannot avoid.
+pub async fn cache_hit(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let raw_key = b.issue_key("bench-hit").await?;
+    let entry_key = b.cache().entry_key(&hash_of(&raw_key));
+    // The first verification misses and fills the entry.
+    verify(b.store(), b.cache(), &raw_key, Utc::now()).await?;
+
+    let (iterations, warm_up) = (b.settings.hit_iterations, b.settings.hit_iterations / 4);
+    let (mut subject, mut floor, mut ratio) =
+        (Latency::default(), Latency::default(), Spread::default());
+    let mut value_len = 0;
+    for run in 0..=b.settings.runs {
+        let (mut s, mut f) = (Vec::new(), Vec::new());
+        let n = if run == 0 { warm_up } else { iterations };
+        for i in 0..n {
+            // Alternate which goes first, so neither always follows the other.
+            for step in [i % 2, 1 - i % 2] {
+                if step == 0 {
+                    let started = Instant::now();
+                    let v = verify(b.store(), b.cache(), &raw_key, Utc::now()).await?;
+                    s.push(started.elapsed());
+                    expect_source(v.source, Source::Cache, "cache hit")?;
+                } else {
+                    let started = Instant::now();
+                    let v: Option<Vec<u8>> = redis::cmd("GET")
+                        .arg(&entry_key)
+                        .query_async(&mut b.raw)
+                        .await?;
+                    f.push(started.elapsed());
+                    value_len = black_box(v).map_or(0, |v| v.len());
+                }
+            }
+        }
+        // Run 0 only warms connections, caches and branch predictors.
+        if run > 0 {
+            let (sp50, _) = subject.add_run(s);
+            let (fp50, _) = floor.add_run(f);
+            ratio.push(sp50 / fp50);
+        }
+    }
+    let met = ratio.median() <= 1.10;
+    writeln!(
+        out,
+        "| 1. Verify, cache hit (Redis, {value_len}-byte entry) | {} | {} | raw `GET` of the same entry, same connection type: p50 {}, p99 {} | p50 ×{} | ≤ 1.10: {} |",
+        subject.p50.show(1, "µs"),
+        subject.p99.show(1, "µs"),
+        floor.p50.show(1, "µs"),
+        floor.p99.show(1, "µs"),
+        ratio.ratio(),
+        verdict(met),
+    )
+    .ok();
+    Ok(())
+}
+
+/// Row 2: a cache miss (GET miss, strongly consistent GetItem, SET NX fill) against the
+/// raw GetItem alone, and against the three raw calls in a row (the path's own floor).
+pub async fn cache_miss(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let raw_key = b.issue_key("bench-miss").await?;
+    let hash = hash_of(&raw_key);
+    let entry_key = b.cache().entry_key(&hash);
+    let pk = AttributeValue::S(format!("KEY#{}", hash.to_hex()));
+    let table = b.store().table().to_owned();
+    let client = b.store().client().clone();
+    // Filled once so the baseline writes the same bytes the cache does.
+    verify(b.store(), b.cache(), &raw_key, Utc::now()).await?;
+    let entry: Vec<u8> = redis::cmd("GET")
+        .arg(&entry_key)
+        .query_async(&mut b.raw)
+        .await?;
+
+    let iterations = b.settings.miss_iterations;
+    let (mut subject, mut get_item, mut three) =
+        (Latency::default(), Latency::default(), Latency::default());
+    let (mut ratio_get_item, mut ratio_three) = (Spread::default(), Spread::default());
+    for run in 0..=b.settings.runs {
+        let (mut s, mut g, mut t) = (Vec::new(), Vec::new(), Vec::new());
+        let n = if run == 0 { iterations / 4 } else { iterations };
+        for i in 0..n {
+            for step in [i % 3, (i + 1) % 3, (i + 2) % 3] {
+                // Outside the timed region: the entry goes, so the next read misses.
+                b.del(&entry_key).await?;
+                match step {
+                    0 => {
+                        let started = Instant::now();
+                        let v = verify(b.store(), b.cache(), &raw_key, Utc::now()).await?;
+                        s.push(started.elapsed());
+                        expect_source(v.source, Source::Database, "cache miss")?;
+                    }
+                    1 => {
+                        let started = Instant::now();
+                        let item = client
+                            .get_item()
+                            .table_name(&table)
+                            .key("pk", pk.clone())
+                            .consistent_read(true)
+                            .send()
+                            .await
+                            .map_err(|e| BenchError(format!("GetItem: {e}")))?;
+                        g.push(started.elapsed());
+                        black_box(item);
+                    }
+                    _ => {
+                        let started = Instant::now();
+                        let miss: Option<Vec<u8>> = redis::cmd("GET")
+                            .arg(&entry_key)
+                            .query_async(&mut b.raw)
+                            .await?;
+                        let item = client
+                            .get_item()
+                            .table_name(&table)
+                            .key("pk", pk.clone())
+                            .consistent_read(true)
+                            .send()
+                            .await
+                            .map_err(|e| BenchError(format!("GetItem: {e}")))?;
+                        let _: Option<String> = redis::cmd("SET")
+                            .arg(&entry_key)
+                            .arg(&entry)
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(300_000)
+                            .query_async(&mut b.raw)
+                            .await?;
+                        t.push(started.elapsed());
+                        black_box((miss, item));
+                    }
+                }
+            }
+        }
+        if run > 0 {
+            let (sp50, _) = subject.add_run(s);
+            let (gp50, _) = get_item.add_run(g);
+            let (tp50, _) = three.add_run(t);
+            ratio_get_item.push(sp50 / gp50);
+            ratio_three.push(sp50 / tp50);
+        }
+    }
+    let met = ratio_get_item.median() <= 1.10;
+    writeln!(
+        out,
+        "| 2. Verify, cache miss (DynamoDB Local) | {} | {} | raw consistent `GetItem` of the same item: p50 {}, p99 {} | p50 ×{} | ≤ 1.10: {} |",
+        subject.p50.show(0, "µs"),
+        subject.p99.show(0, "µs"),
+        get_item.p50.show(0, "µs"),
+        get_item.p99.show(0, "µs"),
+        ratio_get_item.ratio(),
+        verdict(met),
+    )
+    .ok();
+    writeln!(
+        out,
+        "| 2b. the same miss vs its own floor | (as above) | | raw `GET` + `GetItem` + `SET NX PX`, in a row: p50 {}, p99 {} | p50 ×{} | reference |",
+        three.p50.show(0, "µs"),
+        three.p99.show(0, "µs"),
+        ratio_three.ratio(),
+    )
+    .ok();
+    Ok(())
+}
+
+/// Row 3: a key with a bad checksum, through the same `verify`, on this one thread.
+pub async fn malformed(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let good = b.issue_key("bench-malformed").await?;
+    // Flip one hex digit of the secret: right length and alphabet, wrong checksum.
+    let mut bytes = good.into_bytes();
+    bytes[10] = if bytes[10] == b'0' { b'1' } else { b'0' };
+    let bad = String::from_utf8(bytes).expect("hex stays ASCII");
+
+    let n = b.settings.malformed_iterations;
+    let (mut rate, mut per) = (Spread::default(), Spread::default());
+    for run in 0..=b.settings.runs {
+        let started = Instant::now();
+        for _ in 0..n {
+            let v = verify(b.store(), b.cache(), black_box(&bad), Utc::now()).await?;
+            // Format means the function returned before touching Redis or DynamoDB.
+            if v.source != Source::Format {
+                return Err(BenchError(format!(
+                    "a malformed key reached {:?}",
+                    v.source
+                )));
+            }
+            black_box(v);
+        }
+        let elapsed = started.elapsed();
+        if run > 0 {
+            rate.push(n as f64 / elapsed.as_secs_f64());
+            per.push(elapsed.as_secs_f64() * 1e9 / n as f64);
+        }
+    }
+    let (m, lo, hi) = (rate.median(), rate.min(), rate.max());
+    writeln!(
+        out,
+        "| 3. Verify, malformed key (bad checksum) | {} per verification | | zero I/O (answered from `Source::Format`) | **{:.2} M/s** ({:.2}–{:.2}) on one core | > 1 M/s: {} |",
+        per.show(0, "ns"),
+        m / 1e6,
+        lo / 1e6,
+        hi / 1e6,
+        verdict(m > 1e6),
+    )
+    .ok();
+    Ok(())
+}
+
+/// Row 7: issue (PutItem) and revoke (UpdateItem, then SET), for reference.
+pub async fn issue_revoke(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let n = b.settings.issue_iterations;
+    let (mut issued, mut revoked) = (Latency::default(), Latency::default());
+    for run in 0..=b.settings.runs {
+        let (mut i_samples, mut r_samples, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let started = Instant::now();
+            let key = b.issue_key(&format!("bench-issue-{run}-{i}")).await?;
+            i_samples.push(started.elapsed());
+            keys.push(key);
+        }
+        for key in &keys {
+            let started = Instant::now();
+            revoke(&b.app, key, Utc::now())
+                .await
+                .map_err(|e| BenchError(format!("revoking: {}", e.detail())))?;
+            r_samples.push(started.elapsed());
+        }
+        if run > 0 {
+            issued.add_run(i_samples);
+            revoked.add_run(r_samples);
+        }
+    }
+    for (name, l) in [
+        ("7. Issue (PutItem)", &issued),
+        ("7. Revoke (UpdateItem + SET)", &revoked),
+    ] {
+        writeln!(
+            out,
+            "| {name} | {} | {} | | | reference |",
+            l.p50.show(0, "µs"),
+            l.p99.show(0, "µs"),
+        )
+        .ok();
+    }
+    Ok(())
+}
+
+pub async fn run_all(settings: &Settings) -> Result<String, BenchError> {
+    let mut b = Bench::new(settings).await?;
+    let mut out = String::new();
+    writeln!(
+        out,
+        "| Row | p50 (median of {} runs, min–max) | p99 | Baseline, same run | Ratio | Goal |",
+        settings.runs
+    )
+    .ok();
+    out.push_str("|---|---|---|---|---|---|\n");
+    // Issue and revoke run first: they warm DynamoDB Local's JVM for the miss row.
+    let started = Instant::now();
+    let mut reference = String::new();
+    issue_revoke(&mut b, &mut reference).await?;
+    eprintln!("keygate-bench: issue/revoke done ({:?})", started.elapsed());
+    cache_hit(&mut b, &mut out).await?;
+    eprintln!("keygate-bench: cache hit done ({:?})", started.elapsed());
+    cache_miss(&mut b, &mut out).await?;
+    eprintln!("keygate-bench: cache miss done ({:?})", started.elapsed());
+    malformed(&mut b, &mut out).await?;
+    eprintln!("keygate-bench: malformed done ({:?})", started.elapsed());
+    out.push_str(&reference);
+    b.clean_up().await?;
+    Ok(out)
+}
+
+/// The config the functions get, read the way [`Config::from_env`] does, with the bench's
+/// own table and namespace.
+pub fn bench_config(settings: &Settings) -> Result<Config, BenchError> {
+    let vars = [
+        ("TABLE_NAME", settings.table.clone()),
+        ("REDIS_URL", settings.redis_url.clone()),
+        ("CACHE_KEY_PREFIX", settings.namespace.clone()),
+    ];
+    Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .map_err(|e| BenchError(format!("configuration: {e}")))
+}
