@@ -212,6 +212,12 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
             expires_at: None,
             revoked_at: None,
+            owner: None,
+            meta: None,
+            scopes: Default::default(),
+            last_used_at: None,
+            rotated_to: None,
+            rotated_from: None,
         }
     }
 

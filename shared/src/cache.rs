@@ -56,6 +56,12 @@ pub struct Entry {
     /// Expiry in Unix milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
+    /// Owner, handed to the handler with the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ow: Option<String>,
+    /// Scopes: checked by the guard with no I/O beyond this read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sc: Vec<String>,
 }
 
 impl Entry {
@@ -68,6 +74,8 @@ impl Entry {
                 State::Revoked => 'r',
             },
             exp: r.expires_at.map(|t| t.timestamp_millis()),
+            ow: r.owner.clone(),
+            sc: r.scopes.as_slice().to_vec(),
         }
     }
 
@@ -313,6 +321,12 @@ mod tests {
             created_at: now(),
             expires_at: expires_in.map(|d| now() + d),
             revoked_at: None,
+            owner: None,
+            meta: None,
+            scopes: Default::default(),
+            last_used_at: None,
+            rotated_to: None,
+            rotated_from: None,
         }
     }
 

@@ -20,6 +20,9 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("{}", .0.message())]
     Forbidden(Denial),
+    /// A valid key without a scope the handler requires.
+    #[error("API Key lacks the required scope: {0}.")]
+    MissingScope(String),
     #[error("{0}")]
     NotFound(&'static str),
     #[error("method not allowed")]
@@ -60,7 +63,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::MissingScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -97,6 +100,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(denial) => denial.outcome(),
+            ApiError::MissingScope(_) => "missing_scope",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",

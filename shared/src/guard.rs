@@ -7,6 +7,8 @@
 //! It reads `X-API-KEY` (any case), verifies it, records the key's id on the request's log
 //! line, and returns the key's id and name, or the [`ApiError`] to answer with.
 
+use std::future::Future;
+
 use chrono::Utc;
 use lambda_http::Request;
 
@@ -17,7 +19,23 @@ use crate::verify::{verify, Denial, KeyInfo, Source};
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
-pub async fn require_api_key(app: &App, req: &Request) -> Result<KeyInfo, ApiError> {
+// The plain wrappers return the inner future rather than awaiting it: one async layer
+// fewer keeps the functions' future types shallow enough for the compiler's layout limit.
+pub fn require_api_key<'a>(
+    app: &'a App,
+    req: &'a Request,
+) -> impl Future<Output = Result<KeyInfo, ApiError>> + 'a {
+    require_api_key_with_scopes(app, req, &[])
+}
+
+/// The guard for a handler that needs rights: the key must carry every scope in
+/// `required`, or the answer is 403 naming the first one it lacks. The scopes come with the
+/// cache entry, so this costs no I/O beyond verification itself.
+pub async fn require_api_key_with_scopes(
+    app: &App,
+    req: &Request,
+    required: &[&str],
+) -> Result<KeyInfo, ApiError> {
     let presented = match single_header(req, API_KEY_HEADER)? {
         None => None,
         // A header that is not visible ASCII cannot be a key.
@@ -27,12 +45,23 @@ pub async fn require_api_key(app: &App, req: &Request) -> Result<KeyInfo, ApiErr
                 .map_err(|_| ApiError::Forbidden(Denial::Invalid))?,
         ),
     };
-    check_api_key(app, presented).await
+    check_api_key_with_scopes(app, presented, required).await
 }
 
 /// The guard for callers that already hold the header's value (such as the API Gateway
 /// authorizer): `None` when no key was sent.
-pub async fn check_api_key(app: &App, presented: Option<&str>) -> Result<KeyInfo, ApiError> {
+pub fn check_api_key<'a>(
+    app: &'a App,
+    presented: Option<&'a str>,
+) -> impl Future<Output = Result<KeyInfo, ApiError>> + 'a {
+    check_api_key_with_scopes(app, presented, &[])
+}
+
+pub async fn check_api_key_with_scopes(
+    app: &App,
+    presented: Option<&str>,
+    required: &[&str],
+) -> Result<KeyInfo, ApiError> {
     let raw = presented.map(str::trim).unwrap_or_default();
     if raw.is_empty() {
         return Err(ApiError::Forbidden(Denial::Missing));
@@ -43,7 +72,11 @@ pub async fn check_api_key(app: &App, presented: Option<&str>) -> Result<KeyInfo
         span.record("key_id", id.as_str());
     }
     span.record("source", source_name(verification.source));
-    verification.verdict.map_err(ApiError::Forbidden)
+    let key = verification.verdict.map_err(ApiError::Forbidden)?;
+    match key.scopes.first_missing(required) {
+        Some(scope) => Err(ApiError::MissingScope(scope.to_owned())),
+        None => Ok(key),
+    }
 }
 
 fn source_name(source: Source) -> &'static str {

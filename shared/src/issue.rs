@@ -8,45 +8,103 @@ use crate::app::App;
 use crate::error::ApiError;
 use crate::http::text_field;
 use crate::key::{ApiKey, KeyId};
-use crate::record::{timestamp, to_millis, KeyRecord, State, Status};
+use crate::record::{to_millis, KeyRecord, KeyView};
+use crate::scope::Scopes;
 
 pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_OWNER_CHARS: usize = 200;
+pub const MAX_META_BYTES: usize = 4 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKey {
     pub name: String,
     pub expires_at: Option<DateTime<Utc>>,
+    pub owner: Option<String>,
+    pub meta: Option<Map<String, Value>>,
+    pub scopes: Scopes,
 }
 
 impl NewKey {
     pub fn from_json(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<Self, ApiError> {
         let name = text_field(body, "name", MAX_NAME_CHARS)?;
-        let expires_at = match body.get("expires_at") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => {
-                let at = DateTime::parse_from_rfc3339(s.trim())
-                    .map_err(|_| {
-                        ApiError::BadRequest(
-                            "`expires_at` must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z."
-                                .to_owned(),
-                        )
-                    })?
-                    .with_timezone(&Utc);
-                if at <= now {
-                    return Err(ApiError::BadRequest(
-                        "`expires_at` must be in the future.".to_owned(),
-                    ));
-                }
-                Some(to_millis(at))
-            }
-            Some(_) => {
-                return Err(ApiError::BadRequest(
-                    "`expires_at` must be a string (RFC 3339) or null.".to_owned(),
-                ))
-            }
-        };
-        Ok(Self { name, expires_at })
+        let expires_at = expires_at_field(body, now)?;
+        Ok(Self {
+            name,
+            expires_at,
+            owner: owner_field(body)?,
+            meta: meta_field(body)?,
+            scopes: scopes_field(body)?,
+        })
     }
+}
+
+/// `owner`: absent or null for none, else a non-blank string of at most 200 characters.
+pub fn owner_field(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    match body.get("owner") {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => text_field(body, "owner", MAX_OWNER_CHARS).map(Some),
+    }
+}
+
+/// `meta`: absent or null for none, else a JSON object of at most 4 KiB serialized.
+pub fn meta_field(body: &Map<String, Value>) -> Result<Option<Map<String, Value>>, ApiError> {
+    match body.get("meta") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => {
+            let size = serde_json::to_vec(map)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
+            if size > MAX_META_BYTES {
+                return Err(ApiError::BadRequest(
+                    "`meta` must be at most 4 KiB when serialized as JSON.".to_owned(),
+                ));
+            }
+            Ok(Some(map.clone()))
+        }
+        Some(_) => Err(ApiError::BadRequest(
+            "`meta` must be a JSON object or null.".to_owned(),
+        )),
+    }
+}
+
+pub fn scopes_field(body: &Map<String, Value>) -> Result<Scopes, ApiError> {
+    body.get("scopes")
+        .map(Scopes::from_json)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// `expires_at`: absent or null for none, else an RFC 3339 time in the future.
+pub fn expires_at_field(
+    body: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let expires_at = match body.get("expires_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            let at = DateTime::parse_from_rfc3339(s.trim())
+                .map_err(|_| {
+                    ApiError::BadRequest(
+                        "`expires_at` must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z."
+                            .to_owned(),
+                    )
+                })?
+                .with_timezone(&Utc);
+            if at <= now {
+                return Err(ApiError::BadRequest(
+                    "`expires_at` must be in the future.".to_owned(),
+                ));
+            }
+            Some(to_millis(at))
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "`expires_at` must be a string (RFC 3339) or null.".to_owned(),
+            ))
+        }
+    };
+    Ok(expires_at)
 }
 
 /// A freshly issued key: the only value in Keygate that holds a raw key.
@@ -56,28 +114,20 @@ pub struct Issued {
     pub record: KeyRecord,
 }
 
-/// The issue response, the one place a raw key is ever written.
+/// The issue response, the one place a raw key is ever written: the key's record as every
+/// endpoint shows it, plus the key.
 #[derive(Serialize)]
 pub struct IssuedView<'a> {
-    pub id: &'a str,
-    pub name: &'a str,
+    #[serde(flatten)]
+    pub record: KeyView<'a>,
     pub key: &'a str,
-    pub prefix: &'a str,
-    pub status: Status,
-    pub created_at: String,
-    pub expires_at: Option<String>,
 }
 
 impl Issued {
-    pub fn view(&self) -> IssuedView<'_> {
+    pub fn view(&self, now: DateTime<Utc>) -> IssuedView<'_> {
         IssuedView {
-            id: self.record.id.as_str(),
-            name: &self.record.name,
+            record: self.record.view(now),
             key: self.key.expose(),
-            prefix: &self.record.prefix,
-            status: Status::Active,
-            created_at: timestamp(self.record.created_at),
-            expires_at: self.record.expires_at.map(timestamp),
         }
     }
 }
@@ -90,13 +140,11 @@ pub async fn issue(app: &App, new: NewKey, now: DateTime<Utc>) -> Result<Issued,
     let id = KeyId::generate()
         .map_err(|e| ApiError::Internal(format!("OS random source failed: {e}")))?;
     let record = KeyRecord {
-        id,
-        name: new.name,
-        prefix: key.display_prefix(),
-        state: State::Active,
-        created_at: to_millis(now),
         expires_at: new.expires_at,
-        revoked_at: None,
+        owner: new.owner,
+        meta: new.meta,
+        scopes: new.scopes,
+        ..KeyRecord::new(id, new.name, key.display_prefix(), to_millis(now))
     };
     app.store.insert(&key.hash(), &record).await?;
     tracing::Span::current().record("key_id", record.id.as_str());

@@ -12,6 +12,7 @@ pub mod issue;
 pub mod key;
 pub mod record;
 pub mod revoke;
+pub mod scope;
 pub mod store;
 pub mod telemetry;
 pub mod verify;

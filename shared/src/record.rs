@@ -2,8 +2,10 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::key::KeyId;
+use crate::scope::Scopes;
 
 /// What is stored about a key. Never the key itself: the store keys this record by the
 /// key's hash.
@@ -17,6 +19,16 @@ pub struct KeyRecord {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Who the key belongs to (a team, a customer id), for people and searches.
+    pub owner: Option<String>,
+    /// The caller's own JSON object, kept and returned as given, never interpreted.
+    pub meta: Option<Map<String, Value>>,
+    pub scopes: Scopes,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The key that replaced this one by rotation.
+    pub rotated_to: Option<KeyId>,
+    /// The key this one replaced.
+    pub rotated_from: Option<KeyId>,
 }
 
 /// The stored state. Expiry is not stored as a state: it follows from `expires_at` and the
@@ -63,6 +75,25 @@ pub fn status_at(state: State, expires_at: Option<DateTime<Utc>>, now: DateTime<
 }
 
 impl KeyRecord {
+    /// An active key with nothing optional set.
+    pub fn new(id: KeyId, name: String, prefix: String, created_at: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            name,
+            prefix,
+            state: State::Active,
+            created_at,
+            expires_at: None,
+            revoked_at: None,
+            owner: None,
+            meta: None,
+            scopes: Scopes::default(),
+            last_used_at: None,
+            rotated_to: None,
+            rotated_from: None,
+        }
+    }
+
     pub fn status_at(&self, now: DateTime<Utc>) -> Status {
         status_at(self.state, self.expires_at, now)
     }
@@ -77,6 +108,12 @@ impl KeyRecord {
             created_at: timestamp(self.created_at),
             expires_at: self.expires_at.map(timestamp),
             revoked_at: self.revoked_at.map(timestamp),
+            owner: self.owner.as_deref(),
+            meta: self.meta.as_ref(),
+            scopes: self.scopes.as_slice(),
+            last_used_at: self.last_used_at.map(timestamp),
+            rotated_to: self.rotated_to.as_ref().map(KeyId::as_str),
+            rotated_from: self.rotated_from.as_ref().map(KeyId::as_str),
         }
     }
 }
@@ -90,6 +127,12 @@ pub struct KeyView<'a> {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
+    pub owner: Option<&'a str>,
+    pub meta: Option<&'a Map<String, Value>>,
+    pub scopes: &'a [String],
+    pub last_used_at: Option<String>,
+    pub rotated_to: Option<&'a str>,
+    pub rotated_from: Option<&'a str>,
 }
 
 /// Drops sub-millisecond precision, which stored timestamps do not keep.

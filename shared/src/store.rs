@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::admin::{status_filter, Cursor, KeyPage, ListQuery};
 use crate::key::{KeyHash, KeyId};
 use crate::record::{timestamp, KeyRecord, State};
+use crate::scope::Scopes;
 
 pub const INDEX_BY_ID: &str = "by_id";
 pub const INDEX_BY_CREATED: &str = "by_created";
@@ -319,6 +320,27 @@ fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, AttributeValue> {
     if let Some(at) = r.revoked_at {
         item.insert("revoked_at".to_owned(), s(&timestamp(at)));
     }
+    if let Some(owner) = &r.owner {
+        item.insert("owner".to_owned(), s(owner));
+    }
+    if let Some(meta) = &r.meta {
+        // Kept as the JSON text, so it comes back exactly as given.
+        let text = serde_json::to_string(meta).expect("a JSON object always serializes");
+        item.insert("meta".to_owned(), AttributeValue::S(text));
+    }
+    if !r.scopes.is_empty() {
+        let list = r.scopes.as_slice().iter().map(|x| s(x)).collect();
+        item.insert("scopes".to_owned(), AttributeValue::L(list));
+    }
+    if let Some(at) = r.last_used_at {
+        item.insert("last_used_at".to_owned(), s(&timestamp(at)));
+    }
+    if let Some(id) = &r.rotated_to {
+        item.insert("rotated_to".to_owned(), s(id.as_str()));
+    }
+    if let Some(id) = &r.rotated_from {
+        item.insert("rotated_from".to_owned(), s(id.as_str()));
+    }
     item
 }
 
@@ -338,8 +360,49 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreE
             Ok(None)
         }
     };
+    let optional_text = |name: &str| -> Result<Option<&str>, StoreError> {
+        if item.contains_key(name) {
+            text(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let optional_id = |name: &str| -> Result<Option<KeyId>, StoreError> {
+        optional_text(name)?
+            .map(|v| {
+                KeyId::parse(v).ok_or_else(|| {
+                    StoreError::Corrupt(format!("attribute `{name}` is not a key id"))
+                })
+            })
+            .transpose()
+    };
     let id = KeyId::parse(text("id")?)
         .ok_or_else(|| StoreError::Corrupt("attribute `id` is not a key id".to_owned()))?;
+    let meta = optional_text("meta")?
+        .map(|v| {
+            serde_json::from_str(v).map_err(|_| {
+                StoreError::Corrupt("attribute `meta` is not a JSON object".to_owned())
+            })
+        })
+        .transpose()?;
+    let scopes = match item.get("scopes") {
+        None => Scopes::default(),
+        Some(AttributeValue::L(list)) => Scopes::from_stored(
+            list.iter()
+                .map(|v| match v {
+                    AttributeValue::S(x) => Ok(x.clone()),
+                    _ => Err(StoreError::Corrupt(
+                        "attribute `scopes` holds a non-string".to_owned(),
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(_) => {
+            return Err(StoreError::Corrupt(
+                "attribute `scopes` is not a list".to_owned(),
+            ))
+        }
+    };
     let state = State::parse(text("state")?)
         .ok_or_else(|| StoreError::Corrupt("attribute `state` is unknown".to_owned()))?;
     Ok(KeyRecord {
@@ -350,6 +413,12 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreE
         created_at: parse_time("created_at", text("created_at")?)?,
         expires_at: optional_time("expires_at")?,
         revoked_at: optional_time("revoked_at")?,
+        owner: optional_text("owner")?.map(str::to_owned),
+        meta,
+        scopes,
+        last_used_at: optional_time("last_used_at")?,
+        rotated_to: optional_id("rotated_to")?,
+        rotated_from: optional_id("rotated_from")?,
     })
 }
 
@@ -438,6 +507,12 @@ mod tests {
             created_at: now,
             expires_at: Some(now + chrono::TimeDelta::days(1)),
             revoked_at: None,
+            owner: None,
+            meta: None,
+            scopes: Default::default(),
+            last_used_at: None,
+            rotated_to: None,
+            rotated_from: None,
         }
     }
 

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::cache::{Cache, CacheError, Entry, Lookup};
 use crate::key::{ApiKey, KeyId};
 use crate::record::{status_at, KeyRecord, State, Status};
+use crate::scope::Scopes;
 use crate::store::{Store, StoreError};
 
 /// What a handler learns about the key that was presented.
@@ -16,6 +17,8 @@ use crate::store::{Store, StoreError};
 pub struct KeyInfo {
     pub id: KeyId,
     pub name: String,
+    pub owner: Option<String>,
+    pub scopes: Scopes,
 }
 
 /// Why a key was refused. Unknown and malformed keys share `Invalid`, so a caller cannot
@@ -134,6 +137,8 @@ fn judge(r: &KeyRecord, now: DateTime<Utc>, source: Source) -> Verification {
         KeyInfo {
             id: r.id.clone(),
             name: r.name.clone(),
+            owner: r.owner.clone(),
+            scopes: r.scopes.clone(),
         },
         source,
     )
@@ -144,6 +149,8 @@ fn judge_entry(e: &Entry, now: DateTime<Utc>) -> Result<Verification, CacheError
     let info = KeyInfo {
         id: e.key_id()?,
         name: e.name.clone(),
+        owner: e.ow.clone(),
+        scopes: Scopes::from_stored(e.sc.clone()),
     };
     Ok(verdict(
         status_at(state, e.expires_at()?, now),

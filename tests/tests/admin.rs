@@ -131,6 +131,12 @@ async fn seed(
         created_at: base_time() + TimeDelta::minutes(minute),
         expires_at,
         revoked_at: (state == State::Revoked).then(|| base_time() + TimeDelta::days(1)),
+        owner: None,
+        meta: None,
+        scopes: Default::default(),
+        last_used_at: None,
+        rotated_to: None,
+        rotated_from: None,
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     record.id.as_str().to_owned()

@@ -120,6 +120,12 @@ async fn an_expired_key_is_denied() {
         created_at: now - TimeDelta::days(30),
         expires_at: Some(now - TimeDelta::seconds(1)),
         revoked_at: None,
+        owner: None,
+        meta: None,
+        scopes: Default::default(),
+        last_used_at: None,
+        rotated_to: None,
+        rotated_from: None,
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     assert_eq!(ask(&app, key.expose()).await, Response::deny());

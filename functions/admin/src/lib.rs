@@ -217,7 +217,7 @@ async fn issue_key(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     let new = NewKey::from_json(&body, now)?;
     let issued = issue(app, new, now).await?;
     telemetry::outcome("issued");
-    Ok(json_response(StatusCode::CREATED, &issued.view()))
+    Ok(json_response(StatusCode::CREATED, &issued.view(now)))
 }
 
 async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {

@@ -150,6 +150,8 @@ mod tests {
         let allow = Response::allow(KeyInfo {
             id: id.clone(),
             name: "orders".into(),
+            owner: None,
+            scopes: Default::default(),
         });
         assert_eq!(
             serde_json::to_value(allow).unwrap(),

@@ -28,5 +28,5 @@ pub async fn handle(
     let new = NewKey::from_json(&body, now)?;
     let issued = issue(app, new, now).await?;
     telemetry::outcome("issued");
-    Ok(json_response(StatusCode::CREATED, &issued.view()))
+    Ok(json_response(StatusCode::CREATED, &issued.view(now)))
 }

@@ -1,15 +1,24 @@
 //! `GET /api/v1/keys/test-protected/`: the smallest endpoint behind the guard, to check a
-//! key and to show how any handler requires one.
+//! key and to show how any handler requires one. `?scope=orders:read,orders:write` requires
+//! each listed scope as well.
 
+use std::str::FromStr;
+
+use keygate::guard::require_api_key_with_scopes;
 use keygate::http::{json_response, require_method};
-use keygate::{require_api_key, telemetry, ApiError, App};
+use keygate::scope::valid_scope;
+use keygate::{telemetry, ApiError, App};
+use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method(&req, Method::GET)?;
-    let key = require_api_key(app, &req).await?;
+    let query = QueryMap::from_str(req.uri().query().unwrap_or_default())
+        .expect("parsing a query string is infallible");
+    let required = required_scopes(&query)?;
+    let key = require_api_key_with_scopes(app, &req, &required).await?;
     telemetry::outcome("valid");
     Ok(json_response(
         StatusCode::OK,
@@ -17,6 +26,25 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             "detail": "Hello from protected endpoint! Your API key is valid.",
             "key_id": key.id.as_str(),
             "name": key.name,
+            "owner": key.owner,
+            "scopes": key.scopes.as_slice(),
         }),
     ))
+}
+
+/// The scopes named by `?scope=` (comma-separated, possibly repeated).
+fn required_scopes(query: &QueryMap) -> Result<Vec<&str>, ApiError> {
+    let mut required = Vec::new();
+    for value in query.all("scope").unwrap_or_default() {
+        for scope in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if !valid_scope(scope) {
+                return Err(ApiError::BadRequest(
+                    "`scope` must be a comma-separated list of scopes such as orders:read,orders:write."
+                        .to_owned(),
+                ));
+            }
+            required.push(scope);
+        }
+    }
+    Ok(required)
 }

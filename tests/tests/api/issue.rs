@@ -25,11 +25,20 @@ async fn issue_returns_201_with_the_key_shown_once() {
             "expires_at",
             "id",
             "key",
+            "last_used_at",
+            "meta",
             "name",
+            "owner",
             "prefix",
+            "revoked_at",
+            "rotated_from",
+            "rotated_to",
+            "scopes",
             "status"
         ]
     );
+    assert!(b["last_used_at"].is_null());
+    assert_eq!(b["scopes"], json!([]));
 }
 
 #[tokio::test]

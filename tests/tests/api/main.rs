@@ -3,5 +3,6 @@
 mod cache;
 mod issue;
 mod revoke;
+mod scopes;
 mod secrets;
 mod test_protected;

@@ -127,6 +127,12 @@ async fn insert_key(app: &keygate_tests::TestApp, expires_in: TimeDelta) -> ApiK
         created_at: now - TimeDelta::days(30),
         expires_at: Some(now + expires_in),
         revoked_at: None,
+        owner: None,
+        meta: None,
+        scopes: Default::default(),
+        last_used_at: None,
+        rotated_to: None,
+        rotated_from: None,
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     key
