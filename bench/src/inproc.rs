@@ -61,8 +61,11 @@ impl Bench {
         let new = NewKey {
             name: name.to_owned(),
             expires_at: None,
+            owner: None,
+            meta: None,
+            scopes: Default::default(),
         };
-        let issued = issue(&self.app, new, Utc::now())
+        let issued = issue(&self.app, new, Utc::now(), &Default::default())
             .await
             .map_err(|e| BenchError(format!("issuing a key: {}", e.detail())))?;
         Ok(issued.key.expose().to_owned())
@@ -324,7 +327,7 @@ pub async fn issue_revoke(b: &mut Bench, out: &mut String) -> Result<(), BenchEr
         }
         for key in &keys {
             let started = Instant::now();
-            revoke(&b.app, key, Utc::now())
+            revoke(&b.app, key, Utc::now(), &Default::default())
                 .await
                 .map_err(|e| BenchError(format!("revoking: {}", e.detail())))?;
             r_samples.push(started.elapsed());

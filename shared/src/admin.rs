@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Action, AuditEvent};
 use crate::error::ApiError;
-use crate::key::KeyHash;
+use crate::key::{KeyHash, KeyId};
 use crate::record::{timestamp, KeyRecord, Status};
 
 pub const DEFAULT_LIMIT: usize = 25;
@@ -165,6 +166,122 @@ impl ListQuery {
     }
 }
 
+/// `GET api/audit?key_id=&action=&cursor=&limit=`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub key_id: Option<KeyId>,
+    pub action: Option<Action>,
+    pub cursor: Option<AuditCursor>,
+    pub limit: usize,
+}
+
+/// A position in the audit log: the last event of the page before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCursor {
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditCursorJson {
+    e: String,
+    c: String,
+}
+
+impl AuditCursor {
+    pub fn encode(&self) -> String {
+        let json = AuditCursorJson {
+            e: self.event_id.clone(),
+            c: timestamp(self.at),
+        };
+        hex::encode(serde_json::to_vec(&json).expect("a cursor always serializes"))
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        if text.len() > MAX_CURSOR_LEN
+            || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return None;
+        }
+        let json: AuditCursorJson = serde_json::from_slice(&hex::decode(text).ok()?).ok()?;
+        let id_ok = json
+            .e
+            .strip_prefix("evt_")
+            .is_some_and(|h| h.len() == 24 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let at = DateTime::parse_from_rfc3339(&json.c)
+            .ok()?
+            .with_timezone(&Utc);
+        (id_ok && timestamp(at) == json.c).then_some(Self {
+            event_id: json.e,
+            at,
+        })
+    }
+}
+
+impl AuditQuery {
+    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let map = QueryMap::from_str(query.unwrap_or_default())
+            .expect("parsing a query string is infallible");
+        let bad = |message: String| Err(ApiError::BadRequest(message));
+        for (name, _) in map.iter() {
+            if !matches!(name, "key_id" | "action" | "cursor" | "limit") {
+                return bad(format!(
+                    "Unknown query parameter `{}`; use key_id, action, cursor and limit.",
+                    printable(name)
+                ));
+            }
+            if map.all(name).is_some_and(|values| values.len() > 1) {
+                return bad(format!("Send the `{name}` parameter only once."));
+            }
+        }
+        let value = |name: &str| map.first(name).map(str::trim).filter(|v| !v.is_empty());
+        let mut out = Self {
+            key_id: None,
+            action: None,
+            cursor: None,
+            limit: DEFAULT_LIMIT,
+        };
+        if let Some(id) = value("key_id") {
+            out.key_id = Some(KeyId::parse(id).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "`key_id` must be key_ followed by 24 lowercase hexadecimal digits.".to_owned(),
+                )
+            })?);
+        }
+        if let Some(action) = value("action") {
+            out.action = Some(action.parse().map_err(|_| {
+                ApiError::BadRequest("`action` must be issue, update, revoke or rotate.".to_owned())
+            })?);
+        }
+        if let Some(cursor) = value("cursor") {
+            out.cursor = Some(AuditCursor::decode(cursor).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "`cursor` is not valid; use the `next_cursor` of a previous page.".to_owned(),
+                )
+            })?);
+        }
+        if let Some(limit) = value("limit") {
+            out.limit = match limit.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    return bad(format!(
+                        "`limit` must be a whole number from 1 to {MAX_LIMIT}."
+                    ))
+                }
+            };
+        }
+        Ok(out)
+    }
+}
+
+/// One page of audit events, newest first.
+#[derive(Debug)]
+pub struct EventPage {
+    pub events: Vec<AuditEvent>,
+    pub next: Option<AuditCursor>,
+}
+
 /// One page of keys, newest first, and where the next one starts when there may be more.
 #[derive(Debug)]
 pub struct KeyPage {
@@ -218,6 +335,7 @@ mod tests {
             last_used_at: None,
             rotated_to: None,
             rotated_from: None,
+            version: 0,
         }
     }
 

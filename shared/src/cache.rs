@@ -62,6 +62,9 @@ pub struct Entry {
     /// Scopes: checked by the guard with no I/O beyond this read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sc: Vec<String>,
+    /// The record's version: the cache keeps the highest it is given.
+    #[serde(default)]
+    pub v: u64,
 }
 
 impl Entry {
@@ -76,6 +79,7 @@ impl Entry {
             exp: r.expires_at.map(|t| t.timestamp_millis()),
             ow: r.owner.clone(),
             sc: r.scopes.as_slice().to_vec(),
+            v: r.version,
         }
     }
 
@@ -127,7 +131,23 @@ pub fn entry_ttl(record: Option<&KeyRecord>, now: DateTime<Utc>, s: &CacheSettin
     }
 }
 
+/// Replaces an entry unless the cached one has the same or a newer version, so that of two
+/// racing changes (an update and a revoke, say) the later one always wins in the cache, in
+/// whatever order their writes arrive. Negative entries have no version and always lose.
+const REPLACE_IF_NEWER: &str = r#"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local v = string.match(current, '"v":(%d+)')
+  if v and tonumber(v) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+"#;
+
 pub struct Cache {
+    replace_if_newer: redis::Script,
     client: redis::Client,
     connection_config: AsyncConnectionConfig,
     settings: CacheSettings,
@@ -154,6 +174,7 @@ impl Cache {
             // than a command, still well under a second.
             .set_connection_timeout(Some(settings.timeout * 4));
         Self {
+            replace_if_newer: redis::Script::new(REPLACE_IF_NEWER),
             client,
             connection_config,
             settings,
@@ -223,8 +244,9 @@ impl Cache {
         Ok(())
     }
 
-    /// Writes the entry of a key that was just changed, replacing whatever is cached. It
-    /// tries Redis even while it is being skipped: a change is rare and must not be lost.
+    /// Writes the entry of a key that was just changed, replacing whatever is cached unless
+    /// that is a newer version. It tries Redis even while it is being skipped: a change is
+    /// rare and must not be lost.
     pub async fn replace(
         &self,
         hash: &KeyHash,
@@ -237,13 +259,13 @@ impl Cache {
         } else {
             entry_ttl(Some(record), now, &self.settings)
         };
-        let _: () = self.run(
-            redis::cmd("SET")
-                .arg(self.entry_key(hash))
+        let _: i64 = self.run(
+            self.replace_if_newer
+                .key(self.entry_key(hash))
                 .arg(entry_bytes(record))
-                .arg("PX")
+                .arg(record.version)
                 .arg(millis(ttl))
-                .query_async(&mut conn)
+                .invoke_async(&mut conn)
                 .await,
         )?;
         Ok(())
@@ -327,6 +349,7 @@ mod tests {
             last_used_at: None,
             rotated_to: None,
             rotated_from: None,
+            version: 0,
         }
     }
 

@@ -25,6 +25,8 @@ pub enum ApiError {
     MissingScope(String),
     #[error("{0}")]
     NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
     #[error("request body too large")]
@@ -47,6 +49,9 @@ impl From<StoreError> for ApiError {
                         .to_owned(),
                 )
             }
+            StoreError::Conflict => ApiError::Conflict(
+                "The key changed while this request was running; retry.".to_owned(),
+            ),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -65,6 +70,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::MissingScope(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -102,6 +108,7 @@ impl ApiError {
             ApiError::Forbidden(denial) => denial.outcome(),
             ApiError::MissingScope(_) => "missing_scope",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",

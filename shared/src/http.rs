@@ -73,6 +73,21 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// A JSON object body, or `None` for an empty one (for endpoints whose body is optional).
+pub fn optional_json_object(req: &Request) -> Result<Option<Map<String, Value>>, ApiError> {
+    let empty = match req.body() {
+        Body::Empty => true,
+        Body::Text(t) => t.trim().is_empty(),
+        Body::Binary(b) => b.iter().all(u8::is_ascii_whitespace),
+        _ => true,
+    };
+    if empty {
+        Ok(None)
+    } else {
+        json_object(req).map(Some)
+    }
+}
+
 /// A header that must appear at most once. `Ok(None)` when absent.
 pub fn single_header<'r>(
     req: &'r Request,

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::app::App;
+use crate::audit::Origin;
 use crate::error::ApiError;
 use crate::http::text_field;
 use crate::key::{ApiKey, KeyId};
@@ -134,7 +135,12 @@ impl Issued {
 
 /// Stores the new key before anything is returned: a key the caller sees is always a key
 /// that verifies.
-pub async fn issue(app: &App, new: NewKey, now: DateTime<Utc>) -> Result<Issued, ApiError> {
+pub async fn issue(
+    app: &App,
+    new: NewKey,
+    now: DateTime<Utc>,
+    origin: &Origin,
+) -> Result<Issued, ApiError> {
     let key = ApiKey::generate(&app.config.key_prefix)
         .map_err(|e| ApiError::Internal(format!("OS random source failed: {e}")))?;
     let id = KeyId::generate()
@@ -146,7 +152,7 @@ pub async fn issue(app: &App, new: NewKey, now: DateTime<Utc>) -> Result<Issued,
         scopes: new.scopes,
         ..KeyRecord::new(id, new.name, key.display_prefix(), to_millis(now))
     };
-    app.store.insert(&key.hash(), &record).await?;
+    app.store.issue(&key.hash(), &record, origin).await?;
     tracing::Span::current().record("key_id", record.id.as_str());
     Ok(Issued { key, record })
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod cache;
 pub mod config;
 pub mod error;
@@ -12,9 +13,11 @@ pub mod issue;
 pub mod key;
 pub mod record;
 pub mod revoke;
+pub mod rotate;
 pub mod scope;
 pub mod store;
 pub mod telemetry;
+pub mod update;
 pub mod verify;
 
 pub use app::App;

@@ -29,6 +29,10 @@ pub struct KeyRecord {
     pub rotated_to: Option<KeyId>,
     /// The key this one replaced.
     pub rotated_from: Option<KeyId>,
+    /// Bumped by every change. DynamoDB writes are conditioned on it (optimistic
+    /// concurrency), and the cache keeps the highest version it is given, so two racing
+    /// changes can never leave the older one in the cache.
+    pub version: u64,
 }
 
 /// The stored state. Expiry is not stored as a state: it follows from `expires_at` and the
@@ -91,6 +95,7 @@ impl KeyRecord {
             last_used_at: None,
             rotated_to: None,
             rotated_from: None,
+            version: 0,
         }
     }
 

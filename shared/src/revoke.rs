@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::app::App;
+use crate::audit::Origin;
 use crate::error::ApiError;
 use crate::key::{ApiKey, KeyHash};
 use crate::store::Revoked;
@@ -13,10 +14,15 @@ pub const REVOKED: &str = "API Key revoked successfully.";
 
 /// Holding a key is enough to revoke it, as with leaked-credential revocation APIs: the
 /// holder could use it anyway. Revoking twice is harmless and answers the same.
-pub async fn revoke(app: &App, raw: &str, now: DateTime<Utc>) -> Result<Revoked, ApiError> {
+pub async fn revoke(
+    app: &App,
+    raw: &str,
+    now: DateTime<Utc>,
+    origin: &Origin,
+) -> Result<Revoked, ApiError> {
     // A malformed key cannot exist, so it is "not found" without a lookup.
     let key = ApiKey::parse(raw.trim()).map_err(|_| ApiError::NotFound(NOT_FOUND))?;
-    revoke_hash(app, &key.hash(), now).await
+    revoke_hash(app, &key.hash(), now, origin).await
 }
 
 /// Revokes the key with this hash (the admin page finds it by id).
@@ -24,11 +30,12 @@ pub async fn revoke_hash(
     app: &App,
     hash: &KeyHash,
     now: DateTime<Utc>,
+    origin: &Origin,
 ) -> Result<Revoked, ApiError> {
     let hash = *hash;
     let revoked = app
         .store
-        .revoke(&hash, now)
+        .revoke(&hash, now, origin)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     tracing::Span::current().record("key_id", revoked.record.id.as_str());

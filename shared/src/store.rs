@@ -8,21 +8,26 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 
-use crate::admin::{status_filter, Cursor, KeyPage, ListQuery};
+use crate::admin::{status_filter, AuditCursor, AuditQuery, Cursor, EventPage, KeyPage, ListQuery};
+use crate::audit::{Action, AuditEvent, Origin};
 use crate::key::{KeyHash, KeyId};
 use crate::record::{timestamp, KeyRecord, State};
 use crate::scope::Scopes;
 
 pub const INDEX_BY_ID: &str = "by_id";
 pub const INDEX_BY_CREATED: &str = "by_created";
+pub const INDEX_AUDIT_BY_KEY: &str = "audit_by_key";
+pub const INDEX_AUDIT_BY_NEW_KEY: &str = "audit_by_new_key";
 const KIND_KEY: &str = "key";
+const KIND_AUDIT: &str = "audit";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,6 +42,9 @@ pub enum StoreError {
     AlreadyExists,
     #[error("stored item is malformed: {0}")]
     Corrupt(String),
+    /// A transaction's condition failed: the item changed since it was read.
+    #[error("the item changed while this request was running")]
+    Conflict,
 }
 
 impl<E, R> From<SdkError<E, R>> for StoreError
@@ -87,7 +95,34 @@ impl Store {
         &self.client
     }
 
-    /// Stores a new key; never overwrites.
+    /// Stores a new key with its `issue` event, in one transaction; never overwrites.
+    pub async fn issue(
+        &self,
+        hash: &KeyHash,
+        record: &KeyRecord,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        let event = AuditEvent::new(Action::Issue, &record.id, origin, record.created_at);
+        let put_key = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(hash, record)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .transact(vec![
+                TransactWriteItem::builder().put(put_key).build(),
+                self.put_event(&event)?,
+            ])
+            .await;
+        match result {
+            Err(StoreError::Conflict) => Err(StoreError::AlreadyExists),
+            other => other,
+        }
+    }
+
+    /// Stores a key without an audit event: for tests and benchmarks that set up states
+    /// the API cannot create. Never overwrites.
     pub async fn insert(&self, hash: &KeyHash, record: &KeyRecord) -> Result<(), StoreError> {
         let result = self
             .client
@@ -124,46 +159,282 @@ impl Store {
         output.item.as_ref().map(from_item).transpose()
     }
 
-    /// Marks the key revoked. Idempotent: the first `revoked_at` is kept. `None` when no
-    /// key has this hash.
+    /// Marks the key revoked, with its `revoke` event, in one transaction. Revoking a
+    /// revoked key changes nothing and writes no event. `None` when no key has this hash.
     pub async fn revoke(
         &self,
         hash: &KeyHash,
         now: DateTime<Utc>,
+        origin: &Origin,
     ) -> Result<Option<Revoked>, StoreError> {
-        let result = self
-            .client
-            .update_item()
+        // Read, then write on the condition that nothing changed; a concurrent change
+        // (another revoke, a rotation) sends us round again.
+        for _ in 0..3 {
+            let Some(mut record) = self.get(hash).await? else {
+                return Ok(None);
+            };
+            if record.state == State::Revoked {
+                return Ok(Some(Revoked {
+                    record,
+                    changed: false,
+                }));
+            }
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk(hash)))
+                .update_expression("SET #state = :revoked, revoked_at = :now, v = :next")
+                .condition_expression("v = :v")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
+                .expression_attribute_values(":now", s(&timestamp(now)))
+                .expression_attribute_values(":v", n(record.version))
+                .expression_attribute_values(":next", n(record.version + 1))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let event = AuditEvent::new(Action::Revoke, &record.id, origin, now);
+            match self
+                .transact(vec![
+                    TransactWriteItem::builder().update(update).build(),
+                    self.put_event(&event)?,
+                ])
+                .await
+            {
+                Ok(()) => {
+                    record.state = State::Revoked;
+                    record.revoked_at = Some(now);
+                    record.version += 1;
+                    return Ok(Some(Revoked {
+                        record,
+                        changed: true,
+                    }));
+                }
+                Err(StoreError::Conflict) => continue,
+                Err(err) => return Err(err),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Rotates `old` (with hash `hash`) to `new`: stores the new key, ends the old one as
+    /// `old_ended` says, and records the `rotate` event, all in one transaction. The old
+    /// key's item must still be as `old` was read: active, not rotated, same expiry.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rotate(
+        &self,
+        hash: &KeyHash,
+        old: &KeyRecord,
+        old_ended: &KeyRecord,
+        new_hash: &KeyHash,
+        new: &KeyRecord,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let put_new = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(new_hash, new)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The old key must still be exactly as it was read (active, not yet rotated).
+        let mut end = Update::builder()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk(hash)))
-            .update_expression(
-                "SET #state = :revoked, revoked_at = if_not_exists(revoked_at, :now)",
-            )
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
-            .expression_attribute_values(":now", s(&timestamp(now)))
-            .return_values(ReturnValue::AllOld)
+            .condition_expression("v = :v")
+            .expression_attribute_values(":v", n(old.version))
+            .expression_attribute_values(":next", n(old_ended.version))
+            .expression_attribute_values(":to", s(new.id.as_str()));
+        end = match (old_ended.state, old_ended.expires_at) {
+            (State::Revoked, _) => end
+                .update_expression(
+                    "SET #state = :revoked, revoked_at = :now, rotated_to = :to, v = :next",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
+                .expression_attribute_values(":now", s(&timestamp(now))),
+            (State::Active, Some(at)) => end
+                .update_expression("SET expires_at = :end, rotated_to = :to, v = :next")
+                .expression_attribute_values(":end", s(&timestamp(at))),
+            (State::Active, None) => {
+                return Err(StoreError::Corrupt(
+                    "a rotated key must end: revoked or expiring".to_owned(),
+                ))
+            }
+        };
+        let end = end
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut event = AuditEvent::new(Action::Rotate, &old.id, origin, now);
+        event.new_key_id = Some(new.id.clone());
+        self.transact(vec![
+            TransactWriteItem::builder().put(put_new).build(),
+            TransactWriteItem::builder().update(end).build(),
+            self.put_event(&event)?,
+        ])
+        .await
+    }
+
+    /// Writes the fields of `new` named in `changes`, with the `update` event, in one
+    /// transaction, on the condition that the key is still as `old` was read.
+    pub async fn update(
+        &self,
+        hash: &KeyHash,
+        old: &KeyRecord,
+        new: &KeyRecord,
+        changes: Vec<String>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let item = to_item(hash, new);
+        let mut sets = vec!["v = :next".to_owned()];
+        let mut removes = Vec::new();
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .condition_expression("v = :v")
+            .expression_attribute_values(":v", n(old.version))
+            .expression_attribute_values(":next", n(old.version + 1));
+        for (i, field) in changes.iter().enumerate() {
+            let name = format!("#f{i}");
+            update = update.expression_attribute_names(&name, field);
+            match item.get(field.as_str()) {
+                Some(value) => {
+                    let placeholder = format!(":f{i}");
+                    sets.push(format!("{name} = {placeholder}"));
+                    update = update.expression_attribute_values(placeholder, value.clone());
+                }
+                None => removes.push(name),
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let update = update
+            .update_expression(expression)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut event = AuditEvent::new(Action::Update, &old.id, origin, now);
+        event.changes = changes;
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put_event(&event)?,
+        ])
+        .await
+    }
+
+    /// Writes all of `items` or none of them. A failed condition is [`StoreError::Conflict`].
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
             .send()
             .await;
-        let old = match result {
-            Ok(output) => output.attributes.unwrap_or_default(),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                return Ok(None)
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let conflict = match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
+                    _ => false,
+                };
+                if conflict {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(err.into())
+                }
             }
-            Err(err) => return Err(err.into()),
-        };
-        let mut record = from_item(&old)?;
-        let changed = record.state == State::Active;
-        if changed {
-            record.state = State::Revoked;
-            record.revoked_at = Some(now);
         }
-        Ok(Some(Revoked { record, changed }))
+    }
+
+    /// The transaction item that stores an audit event.
+    pub fn put_event(&self, event: &AuditEvent) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(event_item(event)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// One page of audit events, newest first: all of them, or one key's (including the
+    /// rotation that created it, which is filed under the key it replaced).
+    pub async fn list_events(&self, query: &AuditQuery) -> Result<EventPage, StoreError> {
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(false)
+            .limit(i32::try_from(query.limit + 1).unwrap_or(i32::MAX));
+        request = match &query.key_id {
+            Some(id) => request
+                .index_name(INDEX_AUDIT_BY_KEY)
+                .key_condition_expression("audit_key = :k")
+                .expression_attribute_values(":k", s(id.as_str())),
+            None => request
+                .index_name(INDEX_BY_CREATED)
+                .key_condition_expression("kind = :kind")
+                .expression_attribute_values(":kind", s(KIND_AUDIT)),
+        };
+        if let Some(action) = query.action {
+            request = request
+                .filter_expression("#action = :action")
+                .expression_attribute_names("#action", "action")
+                .expression_attribute_values(":action", s(action.as_str()));
+        }
+        if let Some(cursor) = &query.cursor {
+            let mut start = HashMap::from([
+                ("pk".to_owned(), s(&format!("AUDIT#{}", cursor.event_id))),
+                ("created_at".to_owned(), s(&timestamp(cursor.at))),
+            ]);
+            match &query.key_id {
+                Some(id) => start.insert("audit_key".to_owned(), s(id.as_str())),
+                None => start.insert("kind".to_owned(), s(KIND_AUDIT)),
+            };
+            request = request.set_exclusive_start_key(Some(start));
+        }
+        let output = request.send().await?;
+        let mut events = output
+            .items()
+            .iter()
+            .map(event_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let more = events.len() > query.limit || output.last_evaluated_key().is_some();
+        events.truncate(query.limit);
+        if !more {
+            if let Some(id) = &query.key_id {
+                // The rotation that created this key is its oldest event: it comes last.
+                if query.action.is_none() || query.action == Some(Action::Rotate) {
+                    events.extend(self.rotation_creating(id).await?);
+                }
+            }
+        }
+        let next = if more {
+            events.last().map(|e| AuditCursor {
+                event_id: e.id.clone(),
+                at: e.at,
+            })
+        } else {
+            None
+        };
+        Ok(EventPage { events, next })
+    }
+
+    async fn rotation_creating(&self, id: &KeyId) -> Result<Option<AuditEvent>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_AUDIT_BY_NEW_KEY)
+            .key_condition_expression("new_key_id = :k")
+            .expression_attribute_values(":k", s(id.as_str()))
+            .limit(1)
+            .send()
+            .await?;
+        output.items().first().map(event_from_item).transpose()
     }
 
     /// Finds a key by its public id: the `by_id` index gives the item's `pk` (it projects
@@ -304,6 +575,10 @@ fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
 fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk(hash))),
@@ -313,6 +588,7 @@ fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, AttributeValue> {
         ("prefix".to_owned(), s(&r.prefix)),
         ("state".to_owned(), s(r.state.as_str())),
         ("created_at".to_owned(), s(&timestamp(r.created_at))),
+        ("v".to_owned(), AttributeValue::N(r.version.to_string())),
     ]);
     if let Some(at) = r.expires_at {
         item.insert("expires_at".to_owned(), s(&timestamp(at)));
@@ -419,6 +695,79 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreE
         last_used_at: optional_time("last_used_at")?,
         rotated_to: optional_id("rotated_to")?,
         rotated_from: optional_id("rotated_from")?,
+        version: match item.get("v") {
+            Some(AttributeValue::N(n)) => n
+                .parse()
+                .map_err(|_| StoreError::Corrupt("attribute `v` is not a version".to_owned()))?,
+            _ => return Err(StoreError::Corrupt("attribute `v` is missing".to_owned())),
+        },
+    })
+}
+
+fn event_item(e: &AuditEvent) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), s(&format!("AUDIT#{}", e.id))),
+        ("kind".to_owned(), s(KIND_AUDIT)),
+        ("created_at".to_owned(), s(&timestamp(e.at))),
+        ("action".to_owned(), s(e.action.as_str())),
+        ("audit_key".to_owned(), s(e.key_id.as_str())),
+        ("actor".to_owned(), s(&e.actor)),
+    ]);
+    let optional = [
+        ("new_key_id", e.new_key_id.as_ref().map(KeyId::as_str)),
+        ("source_ip", e.source_ip.as_deref()),
+        ("user_agent", e.user_agent.as_deref()),
+        ("request_id", e.request_id.as_deref()),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), s(value));
+        }
+    }
+    if !e.changes.is_empty() {
+        let list = e.changes.iter().map(|c| s(c)).collect();
+        item.insert("changes".to_owned(), AttributeValue::L(list));
+    }
+    item
+}
+
+fn event_from_item(item: &HashMap<String, AttributeValue>) -> Result<AuditEvent, StoreError> {
+    let corrupt =
+        |name: &str| StoreError::Corrupt(format!("audit attribute `{name}` is malformed"));
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    };
+    let id = text("pk")
+        .and_then(|pk| pk.strip_prefix("AUDIT#"))
+        .ok_or_else(|| corrupt("pk"))?;
+    let key_id = text("audit_key")
+        .and_then(KeyId::parse)
+        .ok_or_else(|| corrupt("audit_key"))?;
+    let changes = match item.get("changes") {
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|v| match v {
+                AttributeValue::S(c) => Ok(c.clone()),
+                _ => Err(corrupt("changes")),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => Vec::new(),
+    };
+    let at = text("created_at").ok_or_else(|| corrupt("created_at"))?;
+    Ok(AuditEvent {
+        id: id.to_owned(),
+        at: parse_time("created_at", at)?,
+        action: text("action")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| corrupt("action"))?,
+        key_id,
+        new_key_id: text("new_key_id").and_then(KeyId::parse),
+        actor: text("actor").ok_or_else(|| corrupt("actor"))?.to_owned(),
+        source_ip: text("source_ip").map(str::to_owned),
+        user_agent: text("user_agent").map(str::to_owned),
+        request_id: text("request_id").map(str::to_owned),
+        changes,
     })
 }
 
@@ -466,6 +815,28 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         )
         .build()
         .expect("index name, key schema and projection are set");
+    // Audit events: one key's, newest first; and the rotation that created a key.
+    let audit_by_key = GlobalSecondaryIndex::builder()
+        .index_name(INDEX_AUDIT_BY_KEY)
+        .key_schema(key("audit_key", KeyType::Hash))
+        .key_schema(key("created_at", KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index name, key schema and projection are set");
+    let audit_by_new_key = GlobalSecondaryIndex::builder()
+        .index_name(INDEX_AUDIT_BY_NEW_KEY)
+        .key_schema(key("new_key_id", KeyType::Hash))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index name, key schema and projection are set");
     let result = client
         .create_table()
         .table_name(table)
@@ -474,9 +845,13 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .attribute_definitions(attr("id"))
         .attribute_definitions(attr("kind"))
         .attribute_definitions(attr("created_at"))
+        .attribute_definitions(attr("audit_key"))
+        .attribute_definitions(attr("new_key_id"))
         .key_schema(key("pk", KeyType::Hash))
         .global_secondary_indexes(by_id)
         .global_secondary_indexes(by_created)
+        .global_secondary_indexes(audit_by_key)
+        .global_secondary_indexes(audit_by_new_key)
         .send()
         .await;
     match result {
@@ -513,6 +888,7 @@ mod tests {
             last_used_at: None,
             rotated_to: None,
             rotated_from: None,
+            version: 0,
         }
     }
 

@@ -230,6 +230,35 @@ impl TestApp {
         )
     }
 
+    pub async fn rotate_request(&self, req: Request) -> Reply {
+        let app = &self.app;
+        reply(keygate::telemetry::serve("rotate", req, |req| rotate::handle(app, req)).await)
+    }
+
+    /// Self-service rotation: POST rotate with the key in `X-API-KEY`.
+    pub async fn rotate(&self, key: &str, body: Option<Value>) -> Reply {
+        let req = post("/api/v1/keys/rotate/")
+            .header("x-api-key", key)
+            .header("content-type", "application/json")
+            .body(body.map_or(Body::Empty, |b| Body::Text(b.to_string())))
+            .unwrap();
+        self.rotate_request(req).await
+    }
+
+    /// A call to the admin function's API, with the admin token: `path` is after `admin/api`.
+    pub async fn admin_api(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let req = HttpRequest::builder()
+            .method(method)
+            .uri(format!("https://keygate.test/admin/api{path}"))
+            .header("authorization", format!("Bearer {}", self.admin_token))
+            .header("content-type", "application/json")
+            .body(body.map_or(Body::Empty, |b| Body::Text(b.to_string())))
+            .unwrap();
+        let admin = self.admin();
+        let app = &self.app;
+        reply(keygate::telemetry::serve("admin", req, |req| admin::handle(app, &admin, req)).await)
+    }
+
     /// POST issue with the admin token and a JSON body.
     pub async fn issue(&self, body: Value) -> Reply {
         let req = post("/api/v1/keys/issue/")

@@ -137,6 +137,7 @@ async fn seed(
         last_used_at: None,
         rotated_to: None,
         rotated_from: None,
+        version: 0,
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     record.id.as_str().to_owned()
@@ -607,7 +608,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
     let id = KeyId::generate().unwrap();
     for (method, path, allow) in [
         (Method::DELETE, "/admin/api/keys".to_owned(), "GET, POST"),
-        (Method::POST, format!("/admin/api/keys/{id}"), "GET"),
+        (Method::POST, format!("/admin/api/keys/{id}"), "GET, PATCH"),
         (Method::GET, format!("/admin/api/keys/{id}/revoke"), "POST"),
         (Method::POST, "/admin/".to_owned(), "GET"),
         (Method::PUT, "/admin/app.js".to_owned(), "GET"),

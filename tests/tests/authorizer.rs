@@ -126,6 +126,7 @@ async fn an_expired_key_is_denied() {
         last_used_at: None,
         rotated_to: None,
         rotated_from: None,
+        version: 0,
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     assert_eq!(ask(&app, key.expose()).await, Response::deny());

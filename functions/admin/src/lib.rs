@@ -18,12 +18,15 @@
 //! Gateway `/admin` is redirected to `admin/`.
 
 use chrono::Utc;
-use keygate::admin::ListQuery;
+use keygate::admin::{AuditQuery, ListQuery};
+use keygate::audit::Origin;
 use keygate::config::AdminToken;
-use keygate::http::{bearer_token, json_object, json_response};
+use keygate::http::{bearer_token, json_object, json_response, optional_json_object};
 use keygate::issue::{issue, NewKey};
 use keygate::key::KeyId;
 use keygate::revoke::{revoke_hash, NOT_FOUND, REVOKED};
+use keygate::rotate::{grace_seconds, rotate};
+use keygate::update::{update, KeyUpdate};
 use keygate::{telemetry, ApiError, App};
 use lambda_http::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -54,6 +57,8 @@ pub enum Route<'p> {
     Keys,
     Key(&'p str),
     Revoke(&'p str),
+    Rotate(&'p str),
+    Audit,
     /// Under `api/` but no known route: still needs the token, so that unknown routes say
     /// nothing to a caller without it.
     UnknownApi,
@@ -64,7 +69,12 @@ impl Route<'_> {
     fn is_api(self) -> bool {
         matches!(
             self,
-            Route::Keys | Route::Key(_) | Route::Revoke(_) | Route::UnknownApi
+            Route::Keys
+                | Route::Key(_)
+                | Route::Revoke(_)
+                | Route::Rotate(_)
+                | Route::Audit
+                | Route::UnknownApi
         )
     }
 }
@@ -99,6 +109,8 @@ pub fn route(path: &str) -> Route<'_> {
         (Some("keys"), None, _, _) => Route::Keys,
         (Some("keys"), Some(id), None, _) if !id.is_empty() => Route::Key(id),
         (Some("keys"), Some(id), Some("revoke"), None) if !id.is_empty() => Route::Revoke(id),
+        (Some("keys"), Some(id), Some("rotate"), None) if !id.is_empty() => Route::Rotate(id),
+        (Some("audit"), None, _, _) => Route::Audit,
         _ => Route::UnknownApi,
     }
 }
@@ -133,17 +145,24 @@ async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Respons
         Route::Keys if method == Method::GET => list(app, req).await,
         Route::Keys if method == Method::POST => issue_key(app, req).await,
         Route::Keys => Err(ApiError::MethodNotAllowed("GET, POST")),
-        Route::Key(id) => {
-            allow(method, Method::GET, "GET")?;
-            view(app, id).await
-        }
+        Route::Key(id) if method == Method::GET => view(app, id).await,
+        Route::Key(id) if method == Method::PATCH => update_key(app, req, id).await,
+        Route::Key(_) => Err(ApiError::MethodNotAllowed("GET, PATCH")),
         Route::Revoke(id) => {
             allow(method, Method::POST, "POST")?;
-            revoke(app, id).await
+            revoke(app, id, &Origin::admin(req)).await
+        }
+        Route::Rotate(id) => {
+            allow(method, Method::POST, "POST")?;
+            rotate_key(app, req, id).await
+        }
+        Route::Audit => {
+            allow(method, Method::GET, "GET")?;
+            audit(app, req).await
         }
         Route::UnknownApi | Route::NotFound => Err(ApiError::NotFound(
-            "Not found. The admin API is GET/POST api/keys, GET api/keys/{id} and \
-             POST api/keys/{id}/revoke.",
+            "Not found. The admin API is GET/POST api/keys, GET/PATCH api/keys/{id}, \
+             POST api/keys/{id}/revoke, POST api/keys/{id}/rotate and GET api/audit.",
         )),
     }
 }
@@ -215,9 +234,52 @@ async fn issue_key(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
     let body = json_object(req)?;
     let now = Utc::now();
     let new = NewKey::from_json(&body, now)?;
-    let issued = issue(app, new, now).await?;
+    let issued = issue(app, new, now, &Origin::admin(req)).await?;
     telemetry::outcome("issued");
     Ok(json_response(StatusCode::CREATED, &issued.view(now)))
+}
+
+async fn update_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+    let id = key_id(id)?;
+    let body = json_object(req)?;
+    let changes = KeyUpdate::from_json(&body)?;
+    let (hash, _) = app
+        .store
+        .find_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let now = Utc::now();
+    let record = update(app, &hash, &changes, now, &Origin::admin(req))
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    telemetry::outcome("updated");
+    Ok(json_response(StatusCode::OK, &record.view(now)))
+}
+
+async fn rotate_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+    let id = key_id(id)?;
+    let body = optional_json_object(req)?;
+    let grace = grace_seconds(body.as_ref())?;
+    let (hash, _) = app
+        .store
+        .find_by_id(&id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let now = Utc::now();
+    let rotated = rotate(app, &hash, grace, now, &Origin::admin(req)).await?;
+    telemetry::outcome("rotated");
+    Ok(json_response(StatusCode::CREATED, &rotated.view(now)))
+}
+
+async fn audit(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let query = AuditQuery::parse(req.uri().query())?;
+    let page = app.store.list_events(&query).await?;
+    telemetry::outcome("audit_listed");
+    let events: Vec<_> = page.events.iter().map(|e| e.view()).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "events": events, "next_cursor": page.next.map(|c| c.encode()) }),
+    ))
 }
 
 async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
@@ -232,14 +294,14 @@ async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     Ok(json_response(StatusCode::OK, &record.view(Utc::now())))
 }
 
-async fn revoke(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
+async fn revoke(app: &App, id: &str, origin: &Origin) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
     let (hash, _) = app
         .store
         .find_by_id(&id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let revoked = revoke_hash(app, &hash, Utc::now()).await?;
+    let revoked = revoke_hash(app, &hash, Utc::now(), origin).await?;
     telemetry::outcome(if revoked.changed {
         "revoked"
     } else {

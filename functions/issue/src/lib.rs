@@ -1,6 +1,7 @@
 //! `POST /api/v1/keys/issue/`: issues a key to an administrator.
 
 use chrono::Utc;
+use keygate::audit::Origin;
 use keygate::config::AdminToken;
 use keygate::http::{bearer_token, json_object, json_response, require_method};
 use keygate::issue::{issue, NewKey};
@@ -26,7 +27,7 @@ pub async fn handle(
     let body = json_object(&req)?;
     let now = Utc::now();
     let new = NewKey::from_json(&body, now)?;
-    let issued = issue(app, new, now).await?;
+    let issued = issue(app, new, now, &Origin::admin(&req)).await?;
     telemetry::outcome("issued");
     Ok(json_response(StatusCode::CREATED, &issued.view(now)))
 }

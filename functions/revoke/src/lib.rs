@@ -1,6 +1,7 @@
 //! `POST /api/v1/keys/revoke/`: revokes the key given in the body.
 
 use chrono::Utc;
+use keygate::audit::Origin;
 use keygate::http::{json_object, json_response, require_method};
 use keygate::revoke::{revoke, REVOKED};
 use keygate::{telemetry, ApiError, App};
@@ -18,7 +19,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         }
         Some(_) => return Err(ApiError::BadRequest("`key` must be a string.".to_owned())),
     };
-    let revoked = revoke(app, raw, Utc::now()).await?;
+    let revoked = revoke(app, raw, Utc::now(), &Origin::key_holder(&req)).await?;
     telemetry::outcome(if revoked.changed {
         "revoked"
     } else {

@@ -2,6 +2,7 @@
 
 mod cache;
 mod issue;
+mod lifecycle;
 mod revoke;
 mod scopes;
 mod secrets;

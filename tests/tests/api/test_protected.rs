@@ -133,6 +133,7 @@ async fn insert_key(app: &keygate_tests::TestApp, expires_in: TimeDelta) -> ApiK
         last_used_at: None,
         rotated_to: None,
         rotated_from: None,
+        version: 0,
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     key

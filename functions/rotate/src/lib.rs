@@ -1,0 +1,34 @@
+//! `POST /api/v1/keys/rotate/`: a key holder replaces their own key. The key in `X-API-KEY`
+//! is rotated; the optional body `{"grace_seconds": 0..604800}` (default 86400) says how
+//! long it keeps working. The answer is the new key, shown once.
+
+use chrono::Utc;
+use keygate::audit::Origin;
+use keygate::guard::API_KEY_HEADER;
+use keygate::http::{json_response, optional_json_object, require_method, single_header};
+use keygate::key::ApiKey;
+use keygate::rotate::{grace_seconds, rotate};
+use keygate::verify::Denial;
+use keygate::{telemetry, ApiError, App};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    require_method(&req, Method::POST)?;
+    let raw = match single_header(&req, API_KEY_HEADER)? {
+        None => return Err(ApiError::Forbidden(Denial::Missing)),
+        Some(value) => value
+            .to_str()
+            .map_err(|_| ApiError::Forbidden(Denial::Invalid))?
+            .trim(),
+    };
+    if raw.is_empty() {
+        return Err(ApiError::Forbidden(Denial::Missing));
+    }
+    let key = ApiKey::parse(raw).map_err(|_| ApiError::Forbidden(Denial::Invalid))?;
+    let grace = grace_seconds(optional_json_object(&req)?.as_ref())?;
+    let now = Utc::now();
+    let rotated = rotate(app, &key.hash(), grace, now, &Origin::key_holder(&req)).await?;
+    telemetry::outcome("rotated");
+    Ok(json_response(StatusCode::CREATED, &rotated.view(now)))
+}

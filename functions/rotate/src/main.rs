@@ -1,0 +1,12 @@
+use keygate::app::start;
+use lambda_http::{run, service_fn, Error, Request};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let app = start().await;
+    let app = &app;
+    run(service_fn(move |req: Request| {
+        keygate::telemetry::serve("rotate", req, move |req| rotate::handle(app, req))
+    }))
+    .await
+}

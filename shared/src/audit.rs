@@ -1,0 +1,209 @@
+//! The audit log: who did what to which key, and when. Every change to a key is written in
+//! the same DynamoDB transaction as its event, so there is never a change without its event
+//! nor an event without its change.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use rand::RngCore;
+use serde::Serialize;
+
+use crate::key::KeyId;
+use crate::record::timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Issue,
+    Update,
+    Revoke,
+    Rotate,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Issue => "issue",
+            Action::Update => "update",
+            Action::Revoke => "revoke",
+            Action::Rotate => "rotate",
+        }
+    }
+}
+
+impl FromStr for Action {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "issue" => Ok(Action::Issue),
+            "update" => Ok(Action::Update),
+            "revoke" => Ok(Action::Revoke),
+            "rotate" => Ok(Action::Rotate),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Who acted: an administrator, or the holder of the key acted on (self-service revoke
+/// and rotate), recorded as `key:<id>`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Actor {
+    #[default]
+    Admin,
+    KeyHolder,
+}
+
+/// Who made a change and from where, read from the request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    pub actor: Actor,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl Origin {
+    pub fn admin(req: &Request) -> Self {
+        Self::of(req, Actor::Admin)
+    }
+
+    pub fn key_holder(req: &Request) -> Self {
+        Self::of(req, Actor::KeyHolder)
+    }
+
+    fn of(req: &Request, actor: Actor) -> Self {
+        let source_ip = match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+            _ => None,
+        };
+        let user_agent = req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(512).collect());
+        let request_id = req
+            .lambda_context_ref()
+            .map(|c| c.request_id.clone())
+            .filter(|id| !id.is_empty());
+        Self {
+            actor,
+            source_ip,
+            user_agent,
+            request_id,
+        }
+    }
+}
+
+/// One audit event. `changes` lists the names of the fields an update changed, never
+/// their values: no secret can reach the log this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    pub action: Action,
+    pub key_id: KeyId,
+    /// For a rotation: the key that replaced `key_id`.
+    pub new_key_id: Option<KeyId>,
+    /// `admin` or `key:<id>`.
+    pub actor: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub changes: Vec<String>,
+}
+
+impl AuditEvent {
+    /// Event ids only need to be unique, not secret: the thread-local generator will do.
+    pub fn new(action: Action, key_id: &KeyId, origin: &Origin, at: DateTime<Utc>) -> Self {
+        let mut bytes = [0u8; 12];
+        rand::rng().fill_bytes(&mut bytes);
+        Self {
+            id: format!("evt_{}", hex::encode(bytes)),
+            at,
+            action,
+            key_id: key_id.clone(),
+            new_key_id: None,
+            actor: match origin.actor {
+                Actor::Admin => "admin".to_owned(),
+                Actor::KeyHolder => format!("key:{key_id}"),
+            },
+            source_ip: origin.source_ip.clone(),
+            user_agent: origin.user_agent.clone(),
+            request_id: origin.request_id.clone(),
+            changes: Vec::new(),
+        }
+    }
+
+    pub fn view(&self) -> AuditView<'_> {
+        AuditView {
+            id: &self.id,
+            time: timestamp(self.at),
+            action: self.action,
+            key_id: self.key_id.as_str(),
+            new_key_id: self.new_key_id.as_ref().map(KeyId::as_str),
+            actor: &self.actor,
+            source_ip: self.source_ip.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            request_id: self.request_id.as_deref(),
+            changes: &self.changes,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditView<'a> {
+    pub id: &'a str,
+    pub time: String,
+    pub action: Action,
+    pub key_id: &'a str,
+    pub new_key_id: Option<&'a str>,
+    pub actor: &'a str,
+    pub source_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+    pub changes: &'a [String],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_round_trip_through_their_names() {
+        for a in [
+            Action::Issue,
+            Action::Update,
+            Action::Revoke,
+            Action::Rotate,
+        ] {
+            assert_eq!(a.as_str().parse::<Action>(), Ok(a));
+        }
+        assert!("delete".parse::<Action>().is_err());
+    }
+
+    #[test]
+    fn event_ids_are_unique_and_prefixed() {
+        let id = KeyId::generate().unwrap();
+        let origin = Origin::default();
+        let a = AuditEvent::new(Action::Issue, &id, &origin, Utc::now());
+        let b = AuditEvent::new(Action::Issue, &id, &origin, Utc::now());
+        assert!(a.id.starts_with("evt_"));
+        assert_ne!(a.id, b.id);
+    }
+
+    #[test]
+    fn an_origin_from_a_bare_request_has_only_its_actor() {
+        let req = lambda_http::http::Request::builder()
+            .header("user-agent", "curl/8")
+            .body(lambda_http::Body::Empty)
+            .unwrap();
+        let o = Origin::admin(&req);
+        assert_eq!(o.actor, Actor::Admin);
+        assert_eq!(o.user_agent.as_deref(), Some("curl/8"));
+        assert_eq!(o.source_ip, None);
+    }
+}
