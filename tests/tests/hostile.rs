@@ -472,3 +472,122 @@ async fn revoke_body(app: &TestApp, body: Value) -> Reply {
     let req = revoke_req(Some("application/json"), json_body(body.to_string()));
     app.revoke_request(req).await
 }
+
+/// The admin function's answer, with the admin token.
+async fn admin_request(app: &TestApp, req: Request) -> Reply {
+    let response = admin::handle(&app.app, &app.admin(), req)
+        .await
+        .expect("the admin handler answers every request");
+    let body = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).expect("API answers are JSON"),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).expect("API answers are JSON"),
+        _ => Value::Null,
+    };
+    Reply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body,
+    }
+}
+
+fn admin_get(app: &TestApp, path_and_query: &str) -> Request {
+    get(&format!("/admin/api/{path_and_query}"))
+        .header("authorization", format!("Bearer {}", app.admin_token))
+        .body(Body::Empty)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn hostile_admin_list_queries_are_400() {
+    let app = spawn_app().await;
+    for query in [
+        format!("q={}", "q".repeat(10_000)),
+        "q=a%00b".to_owned(),
+        // As long as a URI can be (64 KiB).
+        format!("cursor={}", "ab".repeat(30_000)),
+        "cursor=%00".to_owned(),
+        "limit=99999999999999999999999999".to_owned(),
+        "limit=1e2".to_owned(),
+        "status=%FF".to_owned(),
+        format!("{}=1", "x".repeat(10_000)),
+        "q=a&q=b".to_owned(),
+    ] {
+        let reply = admin_request(&app, admin_get(&app, &format!("keys?{query}"))).await;
+        assert_refused(&reply, 400, &[&app.admin_token, &"q".repeat(300)]);
+    }
+}
+
+#[tokio::test]
+async fn hostile_admin_key_ids_are_400() {
+    let app = spawn_app().await;
+    let key = app.issue_key("admin ids").await;
+    for id in [
+        "i".repeat(10_000),
+        "key_%00".to_owned(),
+        "key_%FF%FE".to_owned(),
+        format!("key_{}", "A".repeat(24)),
+        key.clone(),
+    ] {
+        let reply = admin_request(&app, admin_get(&app, &format!("keys/{id}"))).await;
+        assert_refused(&reply, 400, &[&app.admin_token, &key]);
+
+        let req = post(&format!("/admin/api/keys/{id}/revoke"))
+            .header("authorization", format!("Bearer {}", app.admin_token))
+            .body(Body::Empty)
+            .unwrap();
+        assert_refused(&admin_request(&app, req).await, 400, &[&key]);
+    }
+    assert_eq!(app.protected(Some(&key)).await.status, 200);
+}
+
+#[tokio::test]
+async fn hostile_admin_issue_bodies_are_4xx() {
+    let app = spawn_app().await;
+    let depth = 10_000;
+    for (content_type, body, status) in [
+        ("application/json", padded_issue_body(10 * 1024 * 1024), 413),
+        ("application/json", padded_issue_body(BODY_LIMIT + 1), 413),
+        ("text/plain", r#"{"name": "x"}"#.to_owned(), 415),
+        (
+            "application/json",
+            format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
+            400,
+        ),
+        (
+            "application/json",
+            json!({"name": "n".repeat(10_000)}).to_string(),
+            400,
+        ),
+        (
+            "application/json",
+            json!({"name": "a\u{0}b"}).to_string(),
+            400,
+        ),
+        ("application/json", json!({"name": 7}).to_string(), 400),
+    ] {
+        let req = post("/admin/api/keys")
+            .header("authorization", format!("Bearer {}", app.admin_token))
+            .header("content-type", content_type)
+            .body(json_body(body))
+            .unwrap();
+        assert_refused(&admin_request(&app, req).await, status, &[&app.admin_token]);
+    }
+    let req = post("/admin/api/keys")
+        .header("authorization", format!("Bearer {}", app.admin_token))
+        .header("content-type", "application/json")
+        .body(Body::Binary(b"{\"name\": \"\xff\"}".to_vec()))
+        .unwrap();
+    assert_refused(&admin_request(&app, req).await, 400, &[&app.admin_token]);
+    assert_eq!(app.table_dump().await, "[]");
+}
+
+#[tokio::test]
+async fn a_1_mb_admin_token_is_401_and_not_echoed() {
+    let app = spawn_app().await;
+    let huge = "t".repeat(1024 * 1024);
+    let req = get("/admin/api/keys")
+        .header("authorization", format!("Bearer {huge}"))
+        .body(Body::Empty)
+        .unwrap();
+    assert_refused(&admin_request(&app, req).await, 401, &[&huge[..200]]);
+}
