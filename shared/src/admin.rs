@@ -79,6 +79,10 @@ pub struct ListQuery {
     pub status: Option<Status>,
     /// Trimmed and lowercased: search ignores case.
     pub search: Option<String>,
+    /// Exact owner.
+    pub owner: Option<String>,
+    /// Keys not used for this many days (never used counts as unused).
+    pub unused_days: Option<u32>,
     pub cursor: Option<Cursor>,
     pub limit: usize,
 }
@@ -88,6 +92,8 @@ impl Default for ListQuery {
         Self {
             status: None,
             search: None,
+            owner: None,
+            unused_days: None,
             cursor: None,
             limit: DEFAULT_LIMIT,
         }
@@ -102,9 +108,12 @@ impl ListQuery {
         let bad = |message: String| Err(ApiError::BadRequest(message));
         let mut out = Self::default();
         for (name, _) in map.iter() {
-            if !matches!(name, "status" | "q" | "cursor" | "limit") {
+            if !matches!(
+                name,
+                "status" | "q" | "owner" | "unused_days" | "cursor" | "limit"
+            ) {
                 return bad(format!(
-                    "Unknown query parameter `{}`; use status, q, cursor and limit.",
+                    "Unknown query parameter `{}`; use status, q, owner, unused_days, cursor and limit.",
                     printable(name)
                 ));
             }
@@ -133,6 +142,20 @@ impl ListQuery {
             }
             out.search = Some(q.to_lowercase());
         }
+        if let Some(owner) = value("owner") {
+            if owner.chars().count() > MAX_SEARCH_CHARS || owner.chars().any(char::is_control) {
+                return bad(format!(
+                    "`owner` must be at most {MAX_SEARCH_CHARS} characters, without control characters."
+                ));
+            }
+            out.owner = Some(owner.to_owned());
+        }
+        if let Some(days) = value("unused_days") {
+            out.unused_days = Some(match days.parse::<u32>() {
+                Ok(n) if (1..=36_500).contains(&n) => n,
+                _ => return bad("`unused_days` must be a whole number from 1 to 36500.".to_owned()),
+            });
+        }
         if let Some(cursor) = value("cursor") {
             out.cursor = Some(Cursor::decode(cursor).ok_or_else(|| {
                 ApiError::BadRequest(
@@ -155,14 +178,35 @@ impl ListQuery {
 
     /// Whether a key matches the search: its name contains the text, or its display prefix
     /// starts with it, ignoring case either way.
-    pub fn matches(&self, record: &KeyRecord) -> bool {
-        match &self.search {
+    pub fn matches(&self, record: &KeyRecord, now: DateTime<Utc>) -> bool {
+        let search = match &self.search {
             None => true,
             Some(q) => {
                 record.name.to_lowercase().contains(q.as_str())
                     || record.prefix.to_lowercase().starts_with(q.as_str())
+                    || record
+                        .owner
+                        .as_ref()
+                        .is_some_and(|o| o.to_lowercase().contains(q.as_str()))
             }
-        }
+        };
+        let owner = self
+            .owner
+            .as_ref()
+            .is_none_or(|o| record.owner.as_ref() == Some(o));
+        let unused = self.unused_days.is_none_or(|days| {
+            let cutoff = now - chrono::TimeDelta::days(i64::from(days));
+            record.last_used_at.is_none_or(|at| at < cutoff)
+        });
+        search && owner && unused
+    }
+
+    /// Whether anything filters keys after DynamoDB has read them.
+    pub fn filters(&self) -> bool {
+        self.status.is_some()
+            || self.search.is_some()
+            || self.owner.is_some()
+            || self.unused_days.is_some()
     }
 }
 
@@ -433,12 +477,12 @@ mod tests {
         let r = record("Billing API", "kg_3fa9c1d2");
         let search = |q: &str| ListQuery::parse(Some(&format!("q={q}"))).unwrap();
         for q in ["billing", "API", "ling+a", "kg_3fa", "KG_3FA9C1D2"] {
-            assert!(search(q).matches(&r), "{q}");
+            assert!(search(q).matches(&r, Utc::now()), "{q}");
         }
         for q in ["3fa9", "invoices", "kg_3fb"] {
-            assert!(!search(q).matches(&r), "{q}");
+            assert!(!search(q).matches(&r, Utc::now()), "{q}");
         }
-        assert!(ListQuery::default().matches(&r));
+        assert!(ListQuery::default().matches(&r, Utc::now()));
     }
 
     #[test]

@@ -32,6 +32,8 @@ use crate::key::{KeyHash, KeyId};
 use crate::record::{KeyRecord, State};
 
 const UNKNOWN: &[u8] = b"!";
+/// How often a key's use is written to DynamoDB at most: once per key per window.
+pub const LAST_USED_WINDOW: Duration = Duration::from_secs(60);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -113,6 +115,13 @@ pub enum Lookup {
     /// Recently looked up in DynamoDB and not found.
     Unknown,
     Miss,
+}
+
+/// A cache read: the entry, and whether this is the key's first use in its window.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Read {
+    pub lookup: Lookup,
+    pub first_use: bool,
 }
 
 /// How long an entry may live: the configured TTL, cut short by the key's own expiry, so
@@ -200,21 +209,40 @@ impl Cache {
         }
     }
 
-    pub async fn get(&self, hash: &KeyHash) -> Result<Lookup, CacheError> {
+    /// The key's marker for "use already recorded in this window".
+    pub fn used_key(&self, hash: &KeyHash) -> String {
+        format!("{}:used:{{{}}}", self.settings.namespace, hash.to_hex())
+    }
+
+    /// Reads the entry and, in the same round trip, sets the key's last-used marker if it
+    /// is not set: `first_use` is true for the first read of a window, which is the one that
+    /// records the use in DynamoDB.
+    pub async fn get(&self, hash: &KeyHash) -> Result<Read, CacheError> {
         let mut conn = self.connection(false).await?;
-        let value: Option<Vec<u8>> = self.run(
-            redis::cmd("GET")
+        let (value, marked): (Option<Vec<u8>>, Option<String>) = self.run(
+            redis::pipe()
+                .cmd("GET")
                 .arg(self.entry_key(hash))
+                .cmd("SET")
+                .arg(self.used_key(hash))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(LAST_USED_WINDOW))
                 .query_async(&mut conn)
                 .await,
         )?;
-        match value {
-            None => Ok(Lookup::Miss),
-            Some(v) if v == UNKNOWN => Ok(Lookup::Unknown),
+        let lookup = match value {
+            None => Lookup::Miss,
+            Some(v) if v == UNKNOWN => Lookup::Unknown,
             Some(v) => serde_json::from_slice(&v)
                 .map(Lookup::Known)
-                .map_err(|e| CacheError::Corrupt(e.to_string())),
-        }
+                .map_err(|e| CacheError::Corrupt(e.to_string()))?,
+        };
+        Ok(Read {
+            lookup,
+            first_use: marked.is_some(),
+        })
     }
 
     /// Caches what a database read found, unless an entry is already there (see the module

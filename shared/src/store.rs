@@ -322,6 +322,32 @@ impl Store {
         .await
     }
 
+    /// Records a key's use. Not a change to the key: no event, no new version (the cache
+    /// entry does not hold it), so it never conflicts with one.
+    pub async fn touch(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .update_expression("SET last_used_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", s(&timestamp(now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Writes all of `items` or none of them. A failed condition is [`StoreError::Conflict`].
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
@@ -474,7 +500,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<KeyPage, StoreError> {
         const MAX_READS: usize = 10;
-        let filtered = query.status.is_some() || query.search.is_some();
+        let filtered = query.filters();
         // One more than the page, to know whether another page exists without a read that
         // would come back empty; more when most items may be filtered out.
         let read_limit = if filtered { 250 } else { query.limit + 1 };
@@ -514,7 +540,7 @@ impl Store {
             let output = request.send().await?;
             for item in output.items() {
                 let record = from_item(item)?;
-                if query.matches(&record) {
+                if query.matches(&record, now) {
                     found.push((Self::hash_of_item(item)?, record));
                 }
                 if found.len() > query.limit {

@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::cache::{Cache, CacheError, Entry, Lookup};
-use crate::key::{ApiKey, KeyId};
+use crate::cache::{Cache, CacheError, Entry, Lookup, Read};
+use crate::key::{ApiKey, KeyHash, KeyId};
 use crate::record::{status_at, KeyRecord, State, Status};
 use crate::scope::Scopes;
 use crate::store::{Store, StoreError};
@@ -86,33 +86,61 @@ pub async fn verify(
         });
     };
     let hash = key.hash();
+    let (verification, first_use) = lookup(store, cache, &hash, now).await?;
+    if first_use && verification.verdict.is_ok() {
+        // Once per key per minute at most (the cache's marker says when): never a write
+        // per request, and none at all while Redis is down.
+        if let Err(err) = store.touch(&hash, now).await {
+            tracing::warn!(error = %err, "could not record the key's last use");
+        }
+    }
+    Ok(verification)
+}
 
-    let cache_works = match cache.get(&hash).await {
-        Ok(Lookup::Known(entry)) => match judge_entry(&entry, now) {
-            Ok(v) => return Ok(v),
+/// The verdict, from the cache or else from DynamoDB, and whether this is the key's first
+/// use in the last-used window.
+async fn lookup(
+    store: &Store,
+    cache: &Cache,
+    hash: &KeyHash,
+    now: DateTime<Utc>,
+) -> Result<(Verification, bool), StoreError> {
+    let (cache_works, first_use) = match cache.get(hash).await {
+        Ok(Read {
+            lookup: Lookup::Known(entry),
+            first_use,
+        }) => match judge_entry(&entry, now) {
+            Ok(v) => return Ok((v, first_use)),
             Err(err) => {
                 tracing::warn!(error = %err, "ignoring a malformed cache entry");
-                false
+                (false, false)
             }
         },
-        Ok(Lookup::Unknown) => {
-            return Ok(Verification {
+        Ok(Read {
+            lookup: Lookup::Unknown,
+            ..
+        }) => {
+            let v = Verification {
                 verdict: Err(Denial::Invalid),
                 key_id: None,
                 source: Source::Cache,
-            })
+            };
+            return Ok((v, false));
         }
-        Ok(Lookup::Miss) => true,
-        Err(CacheError::Skipped) => false,
+        Ok(Read {
+            lookup: Lookup::Miss,
+            first_use,
+        }) => (true, first_use),
+        Err(CacheError::Skipped) => (false, false),
         Err(err) => {
             tracing::warn!(error = %err, "cache read failed; verifying from DynamoDB");
-            false
+            (false, false)
         }
     };
 
-    let record = store.get(&hash).await?;
+    let record = store.get(hash).await?;
     if cache_works {
-        if let Err(err) = cache.fill(&hash, record.as_ref(), now).await {
+        if let Err(err) = cache.fill(hash, record.as_ref(), now).await {
             tracing::warn!(error = %err, "cache fill failed");
         }
     }
@@ -121,14 +149,15 @@ pub async fn verify(
     } else {
         Source::DatabaseWithoutCache
     };
-    Ok(match record {
+    let verification = match record {
         Some(r) => judge(&r, now, source),
         None => Verification {
             verdict: Err(Denial::Invalid),
             key_id: None,
             source,
         },
-    })
+    };
+    Ok((verification, first_use))
 }
 
 fn judge(r: &KeyRecord, now: DateTime<Utc>, source: Source) -> Verification {

@@ -2,6 +2,7 @@
 
 mod cache;
 mod issue;
+mod last_used;
 mod lifecycle;
 mod revoke;
 mod scopes;
