@@ -40,6 +40,7 @@ cat >&2 <<BANNER
 
     issue           POST $base/issue/
     revoke          POST $base/revoke/
+    rotate          POST $base/rotate/
     test-protected  GET  $base/test-protected/
     admin           GET  $base/admin/   (the admin page; sign in with the token below)
 
