@@ -24,6 +24,9 @@ const adminToken = required('ADMIN_TOKEN');
 const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const run = Math.random().toString(36).slice(2, 8);
 const keyName = `browser test ${run}`;
+const owner = `team-${run}`;
+const rotateName = `rotate me ${run}`;
+const rotateMeta = { plan: 'pro', note: '<img src=x onerror=alert(2)>', limits: { rps: 10 } };
 const hostileName = '<img src=x onerror=alert(1)>';
 const KEY_PATTERN = /^kg_[0-9a-f]{72}$/;
 
@@ -55,6 +58,14 @@ describe('the admin page', () => {
   let page;
   let userDataDir;
   let issuedKey;
+  // The key rotated by the test, and its replacement.
+  let oldKey;
+  let oldId;
+  let newKey;
+  let newId;
+  // The issue form's name field (the edit dialog has a "Name" field too, hidden until opened).
+  const nameField = () => page.getByRole('textbox', { name: 'Name', exact: true });
+  const rowNames = () => page.locator('#keys-body tr th .name').allTextContents();
   const nativeDialogs = [];
   const pageErrors = [];
   const consoleErrors = [];
@@ -128,12 +139,14 @@ describe('the admin page', () => {
     assert.deepEqual(await context.cookies(), []);
     assert.equal(await page.evaluate(() => localStorage.length), 0);
     // The keys issued before are listed, newest first.
-    const names = await page.locator('#keys-body tr th').allTextContents();
+    const names = await rowNames();
     assert.deepEqual(names.slice(0, 3), ['partner: Acme Corp', 'ci deploy', 'billing service']);
   });
 
-  it('issues a key and shows it once, with a copy button and a warning', async () => {
-    await page.getByLabel('Name').fill(keyName);
+  it('issues a key with an owner and scopes and shows it once, with a copy button and a warning', async () => {
+    await nameField().fill(keyName);
+    await page.getByLabel('Owner (optional)').fill(owner);
+    await page.getByLabel('Scopes (optional)').fill('orders:read, orders:write');
     await page.getByRole('button', { name: 'Issue key' }).click();
     const region = page.getByRole('region', { name: /New key/ });
     await region.waitFor();
@@ -146,6 +159,13 @@ describe('the admin page', () => {
     const clipboard = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
     if (clipboard !== null) assert.equal(clipboard, issuedKey);
 
+    const row = page.locator('#keys-body tr', { hasText: keyName });
+    assert.equal(await row.locator('.owner').textContent(), owner);
+    // The list shows the first scope and how many more; the cell's tooltip lists them all.
+    assert.deepEqual(await row.locator('.chip').allTextContents(), ['orders:read']);
+    assert.equal(await row.locator('.chips').getAttribute('title'), 'orders:read orders:write');
+    assert.equal(await row.locator('.more-count').textContent(), '+1');
+    assert.equal((await row.locator('td[data-label="Last used"]').textContent()).trim(), 'never');
     assert.equal(await protectedStatus(issuedKey), 200, 'the new key works');
 
     await page.getByRole('button', { name: 'Done, hide the key' }).click();
@@ -163,12 +183,20 @@ describe('the admin page', () => {
     await search.fill(keyName.toUpperCase());
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 1);
-    assert.equal(await page.locator('#keys-body tr th').textContent(), keyName);
+    assert.deepEqual(await rowNames(), [keyName]);
+
+    // The search also matches owners.
+    await search.fill(owner.toUpperCase());
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    await page.waitForFunction(
+      (o) => [...document.querySelectorAll('#keys-body tr')].length === 1 && document.querySelector('#keys-body .owner')?.textContent === o,
+      owner,
+    );
 
     await search.fill(issuedKey.slice(0, 9));
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.waitForFunction(
-      (name) => [...document.querySelectorAll('#keys-body tr th')].some((th) => th.textContent === name),
+      (name) => [...document.querySelectorAll('#keys-body tr th .name')].some((n) => n.textContent === name),
       keyName,
     );
 
@@ -179,14 +207,20 @@ describe('the admin page', () => {
     await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length >= 4);
   });
 
-  it('shows one key in detail', async () => {
+  it('shows one key in detail, with its owner, scopes, last use and history', async () => {
     await page.getByRole('button', { name: `Details of ${keyName}` }).click();
     const dialog = page.getByRole('dialog', { name: 'Key details' });
     await dialog.waitFor();
     const text = await dialog.textContent();
     assert.ok(text.includes(keyName));
+    assert.ok(text.includes(owner));
     assert.ok(text.includes(issuedKey.slice(0, 11)), 'the display prefix is shown');
     assert.ok(!text.includes(issuedKey), 'never the key itself');
+    assert.deepEqual(await dialog.locator('dd .chip').allTextContents(), ['orders:read', 'orders:write']);
+    // The key was used once, above.
+    assert.ok(await dialog.locator('dt:text-is("Last used") + dd time').count(), 'last use is shown');
+    await dialog.locator('#key-audit-list li').first().waitFor();
+    assert.deepEqual(await dialog.locator('#key-audit-list .action').allTextContents(), ['issue']);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
   });
@@ -212,7 +246,7 @@ describe('the admin page', () => {
     await page.waitForFunction(
       (name) =>
         [...document.querySelectorAll('#keys-body tr')].some(
-          (tr) => tr.querySelector('th').textContent === name && tr.querySelector('.badge').textContent === 'revoked',
+          (tr) => tr.querySelector('th .name').textContent === name && tr.querySelector('.badge').textContent === 'revoked',
         ),
       keyName,
     );
@@ -240,13 +274,13 @@ describe('the admin page', () => {
   });
 
   it('renders a hostile key name as text', async () => {
-    await page.getByLabel('Name').fill(hostileName);
+    await nameField().fill(hostileName);
     await page.getByRole('button', { name: 'Issue key' }).click();
     await page.getByRole('region', { name: /New key/ }).waitFor();
     assert.equal(await page.locator('#new-key-name').textContent(), hostileName);
     await page.getByRole('button', { name: 'Done, hide the key' }).click();
     await page.waitForFunction(
-      (name) => document.querySelector('#keys-body tr th')?.textContent === name,
+      (name) => document.querySelector('#keys-body tr th .name')?.textContent === name,
       hostileName,
     );
     await page.getByRole('button', { name: `Details of ${hostileName}` }).click();
@@ -256,6 +290,165 @@ describe('the admin page', () => {
     await dialog.getByRole('button', { name: 'Close' }).click();
     assert.equal(await page.locator('img').count(), 0, 'no <img> element was created');
     assert.deepEqual(nativeDialogs, [], 'no alert fired');
+  });
+
+  it('checks metadata before issuing, and shows the server\'s reason for a bad scope', async () => {
+    const meta = page.getByLabel('Metadata (optional JSON object)');
+    const error = page.locator('#issue-error');
+    await nameField().fill(rotateName);
+    await page.getByLabel('Owner (optional)').fill('team-rotate');
+    await meta.fill('{"plan": pro}');
+    await page.getByRole('button', { name: 'Issue key' }).click();
+    await error.waitFor();
+    assert.match(await error.textContent(), /Metadata is not valid JSON/);
+    assert.equal(await meta.getAttribute('aria-invalid'), 'true');
+    await meta.fill('["pro"]');
+    await page.getByRole('button', { name: 'Issue key' }).click();
+    await page.getByText('Metadata must be a JSON object').waitFor();
+
+    // Scopes are checked by the server: its 400 detail is shown as it is.
+    await meta.fill(JSON.stringify(rotateMeta));
+    await page.getByLabel('Scopes (optional)').fill('orders:read Orders:Write');
+    await page.getByRole('button', { name: 'Issue key' }).click();
+    await page.waitForFunction(() => /`scopes` entry "Orders:Write"/.test(document.querySelector('#issue-error').textContent));
+    assert.equal(await page.locator('#new-key').isVisible(), false);
+
+    await page.getByLabel('Scopes (optional)').fill('orders:read orders:write,billing');
+    await page.getByRole('button', { name: 'Issue key' }).click();
+    await page.getByRole('region', { name: /New key/ }).waitFor();
+    oldKey = await page.getByLabel('The new API key').inputValue();
+    await page.getByRole('button', { name: 'Done, hide the key' }).click();
+    const row = page.locator('#keys-body tr', { hasText: rotateName });
+    await row.waitFor();
+    oldId = await row.getAttribute('data-id');
+    await row.getByRole('button', { name: `Details of ${rotateName}` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Key details' });
+    await dialog.waitFor();
+    // Metadata is shown as formatted JSON text: the <img> in it stays characters.
+    assert.equal(await dialog.locator('pre.meta').textContent(), JSON.stringify(rotateMeta, null, 2));
+    assert.equal(await page.locator('img').count(), 0);
+    assert.deepEqual(await dialog.locator('dd .chip').allTextContents(), ['orders:read', 'orders:write', 'billing']);
+    assert.equal((await dialog.locator('dt:text-is("Last used") + dd').textContent()).trim(), 'never');
+  });
+
+  it('rotates a key with a grace period and shows the new key once', async () => {
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.getByRole('button', { name: 'Rotate…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rotate this key?' });
+    await dialog.waitFor();
+    assert.ok((await dialog.textContent()).includes(rotateName));
+    assert.equal(await dialog.getByLabel('1 day').isChecked(), true, 'one day is the default');
+    // Cancel changes nothing.
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await details.isVisible(), true, 'back to the details');
+
+    await details.getByRole('button', { name: 'Rotate…' }).click();
+    await dialog.getByLabel('Custom', { exact: true }).check();
+    const seconds = dialog.getByLabel(/Custom grace period/);
+    await seconds.fill('700000');
+    await dialog.getByRole('button', { name: 'Rotate key' }).click();
+    await dialog.locator('#rotate-error').waitFor();
+    assert.match(await dialog.locator('#rotate-error').textContent(), /0 to 604800/);
+    await dialog.getByLabel('1 hour').check();
+    assert.match(await dialog.locator('#rotate-end').textContent(), /keeps working for 1 hour/);
+    assert.equal(await seconds.isDisabled(), true);
+    await page.screenshot({ path: path.join(outDir, 'rotate-dialog-1280.png') });
+
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/keys/${oldId}/rotate`)),
+      dialog.getByRole('button', { name: 'Rotate key' }).click(),
+    ]);
+    assert.equal(response.status(), 201);
+    assert.deepEqual(response.request().postDataJSON(), { grace_seconds: 3600 });
+    const rotated = await response.json();
+    await dialog.waitFor({ state: 'hidden' });
+    await details.waitFor({ state: 'hidden' });
+
+    const region = page.getByRole('region', { name: /New key/ });
+    await region.waitFor();
+    const regionText = await region.textContent();
+    assert.match(regionText, /will not be shown again/);
+    assert.ok(regionText.includes(`It replaces ${oldId}, which keeps working until`));
+    newKey = await page.getByLabel('The new API key').inputValue();
+    newId = rotated.id;
+    assert.match(newKey, KEY_PATTERN);
+    assert.notEqual(newKey, oldKey);
+    assert.equal(newKey, rotated.key);
+    // The old key ends an hour after the rotation, by the server's clock.
+    assert.equal(Date.parse(rotated.old_key.expires_at) - Date.parse(rotated.created_at), 3600_000);
+    assert.equal(await protectedStatus(newKey), 200, 'the new key works');
+    assert.equal(await protectedStatus(oldKey), 200, 'the old key works during its grace period');
+
+    // The list shows both: the old key with its new end, the new one with the same owner.
+    const oldRow = page.locator(`#keys-body tr[data-id="${oldId}"]`);
+    assert.equal(await oldRow.locator('td[data-label="Expires"] time').getAttribute('datetime'), rotated.old_key.expires_at);
+    assert.equal(await oldRow.locator('.status-cell .hint').textContent(), 'rotated');
+    const newRow = page.locator(`#keys-body tr[data-id="${newId}"]`);
+    await newRow.waitFor();
+    assert.equal(await newRow.locator('.owner').textContent(), 'team-rotate');
+    assert.equal(await newRow.locator('td[data-label="Expires"]').textContent(), 'never');
+
+    await page.getByRole('button', { name: 'Done, hide the key' }).click();
+    await region.waitFor({ state: 'hidden' });
+    assert.ok(!(await page.content()).includes(newKey), 'the new key is gone from the page');
+  });
+
+  it('links the old and new keys and shows the rotation in the key\'s history', async () => {
+    await page.locator(`#keys-body tr[data-id="${oldId}"]`).getByRole('button', { name: `Details of ${rotateName}` }).click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.waitFor();
+    assert.equal(await details.getByRole('button', { name: 'Rotate…' }).isVisible(), false, 'a rotated key cannot be rotated again');
+    await details.locator('#key-audit-list li').nth(1).waitFor();
+    assert.deepEqual(await details.locator('#key-audit-list .action').allTextContents(), ['rotate', 'issue']);
+    const rotateEvent = details.locator('#key-audit-list li').first();
+    assert.ok((await rotateEvent.textContent()).includes(newId), 'the rotate event names the new key');
+    assert.match(await rotateEvent.textContent(), /admin/);
+    await page.screenshot({ path: path.join(outDir, 'details-rotated-1280.png') });
+
+    // Follow the link to the replacement, and back.
+    await details.getByRole('button', { name: `Details of its replacement, ${newId}` }).click();
+    await page.waitForFunction((id) => document.querySelector('#details-dialog').dataset.id === id, newId);
+    assert.equal(await details.getByRole('button', { name: 'Rotate…' }).isVisible(), true);
+    assert.equal(await details.locator('pre.meta').textContent(), JSON.stringify(rotateMeta, null, 2), 'metadata is inherited');
+    await details.getByRole('button', { name: `Details of the key it replaces, ${oldId}` }).waitFor();
+  });
+
+  it('edits a key: owner, scopes and an earlier end', async () => {
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.getByRole('button', { name: 'Edit…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit key' });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByLabel('Owner').inputValue(), 'team-rotate');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.getByText('Nothing has changed.').waitFor();
+    await dialog.getByLabel('Owner').fill('team-edited');
+    await dialog.getByLabel('Scopes').fill('orders:read');
+    await dialog.getByLabel('Metadata (JSON object)').fill('{"plan": ');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.getByText(/Metadata is not valid JSON/).waitFor();
+    await dialog.getByLabel('Metadata (JSON object)').fill('{"plan": "enterprise"}');
+    await dialog.getByLabel('End earlier (optional)').fill('2099-01-01T12:00');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/keys/${newId}`) && r.request().method() === 'PATCH'),
+      dialog.getByRole('button', { name: 'Save changes' }).click(),
+    ]);
+    assert.equal(response.status(), 200);
+    assert.deepEqual(Object.keys(response.request().postDataJSON()).sort(), ['expires_at', 'meta', 'owner', 'scopes']);
+    await dialog.waitFor({ state: 'hidden' });
+    await details.getByText('team-edited').waitFor();
+    assert.deepEqual(await details.locator('dd .chip').allTextContents(), ['orders:read']);
+    assert.equal(await details.locator('pre.meta').textContent(), JSON.stringify({ plan: 'enterprise' }, null, 2));
+    await details.locator('#key-audit-list li').nth(1).waitFor();
+    // The replacement's history: this update, and the rotation that made it.
+    assert.deepEqual(await details.locator('#key-audit-list .action').allTextContents(), ['update', 'rotate']);
+    assert.deepEqual(
+      (await details.locator('#key-audit-list li').first().locator('.chip').allTextContents()).sort(),
+      ['expires_at', 'meta', 'owner', 'scopes'],
+    );
+    assert.equal(await protectedStatus(newKey), 200, 'an earlier end in the future keeps the key working');
+    await details.getByRole('button', { name: 'Close' }).click();
+    await details.waitFor({ state: 'hidden' });
   });
 
   it('pages through the keys with Load more', async () => {
@@ -268,19 +461,78 @@ describe('the admin page', () => {
     const loadMore = page.getByRole('button', { name: 'Load more' });
     await loadMore.waitFor();
     await loadMore.click();
-    await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 29);
+    await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 31);
     await loadMore.waitFor({ state: 'hidden' });
     const ids = await page.locator('#keys-body tr').evaluateAll((rows) => rows.map((r) => r.dataset.id));
     assert.equal(new Set(ids).size, ids.length, 'no key twice');
     assert.equal(
-      (await page.locator('#keys-body tr th').last().textContent()),
+      (await page.locator('#keys-body tr th .name').last().textContent()),
       'billing service',
       'the oldest key comes last',
     );
   });
 
+  it('lists every change in the Audit view, newest first, with Load more and an action filter', async () => {
+    await page.getByRole('button', { name: 'Audit log' }).click();
+    const view = page.locator('#audit-view');
+    await view.getByRole('heading', { name: 'Audit log' }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 25);
+    // The newest events are the bulk issues, newest first.
+    const first = page.locator('#audit-body tr').first();
+    assert.equal(await first.locator('.action').textContent(), 'issue');
+    assert.equal(await first.locator('td[data-label="Actor"]').textContent(), 'admin');
+    assert.match(await first.locator('td[data-label="User agent"]').textContent(), /Chrome|node/i);
+    const times = await page.locator('#audit-body time').evaluateAll((ts) => ts.map((t) => t.dateTime));
+    assert.deepEqual([...times].sort().reverse(), times, 'newest first');
+
+    await view.getByRole('button', { name: 'Load more' }).click();
+    // 30 keys issued (3 seeded, 3 through the page, 24 in bulk), one revoke, one rotate and
+    // one update; the replacement key has no issue event of its own.
+    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 33);
+    await view.getByRole('button', { name: 'Load more' }).waitFor({ state: 'hidden' });
+    const ids = await page.locator('#audit-body tr').evaluateAll((rows) => rows.map((r) => r.dataset.event));
+    assert.equal(new Set(ids).size, ids.length, 'no event twice');
+
+    await view.getByLabel('Action').selectOption('rotate');
+    await view.getByRole('button', { name: 'Show' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 1);
+    const rotation = page.locator('#audit-body tr').first();
+    assert.equal(await rotation.locator('td[data-label="Key"]').textContent(), oldId);
+    assert.match(await rotation.locator('td[data-label="Changes"]').textContent(), new RegExp(`new key ${newId}`));
+    await page.screenshot({ path: path.join(outDir, 'audit-rotate-1280.png') });
+
+    // By key id: the replacement's own events (its rotation is under the old key's id,
+    // found by the new one's too).
+    await view.getByLabel('Action').selectOption('');
+    await view.getByLabel('Key id').fill(newId);
+    await view.getByRole('button', { name: 'Show' }).click();
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#audit-body .action')].map((b) => b.textContent).join() === 'update,rotate',
+    );
+    // A bad key id gets the server's reason.
+    await view.getByLabel('Key id').fill('key_nope');
+    await view.getByRole('button', { name: 'Show' }).click();
+    await page.getByText('`key_id` must be key_').waitFor();
+
+    await view.getByRole('button', { name: 'Clear' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 25);
+    // A key id opens that key's details.
+    await page.locator('#audit-body tr').first().locator('td[data-label="Key"] button').click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.waitFor();
+    await details.getByRole('button', { name: 'Close' }).click();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const auditOverflow = await page.evaluate(() => {
+      const wrap = document.querySelector('#audit-table').parentElement;
+      return wrap.scrollWidth - wrap.clientWidth;
+    });
+    assert.ok(auditOverflow <= 0, `the audit table is ${auditOverflow}px wider than its card at 1280px`);
+    await page.screenshot({ path: path.join(outDir, 'audit-1280.png'), fullPage: true });
+  });
+
   it('is usable with the keyboard, with visible focus', async () => {
-    await page.getByLabel('Name').focus();
+    await page.getByRole('button', { name: 'Keys', exact: true }).click();
+    await nameField().focus();
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Tab');
     const focus = await page.evaluate(() => {
@@ -293,7 +545,7 @@ describe('the admin page', () => {
     assert.notEqual(focus.width, '0px');
     // Every form control has a label.
     const unlabelled = await page.evaluate(() =>
-      [...document.querySelectorAll('input, select')]
+      [...document.querySelectorAll('input, select, textarea')]
         .filter((el) => el.type !== 'hidden' && el.labels.length === 0 && !el.getAttribute('aria-label'))
         .map((el) => el.id || el.name),
     );
@@ -301,6 +553,13 @@ describe('the admin page', () => {
   });
 
   it('looks right at 1280 and 390 pixels wide', async () => {
+    // At 1280 the key table fits its card: no column, the actions least of all, hides
+    // behind a scroll bar.
+    const tableOverflow = await page.evaluate(() => {
+      const wrap = document.querySelector('#keys-table').parentElement;
+      return wrap.scrollWidth - wrap.clientWidth;
+    });
+    assert.ok(tableOverflow <= 0, `the key table is ${tableOverflow}px wider than its card at 1280px`);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: path.join(outDir, 'admin-1280.png'), fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
@@ -310,6 +569,26 @@ describe('the admin page', () => {
     await page.screenshot({ path: path.join(outDir, 'admin-390.png'), fullPage: false });
     await page.locator('#keys-body tr').nth(23).scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(outDir, 'admin-390-list.png'), fullPage: false });
+
+    await page.getByRole('button', { name: 'Audit log' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 25);
+    const auditOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(auditOverflow <= 0, `the audit view scrolls sideways by ${auditOverflow}px at 390px`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: path.join(outDir, 'audit-390.png'), fullPage: false });
+
+    await page.getByRole('button', { name: 'Keys', exact: true }).click();
+    await page.locator(`#keys-body tr[data-id="${newId}"]`).getByRole('button', { name: `Details of ${rotateName}` }).click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.getByRole('button', { name: 'Rotate…' }).click();
+    const rotate = page.getByRole('dialog', { name: 'Rotate this key?' });
+    await rotate.waitFor();
+    const dialogOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(dialogOverflow <= 0, `the rotate dialog scrolls sideways by ${dialogOverflow}px at 390px`);
+    await page.screenshot({ path: path.join(outDir, 'rotate-dialog-390.png') });
+    await rotate.getByRole('button', { name: 'Cancel' }).click();
+    await page.screenshot({ path: path.join(outDir, 'details-390.png') });
+    await details.getByRole('button', { name: 'Close' }).click();
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
@@ -326,8 +605,13 @@ describe('the admin page', () => {
   it('raised no script errors, no failed loads and no Content-Security-Policy violations', () => {
     assert.deepEqual(pageErrors, []);
     // The wrong-token attempt gets its 401, which is expected; nothing else may fail.
-    assert.deepEqual(failedResponses, [`401 ${new URL('api/keys?limit=25', adminUrl)}`]);
-    const unexpected = consoleErrors.filter((text) => !/status of 401/.test(text));
+    // So do the bad scope and the bad key id the test sends on purpose.
+    assert.deepEqual(failedResponses, [
+      `401 ${new URL('api/keys?limit=25', adminUrl)}`,
+      `400 ${new URL('api/keys', adminUrl)}`,
+      `400 ${new URL('api/audit?limit=25&key_id=key_nope', adminUrl)}`,
+    ]);
+    const unexpected = consoleErrors.filter((text) => !/status of (401|400)/.test(text));
     assert.deepEqual(unexpected, []);
   });
 });

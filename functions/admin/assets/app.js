@@ -9,6 +9,9 @@
 (function () {
   const TOKEN_KEY = 'keygate.adminToken';
   const PAGE_SIZE = 25;
+  const AUDIT_PAGE_SIZE = 25;
+  const KEY_AUDIT_PAGE_SIZE = 10;
+  const MAX_GRACE_SECONDS = 604800;
 
   const $ = (id) => document.getElementById(id);
   const ui = {
@@ -20,17 +23,23 @@
     appView: $('app-view'),
     issueForm: $('issue-form'),
     issueName: $('issue-name'),
+    issueOwner: $('issue-owner'),
+    issueScopes: $('issue-scopes'),
+    issueMeta: $('issue-meta'),
     issueExpires: $('issue-expires'),
     issueError: $('issue-error'),
     newKey: $('new-key'),
     newKeyName: $('new-key-name'),
     newKeyValue: $('new-key-value'),
+    newKeyReplaces: $('new-key-replaces'),
+    newKeyServerWarning: $('new-key-server-warning'),
     copyKey: $('copy-key'),
     copyStatus: $('copy-status'),
     dismissKey: $('dismiss-key'),
     filterForm: $('filter-form'),
     search: $('search'),
     status: $('status'),
+    unusedDays: $('unused-days'),
     clearFilters: $('clear-filters'),
     listStatus: $('list-status'),
     table: $('keys-table'),
@@ -41,7 +50,13 @@
     loadMore: $('load-more'),
     details: $('details-dialog'),
     detailsList: $('details-list'),
+    detailsStatus: $('details-status'),
+    detailsEdit: $('details-edit'),
+    detailsRotate: $('details-rotate'),
     detailsRevoke: $('details-revoke'),
+    keyAuditList: $('key-audit-list'),
+    keyAuditStatus: $('key-audit-status'),
+    keyAuditMore: $('key-audit-more'),
     detailsClose: $('details-close'),
     revoke: $('revoke-dialog'),
     revokeName: $('revoke-name'),
@@ -49,18 +64,60 @@
     revokeError: $('revoke-error'),
     revokeCancel: $('revoke-cancel'),
     revokeConfirm: $('revoke-confirm'),
+    rotate: $('rotate-dialog'),
+    rotateForm: $('rotate-form'),
+    rotateName: $('rotate-name'),
+    rotateId: $('rotate-id'),
+    rotateSeconds: $('rotate-seconds'),
+    rotateEnd: $('rotate-end'),
+    rotateError: $('rotate-error'),
+    rotateCancel: $('rotate-cancel'),
+    rotateConfirm: $('rotate-confirm'),
+    edit: $('edit-dialog'),
+    editForm: $('edit-form'),
+    editId: $('edit-id'),
+    editName: $('edit-name'),
+    editOwner: $('edit-owner'),
+    editScopes: $('edit-scopes'),
+    editMeta: $('edit-meta'),
+    editExpires: $('edit-expires'),
+    editError: $('edit-error'),
+    editCancel: $('edit-cancel'),
+    editSave: $('edit-save'),
+    tabKeys: $('tab-keys'),
+    tabAudit: $('tab-audit'),
+    keysView: $('keys-view'),
+    auditView: $('audit-view'),
+    auditForm: $('audit-filter-form'),
+    auditAction: $('audit-action'),
+    auditKey: $('audit-key'),
+    auditClear: $('audit-clear'),
+    auditStatus: $('audit-status'),
+    auditTable: $('audit-table'),
+    auditBody: $('audit-body'),
+    auditEmpty: $('audit-empty'),
+    auditMore: $('audit-more'),
   };
+
+  const DIALOGS = [ui.details, ui.revoke, ui.rotate, ui.edit];
 
   const state = {
     token: null,
     // Filters of the list on screen, and where its next page starts.
-    filters: { q: '', status: '' },
+    filters: { q: '', status: '', unused_days: '' },
     cursor: null,
     // Bumped on every fresh load, so that a slow answer to an older one is dropped.
     generation: 0,
     // The key the revoke dialog is about, and the button to return focus to.
     revoking: null,
     returnFocus: null,
+    // The key shown in the details dialog, and the ones the rotate and edit dialogs act on.
+    detailed: null,
+    rotating: null,
+    editing: null,
+    // The audit view's filters and paging, and the details dialog's own history paging.
+    audit: { action: '', key_id: '', cursor: null, generation: 0, loaded: false },
+    keyAudit: { id: null, cursor: null, generation: 0 },
   };
 
   class AuthError extends Error {}
@@ -104,11 +161,21 @@
     params.set('limit', String(limit));
     if (state.filters.status) params.set('status', state.filters.status);
     if (state.filters.q) params.set('q', state.filters.q);
+    if (state.filters.unused_days) params.set('unused_days', state.filters.unused_days);
     if (cursor) params.set('cursor', cursor);
     return 'api/keys?' + params.toString();
   }
 
   const keyUrl = (id) => 'api/keys/' + encodeURIComponent(id);
+
+  function auditUrl({ key_id, action, cursor, limit }) {
+    const params = new URLSearchParams();
+    params.set('limit', String(limit));
+    if (key_id) params.set('key_id', key_id);
+    if (action) params.set('action', action);
+    if (cursor) params.set('cursor', cursor);
+    return 'api/audit?' + params.toString();
+  }
 
   // ---------------------------------------------------------------- small DOM helpers
 
@@ -155,6 +222,65 @@
     return el('span', { class: 'badge badge-' + status, text: status });
   }
 
+  function scopeList(scopes, max) {
+    if (!scopes || scopes.length === 0) return el('span', { class: 'muted', text: 'none' });
+    const shown = max ? scopes.slice(0, max) : scopes;
+    const list = el('span', { class: 'chips', title: scopes.join(' ') });
+    for (const scope of shown) list.append(el('code', { class: 'chip', text: scope }));
+    if (shown.length < scopes.length) {
+      list.append(el('span', { class: 'muted more-count', text: '+' + (scopes.length - shown.length) }));
+    }
+    return list;
+  }
+
+  // "orders:read, orders:write" or "orders:read orders:write" as a list; the server checks
+  // each scope's form and reports the first bad one by name.
+  function parseScopes(text) {
+    return text.split(/[\s,]+/).filter(Boolean);
+  }
+
+  // The metadata textarea: empty is none, otherwise it must be a JSON object. Returns
+  // { value } or { error }.
+  function parseMeta(text) {
+    const trimmed = text.trim();
+    if (!trimmed) return { value: null };
+    let value;
+    try {
+      value = JSON.parse(trimmed);
+    } catch (err) {
+      return { error: 'Metadata is not valid JSON (' + err.message + '). Write an object such as {"plan": "pro"}, or leave it empty.' };
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return { error: 'Metadata must be a JSON object, in braces, such as {"plan": "pro"}.' };
+    }
+    return { value };
+  }
+
+  function invalid(input, box, message) {
+    setMessage(box, message);
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+  }
+
+  // A duration in words, for grace periods.
+  function duration(seconds) {
+    if (seconds === 0) return 'no time';
+    const parts = [];
+    for (const [size, unit] of [[86400, 'day'], [3600, 'hour'], [60, 'minute'], [1, 'second']]) {
+      const n = Math.floor(seconds / size);
+      if (n > 0) parts.push(n + ' ' + unit + (n === 1 ? '' : 's'));
+      seconds -= n * size;
+    }
+    return parts.slice(0, 2).join(' ');
+  }
+
+  function localTime(date) {
+    return (
+      date.getFullYear() + '-' + pad(date.getMonth() + 1) + '-' + pad(date.getDate()) + ' ' +
+      pad(date.getHours()) + ':' + pad(date.getMinutes())
+    );
+  }
+
   // ---------------------------------------------------------------- signing in and out
 
   function showSignIn(message) {
@@ -182,16 +308,24 @@
     hideNewKey();
     ui.issueForm.reset();
     ui.filterForm.reset();
-    state.filters = { q: '', status: '' };
+    ui.auditForm.reset();
+    state.filters = { q: '', status: '', unused_days: '' };
     state.cursor = null;
     state.generation += 1;
+    state.audit = { action: '', key_id: '', cursor: null, generation: state.audit.generation + 1, loaded: false };
+    state.keyAudit = { id: null, cursor: null, generation: state.keyAudit.generation + 1 };
     ui.body.replaceChildren();
+    ui.auditBody.replaceChildren();
+    ui.keyAuditList.replaceChildren();
+    ui.auditStatus.textContent = '';
+    show(ui.auditEmpty, false);
+    show(ui.auditMore, false);
+    showView('keys', false);
     setMessage(ui.issueError, '');
     ui.listStatus.textContent = '';
     show(ui.empty, false);
     show(ui.loadMore, false);
-    if (ui.details.open) ui.details.close();
-    if (ui.revoke.open) ui.revoke.close();
+    for (const dialog of DIALOGS) if (dialog.open) dialog.close();
   }
 
   async function signIn(event) {
@@ -239,16 +373,32 @@
 
   // ---------------------------------------------------------------- the list
 
-  const COLUMNS = ['Name', 'ID', 'Prefix', 'Status', 'Created', 'Expires', 'Revoked at', ''];
+  const COLUMNS = ['Name', 'ID', 'Prefix', 'Status', 'Scopes', 'Created', 'Expires', 'Last used', 'Revoked at', ''];
+
+  function nameCell(key) {
+    const cell = el('span', { class: 'name-cell' }, [el('span', { class: 'name', text: key.name })]);
+    if (key.owner) cell.append(el('span', { class: 'owner', title: 'Owner', text: key.owner }));
+    return cell;
+  }
+
+  function statusCell(key) {
+    const cell = el('span', { class: 'status-cell' }, [badge(key.status)]);
+    // Only the old key says so in the list (its end comes from the rotation); details link
+    // both ways.
+    if (key.rotated_to) cell.append(el('span', { class: 'hint', text: 'rotated' }));
+    return cell;
+  }
 
   function keyRow(key) {
     const cells = [
-      el('span', { class: 'name', text: key.name }),
+      nameCell(key),
       el('code', { text: key.id }),
       el('code', { text: key.prefix }),
-      badge(key.status),
+      statusCell(key),
+      scopeList(key.scopes, 1),
       time(key.created_at, '—'),
       time(key.expires_at, 'never'),
+      time(key.last_used_at, 'never'),
       time(key.revoked_at, '—'),
       rowActions(key),
     ];
@@ -291,11 +441,11 @@
     show(ui.loadMore, Boolean(state.cursor));
     const count = ui.body.rows.length;
     show(ui.table, count > 0);
-    const filtered = Boolean(state.filters.q || state.filters.status);
+    const filtered = Boolean(state.filters.q || state.filters.status || state.filters.unused_days);
     if (count === 0 && !state.cursor) {
       ui.emptyTitle.textContent = filtered ? 'No keys match.' : 'No keys yet.';
       ui.emptyText.textContent = filtered
-        ? 'Try another name or prefix, or clear the filters.'
+        ? 'Try another name, owner or prefix, or clear the filters.'
         : 'Issue the first one with the form above.';
       show(ui.empty, true);
     } else if (count === 0) {
@@ -342,13 +492,20 @@
 
   function applyFilters(event) {
     event.preventDefault();
-    state.filters = { q: ui.search.value.trim(), status: ui.status.value };
+    const days = ui.unusedDays.value.trim();
+    ui.unusedDays.removeAttribute('aria-invalid');
+    if (days && !/^[0-9]+$/.test(days)) {
+      invalid(ui.unusedDays, ui.listStatus, 'Unused for: enter a whole number of days, or leave it empty.');
+      return;
+    }
+    state.filters = { q: ui.search.value.trim(), status: ui.status.value, unused_days: days };
     loadKeys();
   }
 
   function clearFilters() {
     ui.filterForm.reset();
-    state.filters = { q: '', status: '' };
+    ui.unusedDays.removeAttribute('aria-invalid');
+    state.filters = { q: '', status: '', unused_days: '' };
     loadKeys();
     ui.search.focus();
   }
@@ -367,8 +524,7 @@
   async function issueKey(event) {
     event.preventDefault();
     setMessage(ui.issueError, '');
-    ui.issueName.removeAttribute('aria-invalid');
-    ui.issueExpires.removeAttribute('aria-invalid');
+    for (const input of [ui.issueName, ui.issueExpires, ui.issueMeta]) input.removeAttribute('aria-invalid');
     const name = ui.issueName.value.trim();
     if (!name) {
       setMessage(ui.issueError, 'Give the key a name.');
@@ -388,22 +544,23 @@
       }
       body.expires_at = at.toISOString();
     }
+    const owner = ui.issueOwner.value.trim();
+    if (owner) body.owner = owner;
+    const scopes = parseScopes(ui.issueScopes.value);
+    if (scopes.length) body.scopes = scopes;
+    const meta = parseMeta(ui.issueMeta.value);
+    if (meta.error) {
+      invalid(ui.issueMeta, ui.issueError, meta.error);
+      return;
+    }
+    if (meta.value) body.meta = meta.value;
     const button = ui.issueForm.querySelector('button[type=submit]');
     button.disabled = true;
     try {
       const issued = await api('api/keys', { method: 'POST', body });
       ui.issueForm.reset();
       showNewKey(issued);
-      await loadKeys();
-      // The list reads an index that DynamoDB updates a moment after the write: make sure
-      // the new key is there even if this read came too early.
-      const unfiltered = !state.filters.q && !state.filters.status;
-      if (unfiltered && !ui.body.querySelector('tr[data-id="' + CSS.escape(issued.id) + '"]')) {
-        const { key, ...view } = issued; // the row never holds the raw key
-        ui.body.prepend(keyRow({ ...view, revoked_at: null }));
-        show(ui.table, true);
-        show(ui.empty, false);
-      }
+      await refreshWith(issued);
     } catch (err) {
       handleError(err, ui.issueError);
     } finally {
@@ -411,10 +568,36 @@
     }
   }
 
-  function showNewKey(issued) {
+  // Reloads the list, making sure a just-written key is in it: the list reads an index that
+  // DynamoDB updates a moment after the write, so this read may come too early.
+  async function refreshWith(issued) {
+    await loadKeys();
+    const unfiltered = !state.filters.q && !state.filters.status && !state.filters.unused_days;
+    if (unfiltered && !ui.body.querySelector('tr[data-id="' + CSS.escape(issued.id) + '"]')) {
+      const { key, old_key, warning, ...view } = issued; // the row never holds the raw key
+      ui.body.prepend(keyRow(view));
+      show(ui.table, true);
+      show(ui.empty, false);
+    }
+  }
+
+  // `rotated`: the rotate answer, whose old_key says where the replaced key now stands.
+  function showNewKey(issued, rotated) {
     ui.newKeyName.textContent = issued.name;
     ui.newKeyValue.value = issued.key;
     ui.copyStatus.textContent = '';
+    if (rotated) {
+      const old = rotated.old_key;
+      const end =
+        old.status === 'revoked'
+          ? 'was revoked at once.'
+          : old.expires_at
+            ? 'keeps working until ' + localTime(new Date(old.expires_at)) + ' (your local time), then expires.'
+            : 'keeps working.';
+      ui.newKeyReplaces.textContent = 'It replaces ' + old.id + ', which ' + end;
+    }
+    show(ui.newKeyReplaces, Boolean(rotated));
+    setMessage(ui.newKeyServerWarning, rotated && rotated.warning ? rotated.warning : '');
     show(ui.newKey, true);
     ui.newKey.focus();
   }
@@ -423,6 +606,8 @@
     ui.newKeyValue.value = '';
     ui.newKeyName.textContent = '';
     ui.copyStatus.textContent = '';
+    ui.newKeyReplaces.textContent = '';
+    setMessage(ui.newKeyServerWarning, '');
     show(ui.newKey, false);
   }
 
@@ -442,41 +627,399 @@
   // ---------------------------------------------------------------- details
 
   async function openDetails(id, opener) {
-    state.returnFocus = opener;
+    if (opener) state.returnFocus = opener;
     try {
       const key = await api(keyUrl(id));
       replaceRow(key);
       fillDetails(key);
       if (!ui.details.open) ui.details.showModal();
       ui.detailsClose.focus();
+      loadKeyAudit(key.id, true);
     } catch (err) {
-      handleError(err, ui.listStatus);
+      handleError(err, ui.details.open ? ui.detailsStatus : activeStatus());
     }
+  }
+
+  // A button that opens another key's details in the same dialog (rotation links).
+  function keyLink(id, label) {
+    const button = el('button', { type: 'button', class: 'link', 'aria-label': label + ' ' + id }, [
+      el('code', { text: id }),
+    ]);
+    button.addEventListener('click', () => openDetails(id, null));
+    return button;
   }
 
   function fillDetails(key) {
     const rows = [
       ['Name', el('span', { class: 'name', text: key.name })],
+      ['Owner', key.owner ? el('span', { class: 'name', text: key.owner }) : el('span', { class: 'muted', text: 'none' })],
       ['ID', el('code', { text: key.id })],
       ['Prefix', el('code', { text: key.prefix })],
       ['Status', badge(key.status)],
+      ['Scopes', scopeList(key.scopes, 0)],
       ['Created', time(key.created_at, '—')],
       ['Expires', time(key.expires_at, 'never')],
+      ['Last used', time(key.last_used_at, 'never')],
       ['Revoked at', time(key.revoked_at, 'not revoked')],
     ];
+    if (key.rotated_from) rows.push(['Replaces', keyLink(key.rotated_from, 'Details of the key it replaces,')]);
+    if (key.rotated_to) rows.push(['Replaced by', keyLink(key.rotated_to, 'Details of its replacement,')]);
+    const meta = key.meta
+      ? el('pre', { class: 'meta', text: JSON.stringify(key.meta, null, 2) })
+      : el('span', { class: 'muted', text: 'none' });
+    rows.push(['Metadata', meta]);
     ui.detailsList.replaceChildren(
       ...rows.flatMap(([label, value]) => [el('dt', { text: label }), el('dd', null, [value])]),
     );
     ui.details.dataset.id = key.id;
+    ui.detailsStatus.textContent = '';
+    state.detailed = key;
     show(ui.detailsRevoke, key.status !== 'revoked');
-    ui.detailsRevoke.onclick = () => askRevoke(key, ui.detailsClose);
+    // Only an active key that has not been rotated yet can be rotated (the API answers 409
+    // or 403 otherwise); an ended key has nothing left to edit.
+    show(ui.detailsRotate, key.status === 'active' && !key.rotated_to);
+    show(ui.detailsEdit, key.status === 'active');
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  function actorText(actor) {
+    return actor === 'admin' ? 'admin' : actor.startsWith('key:') ? 'key holder (' + actor.slice(4) + ')' : actor;
+  }
+
+  // What an event did, beyond its action: the fields an update changed, or the replacement
+  // a rotation made.
+  function eventChanges(event, withLinks) {
+    if (event.action === 'rotate' && event.new_key_id) {
+      return el('span', { class: 'changes' }, [
+        'new key ',
+        withLinks ? keyLink(event.new_key_id, 'Details of the new key') : el('code', { text: event.new_key_id }),
+      ]);
+    }
+    if (event.changes && event.changes.length) {
+      return el('span', { class: 'changes' }, event.changes.map((c) => el('code', { class: 'chip', text: c })));
+    }
+    return el('span', { class: 'muted', text: '—' });
+  }
+
+  function actionBadge(action) {
+    return el('span', { class: 'badge action action-' + action, text: action });
+  }
+
+  function userAgent(text) {
+    if (!text) return el('span', { class: 'muted', text: '—' });
+    return el('span', { class: 'ua', title: text, text });
+  }
+
+  const AUDIT_COLUMNS = ['Time', 'Action', 'Key', 'Actor', 'Source IP', 'User agent', 'Changes'];
+
+  function eventRow(event) {
+    const cells = [
+      time(event.time, '—'),
+      actionBadge(event.action),
+      keyLink(event.key_id, 'Details of'),
+      el('span', { text: actorText(event.actor) }),
+      event.source_ip ? el('code', { text: event.source_ip }) : el('span', { class: 'muted', text: '—' }),
+      userAgent(event.user_agent),
+      eventChanges(event, true),
+    ];
+    const row = el('tr', { 'data-event': event.id });
+    cells.forEach((content, i) => {
+      const cell = el(i === 0 ? 'th' : 'td', i === 0 ? { scope: 'row' } : null, [content]);
+      cell.dataset.label = AUDIT_COLUMNS[i];
+      row.append(cell);
+    });
+    return row;
+  }
+
+  // The same event, compact, for one key's history in its details.
+  function eventItem(event) {
+    const meta = [actorText(event.actor)];
+    if (event.source_ip) meta.push(event.source_ip);
+    const item = el('li', { class: 'event', 'data-event': event.id }, [
+      el('div', { class: 'event-head' }, [actionBadge(event.action), time(event.time, '—'), eventChanges(event, true)]),
+      el('div', { class: 'event-meta muted', text: meta.join(' · ') }),
+    ]);
+    if (event.user_agent) item.append(el('div', { class: 'event-meta muted ua', title: event.user_agent, text: event.user_agent }));
+    return item;
+  }
+
+  async function loadKeyAudit(id, fresh) {
+    if (fresh) state.keyAudit = { id, cursor: null, generation: state.keyAudit.generation + 1 };
+    const generation = state.keyAudit.generation;
+    ui.keyAuditStatus.textContent = 'Loading…';
+    ui.keyAuditMore.disabled = true;
+    try {
+      const page = await api(
+        auditUrl({ key_id: id, cursor: state.keyAudit.cursor, limit: KEY_AUDIT_PAGE_SIZE }),
+      );
+      if (generation !== state.keyAudit.generation) return;
+      if (fresh) ui.keyAuditList.replaceChildren();
+      for (const event of page.events) ui.keyAuditList.append(eventItem(event));
+      state.keyAudit.cursor = page.next_cursor || null;
+      show(ui.keyAuditMore, Boolean(state.keyAudit.cursor));
+      ui.keyAuditStatus.textContent = ui.keyAuditList.children.length ? '' : 'No events for this key.';
+    } catch (err) {
+      if (generation === state.keyAudit.generation) handleError(err, ui.keyAuditStatus);
+    } finally {
+      ui.keyAuditMore.disabled = false;
+    }
+  }
+
+  function renderAudit(page, fresh) {
+    if (fresh) ui.auditBody.replaceChildren();
+    for (const event of page.events) ui.auditBody.append(eventRow(event));
+    state.audit.cursor = page.next_cursor || null;
+    show(ui.auditMore, Boolean(state.audit.cursor));
+    const count = ui.auditBody.rows.length;
+    show(ui.auditTable, count > 0);
+    show(ui.auditEmpty, count === 0 && !state.audit.cursor);
+    ui.auditStatus.textContent =
+      count === 0 ? '' : count + (count === 1 ? ' event' : ' events') + ' shown' + (state.audit.cursor ? ', more available.' : '.');
+  }
+
+  async function loadAudit(fresh) {
+    if (fresh) {
+      state.audit.cursor = null;
+      state.audit.generation += 1;
+      state.audit.loaded = true;
+      ui.auditStatus.textContent = 'Loading…';
+    }
+    const generation = state.audit.generation;
+    const first = ui.auditBody.rows.length;
+    ui.auditMore.disabled = true;
+    try {
+      const page = await api(
+        auditUrl({
+          key_id: state.audit.key_id,
+          action: state.audit.action,
+          cursor: fresh ? null : state.audit.cursor,
+          limit: AUDIT_PAGE_SIZE,
+        }),
+      );
+      if (generation !== state.audit.generation) return;
+      renderAudit(page, fresh);
+      if (!fresh) {
+        const button = ui.auditBody.rows[first] && ui.auditBody.rows[first].querySelector('button');
+        if (button) button.focus();
+      }
+    } catch (err) {
+      if (generation === state.audit.generation) handleError(err, ui.auditStatus);
+    } finally {
+      ui.auditMore.disabled = false;
+    }
+  }
+
+  function applyAuditFilters(event) {
+    event.preventDefault();
+    state.audit.action = ui.auditAction.value;
+    state.audit.key_id = ui.auditKey.value.trim();
+    loadAudit(true);
+  }
+
+  function clearAuditFilters() {
+    ui.auditForm.reset();
+    state.audit.action = '';
+    state.audit.key_id = '';
+    loadAudit(true);
+    ui.auditAction.focus();
+  }
+
+  // ---------------------------------------------------------------- views
+
+  function activeStatus() {
+    return ui.auditView.hidden ? ui.listStatus : ui.auditStatus;
+  }
+
+  function showView(name, focus) {
+    const audit = name === 'audit';
+    show(ui.keysView, !audit);
+    show(ui.auditView, audit);
+    ui.tabKeys.setAttribute('aria-current', audit ? 'false' : 'page');
+    ui.tabAudit.setAttribute('aria-current', audit ? 'page' : 'false');
+    if (audit && state.token) loadAudit(true);
+    if (focus) (audit ? ui.auditAction : ui.issueName).focus();
+  }
+
+  // ---------------------------------------------------------------- rotating
+
+  function graceChoice() {
+    return ui.rotateForm.querySelector('input[name=grace]:checked').value;
+  }
+
+  // The grace period chosen, or null with a message when the custom value is not usable.
+  function graceSeconds() {
+    const choice = graceChoice();
+    if (choice !== 'custom') return { seconds: Number(choice) };
+    const text = ui.rotateSeconds.value.trim();
+    const seconds = Number(text);
+    if (!/^[0-9]+$/.test(text) || seconds > MAX_GRACE_SECONDS) {
+      return { error: 'Enter a whole number of seconds from 0 to ' + MAX_GRACE_SECONDS + ' (7 days).' };
+    }
+    return { seconds };
+  }
+
+  function describeGrace() {
+    setMessage(ui.rotateError, '');
+    ui.rotateSeconds.removeAttribute('aria-invalid');
+    const custom = graceChoice() === 'custom';
+    ui.rotateSeconds.disabled = !custom;
+    const grace = graceSeconds();
+    if (grace.error) {
+      ui.rotateEnd.textContent = custom && ui.rotateSeconds.value.trim() === '' ? 'Enter the grace period in seconds.' : grace.error;
+      return;
+    }
+    const key = state.rotating;
+    if (grace.seconds === 0) {
+      ui.rotateEnd.textContent = 'The old key is revoked the moment you confirm.';
+      return;
+    }
+    let end = new Date(Date.now() + grace.seconds * 1000);
+    // The API never extends a key: an earlier expiry stays.
+    if (key && key.expires_at && new Date(key.expires_at) < end) end = new Date(key.expires_at);
+    ui.rotateEnd.textContent =
+      'The old key keeps working for ' + duration(grace.seconds) + ', until about ' + localTime(end) + ' your time, then expires.';
+  }
+
+  function askRotate(key) {
+    state.rotating = key;
+    ui.rotateForm.reset();
+    ui.rotateName.textContent = key.name;
+    ui.rotateId.textContent = key.id;
+    ui.rotateSeconds.removeAttribute('aria-invalid');
+    setMessage(ui.rotateError, '');
+    ui.rotateConfirm.disabled = false;
+    describeGrace();
+    ui.rotate.showModal();
+    ui.rotateCancel.focus();
+  }
+
+  async function confirmRotate(event) {
+    event.preventDefault();
+    const key = state.rotating;
+    if (!key) return;
+    const grace = graceSeconds();
+    if (grace.error) {
+      invalid(ui.rotateSeconds, ui.rotateError, grace.error);
+      return;
+    }
+    ui.rotateSeconds.removeAttribute('aria-invalid');
+    setMessage(ui.rotateError, '');
+    ui.rotateConfirm.disabled = true;
+    try {
+      const rotated = await api(keyUrl(key.id) + '/rotate', {
+        method: 'POST',
+        body: { grace_seconds: grace.seconds },
+      });
+      state.rotating = null;
+      // The new key goes where issued keys go, shown once; the dialogs would hide it.
+      state.returnFocus = null;
+      ui.rotate.close();
+      if (ui.details.open) ui.details.close();
+      showView('keys', false);
+      showNewKey(rotated, rotated);
+      await refreshWith(rotated);
+      // The reload may have read the index before it caught up with the old key's new end.
+      replaceRow(rotated.old_key);
+      ui.listStatus.textContent = 'Rotated ' + rotated.old_key.id + ': the new key is ' + rotated.id + '.';
+      ui.newKey.scrollIntoView({ block: 'nearest' });
+    } catch (err) {
+      if (err instanceof AuthError) {
+        ui.rotate.close();
+        handleError(err, ui.rotateError);
+      } else {
+        setMessage(ui.rotateError, err.message);
+        ui.rotateConfirm.disabled = false;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- editing
+
+  function localInputValue(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return localTime(d).replace(' ', 'T');
+  }
+
+  function askEdit(key) {
+    state.editing = key;
+    ui.editForm.reset();
+    ui.editId.textContent = key.id;
+    ui.editName.value = key.name;
+    ui.editOwner.value = key.owner || '';
+    ui.editScopes.value = (key.scopes || []).join(' ');
+    ui.editMeta.value = key.meta ? JSON.stringify(key.meta, null, 2) : '';
+    // The picker cannot offer a later time than the current expiry.
+    if (key.expires_at) ui.editExpires.max = localInputValue(key.expires_at);
+    else ui.editExpires.removeAttribute('max');
+    for (const input of [ui.editName, ui.editMeta, ui.editExpires]) input.removeAttribute('aria-invalid');
+    setMessage(ui.editError, '');
+    ui.editSave.disabled = false;
+    ui.edit.showModal();
+    ui.editName.focus();
+  }
+
+  const sameList = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+  async function saveEdit(event) {
+    event.preventDefault();
+    const key = state.editing;
+    if (!key) return;
+    setMessage(ui.editError, '');
+    for (const input of [ui.editName, ui.editMeta, ui.editExpires]) input.removeAttribute('aria-invalid');
+    const body = {};
+    const name = ui.editName.value.trim();
+    if (!name) return invalid(ui.editName, ui.editError, 'A key needs a name.');
+    if (name !== key.name) body.name = name;
+    const owner = ui.editOwner.value.trim() || null;
+    if (owner !== (key.owner || null)) body.owner = owner;
+    const scopes = parseScopes(ui.editScopes.value);
+    if (!sameList(scopes, key.scopes || [])) body.scopes = scopes;
+    const meta = parseMeta(ui.editMeta.value);
+    if (meta.error) return invalid(ui.editMeta, ui.editError, meta.error);
+    if (JSON.stringify(meta.value) !== JSON.stringify(key.meta || null)) body.meta = meta.value;
+    if (ui.editExpires.value) {
+      const at = new Date(ui.editExpires.value);
+      if (Number.isNaN(at.getTime())) return invalid(ui.editExpires, ui.editError, 'Choose a date and time.');
+      if (key.expires_at && at > new Date(key.expires_at)) {
+        return invalid(ui.editExpires, ui.editError, 'The expiry can only move earlier than ' + localTime(new Date(key.expires_at)) + '.');
+      }
+      body.expires_at = at.toISOString();
+    }
+    if (Object.keys(body).length === 0) {
+      setMessage(ui.editError, 'Nothing has changed.');
+      return;
+    }
+    ui.editSave.disabled = true;
+    try {
+      const fresh = await api(keyUrl(key.id), { method: 'PATCH', body });
+      state.editing = null;
+      ui.edit.close();
+      replaceRow(fresh);
+      if (ui.details.open && ui.details.dataset.id === fresh.id) {
+        fillDetails(fresh);
+        ui.detailsStatus.textContent = 'Saved.';
+        ui.detailsClose.focus();
+        loadKeyAudit(fresh.id, true);
+      }
+    } catch (err) {
+      if (err instanceof AuthError) {
+        ui.edit.close();
+        handleError(err, ui.editError);
+      } else {
+        setMessage(ui.editError, err.message);
+        ui.editSave.disabled = false;
+      }
+    }
   }
 
   // ---------------------------------------------------------------- revoking
 
   function askRevoke(key, returnTo) {
     state.revoking = key;
-    state.returnFocus = returnTo;
+    // From the details dialog, focus goes back there (see the dialogs' close handler).
+    if (returnTo) state.returnFocus = returnTo;
     ui.revokeName.textContent = key.name;
     ui.revokeId.textContent = key.id;
     setMessage(ui.revokeError, '');
@@ -497,6 +1040,7 @@
       if (ui.details.open && ui.details.dataset.id === fresh.id) {
         fillDetails(fresh);
         ui.detailsClose.focus();
+        loadKeyAudit(fresh.id, true);
       } else if (row) {
         row.querySelector('button').focus();
       }
@@ -528,13 +1072,39 @@
   ui.clearFilters.addEventListener('click', clearFilters);
   ui.loadMore.addEventListener('click', loadMore);
   ui.detailsClose.addEventListener('click', () => ui.details.close());
+  ui.detailsRevoke.addEventListener('click', () => state.detailed && askRevoke(state.detailed, null));
+  ui.detailsRotate.addEventListener('click', () => state.detailed && askRotate(state.detailed));
+  ui.detailsEdit.addEventListener('click', () => state.detailed && askEdit(state.detailed));
+  ui.keyAuditMore.addEventListener('click', () => state.keyAudit.id && loadKeyAudit(state.keyAudit.id, false));
   ui.revokeCancel.addEventListener('click', () => ui.revoke.close());
   ui.revokeConfirm.addEventListener('click', confirmRevoke);
-  for (const dialog of [ui.details, ui.revoke]) {
+  ui.rotateForm.addEventListener('submit', confirmRotate);
+  ui.rotateForm.addEventListener('change', describeGrace);
+  ui.rotateSeconds.addEventListener('input', describeGrace);
+  ui.rotateCancel.addEventListener('click', () => ui.rotate.close());
+  ui.editForm.addEventListener('submit', saveEdit);
+  ui.editCancel.addEventListener('click', () => ui.edit.close());
+  ui.tabKeys.addEventListener('click', () => showView('keys', true));
+  ui.tabAudit.addEventListener('click', () => showView('audit', true));
+  ui.auditForm.addEventListener('submit', applyAuditFilters);
+  ui.auditClear.addEventListener('click', clearAuditFilters);
+  ui.auditMore.addEventListener('click', () => loadAudit(false));
+  for (const dialog of DIALOGS) {
     dialog.addEventListener('close', () => {
       if (dialog === ui.revoke) state.revoking = null;
+      if (dialog === ui.rotate) state.rotating = null;
+      if (dialog === ui.edit) state.editing = null;
+      if (dialog === ui.details) {
+        state.detailed = null;
+        state.keyAudit.generation += 1;
+      }
+      // Back to the details' own buttons when a dialog stacked on them closes.
+      if (ui.details.open) {
+        if (dialog !== ui.details) ui.detailsClose.focus();
+        return;
+      }
       const target = state.returnFocus;
-      if (target && target.isConnected && !ui.details.open && !ui.revoke.open) target.focus();
+      if (target && target.isConnected && !DIALOGS.some((d) => d.open)) target.focus();
     });
   }
 

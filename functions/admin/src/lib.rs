@@ -8,7 +8,10 @@
 //! | `GET  admin/api/keys`          | a page of keys, newest first                 |
 //! | `POST admin/api/keys`          | issue a key (as the issue function)          |
 //! | `GET  admin/api/keys/{id}`     | one key                                      |
+//! | `PATCH admin/api/keys/{id}`    | update its name, owner, meta, scopes, expiry |
 //! | `POST admin/api/keys/{id}/revoke` | revoke it (as the revoke function)        |
+//! | `POST admin/api/keys/{id}/rotate` | rotate it with a grace period             |
+//! | `GET  admin/api/audit`         | a page of audit events, newest first         |
 //!
 //! Routes are read from the path after its first `admin` segment, or from the whole path when
 //! there is none, so the same binary answers behind API Gateway at `/admin/...` (after any
