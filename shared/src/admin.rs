@@ -103,25 +103,13 @@ impl Default for ListQuery {
 impl ListQuery {
     /// Parses a raw (percent-encoded) query string.
     pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
-        let map = QueryMap::from_str(query.unwrap_or_default())
-            .expect("parsing a query string is infallible");
+        let params = Params::parse(
+            query,
+            &["status", "q", "owner", "unused_days", "cursor", "limit"],
+        )?;
         let bad = |message: String| Err(ApiError::BadRequest(message));
+        let value = |name: &str| params.get(name);
         let mut out = Self::default();
-        for (name, _) in map.iter() {
-            if !matches!(
-                name,
-                "status" | "q" | "owner" | "unused_days" | "cursor" | "limit"
-            ) {
-                return bad(format!(
-                    "Unknown query parameter `{}`; use status, q, owner, unused_days, cursor and limit.",
-                    printable(name)
-                ));
-            }
-            if map.all(name).is_some_and(|values| values.len() > 1) {
-                return bad(format!("Send the `{name}` parameter only once."));
-            }
-        }
-        let value = |name: &str| map.first(name).map(str::trim).filter(|v| !v.is_empty());
 
         if let Some(status) = value("status") {
             out.status = Some(match status {
@@ -156,23 +144,8 @@ impl ListQuery {
                 _ => return bad("`unused_days` must be a whole number from 1 to 36500.".to_owned()),
             });
         }
-        if let Some(cursor) = value("cursor") {
-            out.cursor = Some(Cursor::decode(cursor).ok_or_else(|| {
-                ApiError::BadRequest(
-                    "`cursor` is not valid; use the `next_cursor` of a previous page.".to_owned(),
-                )
-            })?);
-        }
-        if let Some(limit) = value("limit") {
-            out.limit = match limit.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    return bad(format!(
-                        "`limit` must be a whole number from 1 to {MAX_LIMIT}."
-                    ))
-                }
-            };
-        }
+        out.cursor = params.cursor(Cursor::decode)?;
+        out.limit = params.limit()?;
         Ok(out)
     }
 
@@ -265,21 +238,8 @@ impl AuditCursor {
 
 impl AuditQuery {
     pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
-        let map = QueryMap::from_str(query.unwrap_or_default())
-            .expect("parsing a query string is infallible");
-        let bad = |message: String| Err(ApiError::BadRequest(message));
-        for (name, _) in map.iter() {
-            if !matches!(name, "key_id" | "action" | "cursor" | "limit") {
-                return bad(format!(
-                    "Unknown query parameter `{}`; use key_id, action, cursor and limit.",
-                    printable(name)
-                ));
-            }
-            if map.all(name).is_some_and(|values| values.len() > 1) {
-                return bad(format!("Send the `{name}` parameter only once."));
-            }
-        }
-        let value = |name: &str| map.first(name).map(str::trim).filter(|v| !v.is_empty());
+        let params = Params::parse(query, &["key_id", "action", "cursor", "limit"])?;
+        let value = |name: &str| params.get(name);
         let mut out = Self {
             key_id: None,
             action: None,
@@ -298,23 +258,8 @@ impl AuditQuery {
                 ApiError::BadRequest("`action` must be issue, update, revoke or rotate.".to_owned())
             })?);
         }
-        if let Some(cursor) = value("cursor") {
-            out.cursor = Some(AuditCursor::decode(cursor).ok_or_else(|| {
-                ApiError::BadRequest(
-                    "`cursor` is not valid; use the `next_cursor` of a previous page.".to_owned(),
-                )
-            })?);
-        }
-        if let Some(limit) = value("limit") {
-            out.limit = match limit.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    return bad(format!(
-                        "`limit` must be a whole number from 1 to {MAX_LIMIT}."
-                    ))
-                }
-            };
-        }
+        out.cursor = params.cursor(AuditCursor::decode)?;
+        out.limit = params.limit()?;
         Ok(out)
     }
 }
@@ -324,6 +269,63 @@ impl AuditQuery {
 pub struct EventPage {
     pub events: Vec<AuditEvent>,
     pub next: Option<AuditCursor>,
+}
+
+/// A query string whose parameters are all known and each given at most once; empty
+/// values count as absent.
+struct Params(QueryMap);
+
+impl Params {
+    fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Self, ApiError> {
+        let map = QueryMap::from_str(query.unwrap_or_default())
+            .expect("parsing a query string is infallible");
+        for (name, _) in map.iter() {
+            if !allowed.contains(&name) {
+                return Err(ApiError::BadRequest(format!(
+                    "Unknown query parameter `{}`; use {}.",
+                    printable(name),
+                    allowed.join(", ")
+                )));
+            }
+            if map.all(name).is_some_and(|values| values.len() > 1) {
+                return Err(ApiError::BadRequest(format!(
+                    "Send the `{name}` parameter only once."
+                )));
+            }
+        }
+        Ok(Self(map))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.first(name).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    /// `limit`: 1 to [`MAX_LIMIT`], default [`DEFAULT_LIMIT`].
+    fn limit(&self) -> Result<usize, ApiError> {
+        match self.get("limit") {
+            None => Ok(DEFAULT_LIMIT),
+            Some(limit) => match limit.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+                _ => Err(ApiError::BadRequest(format!(
+                    "`limit` must be a whole number from 1 to {MAX_LIMIT}."
+                ))),
+            },
+        }
+    }
+
+    /// `cursor`, decoded by `decode`.
+    fn cursor<C>(&self, decode: impl Fn(&str) -> Option<C>) -> Result<Option<C>, ApiError> {
+        self.get("cursor")
+            .map(|c| {
+                decode(c).ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "`cursor` is not valid; use the `next_cursor` of a previous page."
+                            .to_owned(),
+                    )
+                })
+            })
+            .transpose()
+    }
 }
 
 /// One page of keys, newest first, and where the next one starts when there may be more.

@@ -820,49 +820,38 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
             .build()
             .expect("attribute name and key type are set")
     };
-    let by_id = GlobalSecondaryIndex::builder()
-        .index_name(INDEX_BY_ID)
-        .key_schema(key("id", KeyType::Hash))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::KeysOnly)
-                .build(),
-        )
-        .build()
-        .expect("index name, key schema and projection are set");
-    let by_created = GlobalSecondaryIndex::builder()
-        .index_name(INDEX_BY_CREATED)
-        .key_schema(key("kind", KeyType::Hash))
-        .key_schema(key("created_at", KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index name, key schema and projection are set");
+    let index = |name: &str, hash: &str, range: Option<&str>, projection: ProjectionType| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .set_key_schema(Some(
+                std::iter::once(key(hash, KeyType::Hash))
+                    .chain(range.map(|r| key(r, KeyType::Range)))
+                    .collect(),
+            ))
+            .projection(Projection::builder().projection_type(projection).build())
+            .build()
+            .expect("index name, key schema and projection are set")
+    };
+    let by_id = index(INDEX_BY_ID, "id", None, ProjectionType::KeysOnly);
+    let by_created = index(
+        INDEX_BY_CREATED,
+        "kind",
+        Some("created_at"),
+        ProjectionType::All,
+    );
     // Audit events: one key's, newest first; and the rotation that created a key.
-    let audit_by_key = GlobalSecondaryIndex::builder()
-        .index_name(INDEX_AUDIT_BY_KEY)
-        .key_schema(key("audit_key", KeyType::Hash))
-        .key_schema(key("created_at", KeyType::Range))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index name, key schema and projection are set");
-    let audit_by_new_key = GlobalSecondaryIndex::builder()
-        .index_name(INDEX_AUDIT_BY_NEW_KEY)
-        .key_schema(key("new_key_id", KeyType::Hash))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .expect("index name, key schema and projection are set");
+    let audit_by_key = index(
+        INDEX_AUDIT_BY_KEY,
+        "audit_key",
+        Some("created_at"),
+        ProjectionType::All,
+    );
+    let audit_by_new_key = index(
+        INDEX_AUDIT_BY_NEW_KEY,
+        "new_key_id",
+        None,
+        ProjectionType::All,
+    );
     let result = client
         .create_table()
         .table_name(table)
