@@ -200,3 +200,30 @@ async fn each_decision_writes_one_log_line_with_key_id_outcome_and_no_key() {
     assert!(lines.iter().all(|l| l.contains("GET /example/hello")));
     assert!(!logs.contains(&key[3..]), "a raw key is in the logs");
 }
+
+#[tokio::test]
+async fn a_route_can_require_scopes() {
+    let app = spawn_app().await;
+    let reader = app
+        .issue(json!({"name": "reader", "scopes": ["orders:read"]}))
+        .await;
+    let key = reader.body["key"].as_str().unwrap();
+    let event = event_with_key(key);
+    let route = event.route_key.clone().unwrap();
+    let allowed =
+        authorizer::RouteScopes::parse(&json!({ route.clone(): ["orders:read"] }).to_string())
+            .unwrap();
+    assert!(
+        authorizer::authorize_with(&app.app, &allowed, &event)
+            .await
+            .is_authorized
+    );
+    let stricter = authorizer::RouteScopes::parse(
+        &json!({ route: ["orders:read", "orders:write"] }).to_string(),
+    )
+    .unwrap();
+    assert_eq!(
+        authorizer::authorize_with(&app.app, &stricter, &event).await,
+        Response::deny()
+    );
+}

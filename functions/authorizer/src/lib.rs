@@ -8,7 +8,11 @@
 
 use std::time::Instant;
 
-use keygate::guard::{check_api_key, API_KEY_HEADER};
+use std::collections::HashMap;
+
+use keygate::config::ConfigError;
+use keygate::guard::{check_api_key_with_scopes, API_KEY_HEADER};
+use keygate::scope::Scopes;
 use keygate::verify::Denial;
 use keygate::{ApiError, App, KeyInfo};
 use lambda_http::http::HeaderMap;
@@ -58,6 +62,49 @@ impl Response {
 /// (`function`, `key_id`, `outcome`, `source`, latency), with `authorized` in place of an
 /// HTTP status.
 pub async fn authorize(app: &App, event: &Request) -> Response {
+    authorize_with(app, &RouteScopes::default(), event).await
+}
+
+/// The scopes each route requires, from `ROUTE_SCOPES`: a JSON object from API Gateway
+/// route keys to lists of scopes, such as `{"GET /orders": ["orders:read"]}`. Routes it
+/// does not name require none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteScopes(HashMap<String, Vec<String>>);
+
+impl RouteScopes {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match std::env::var("ROUTE_SCOPES") {
+            Ok(text) if !text.trim().is_empty() => Self::parse(&text),
+            _ => Ok(Self::default()),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid {
+            name: "ROUTE_SCOPES",
+            reason,
+        };
+        let routes: HashMap<String, Vec<String>> = serde_json::from_str(text).map_err(|e| {
+            invalid(format!(
+                "expected a JSON object of route keys to lists of scopes ({e})"
+            ))
+        })?;
+        for (route, scopes) in &routes {
+            Scopes::parse_list(scopes).map_err(|e| invalid(format!("route {route:?}: {e}")))?;
+        }
+        Ok(Self(routes))
+    }
+
+    pub fn for_route(&self, route_key: &str) -> Vec<&str> {
+        self.0
+            .get(route_key)
+            .map(|scopes| scopes.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Like [`authorize`], requiring the scopes `routes` names for the event's route.
+pub async fn authorize_with(app: &App, routes: &RouteScopes, event: &Request) -> Response {
     let span = tracing::info_span!(
         "request",
         function = "authorizer",
@@ -67,7 +114,10 @@ pub async fn authorize(app: &App, event: &Request) -> Response {
         source = field::Empty,
     );
     let started = Instant::now();
-    let verdict = check(app, &event.headers).instrument(span.clone()).await;
+    let required = routes.for_route(event.route_key.as_deref().unwrap_or_default());
+    let verdict = check(app, &event.headers, &required)
+        .instrument(span.clone())
+        .await;
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     span.in_scope(|| {
         let response = match verdict {
@@ -91,9 +141,9 @@ pub async fn authorize(app: &App, event: &Request) -> Response {
     })
 }
 
-async fn check(app: &App, headers: &HeaderMap) -> Result<KeyInfo, ApiError> {
+async fn check(app: &App, headers: &HeaderMap, required: &[&str]) -> Result<KeyInfo, ApiError> {
     let presented = presented_key(headers).map_err(ApiError::Forbidden)?;
-    check_api_key(app, presented).await
+    check_api_key_with_scopes(app, presented, required).await
 }
 
 /// The `X-API-KEY` value, `None` when absent. API Gateway lower-cases header names and
@@ -131,6 +181,21 @@ mod tests {
     fn the_key_is_read_from_x_api_key() {
         let map = headers(&[("x-api-key", "kg_abc"), ("other", "x")]);
         assert_eq!(presented_key(&map), Ok(Some("kg_abc")));
+    }
+
+    #[test]
+    fn route_scopes_are_read_and_validated() {
+        let routes = RouteScopes::parse(r#"{"GET /orders": ["orders:read"]}"#).unwrap();
+        assert_eq!(routes.for_route("GET /orders"), ["orders:read"]);
+        assert!(routes.for_route("GET /other").is_empty());
+        for bad in [
+            r#"["x"]"#,
+            r#"{"GET /a": ["Bad Scope"]}"#,
+            r#"{"GET /a": "x"}"#,
+        ] {
+            let err = RouteScopes::parse(bad).unwrap_err();
+            assert!(err.to_string().starts_with("ROUTE_SCOPES"), "{err}");
+        }
     }
 
     #[test]

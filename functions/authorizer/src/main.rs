@@ -2,16 +2,17 @@
 // release build's `main` future exceeds the default query depth of 128 (rustc's own advice).
 #![recursion_limit = "256"]
 
-use authorizer::{authorize, Request};
-use keygate::app::start;
+use authorizer::{authorize_with, Request, RouteScopes};
+use keygate::app::{exit_with, start};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let app = start().await;
-    let app = &app;
+    let routes = RouteScopes::from_env().unwrap_or_else(|err| exit_with(&err));
+    let (app, routes) = (&app, &routes);
     run(service_fn(move |event: LambdaEvent<Request>| async move {
-        Ok::<_, Error>(authorize(app, &event.payload).await)
+        Ok::<_, Error>(authorize_with(app, routes, &event.payload).await)
     }))
     .await
 }
