@@ -39,12 +39,6 @@ cfn-lint template.yaml
 step "known-vulnerable dependencies (cargo audit)"
 bash "$here/audit.sh"
 
-step "fuzzing key and request parsing (local/fuzz.sh, ${FUZZ_SECONDS:-30}s per target)"
-bash "$here/fuzz.sh"
-
-step "every function cross-built for arm64 Lambda (local/build.sh)"
-bash "$here/build.sh"
-
 step "unit and integration tests (cargo test --workspace)"
 results="$KEYGATE_RUN_DIR/cargo-test.log"
 mkdir -p "$KEYGATE_RUN_DIR"
@@ -69,6 +63,12 @@ watch_pid=
 
 step "admin page in a real browser (local/browser-test.sh)"
 bash "$here/browser-test.sh"
+
+step "fuzzing key and request parsing (local/fuzz.sh, ${FUZZ_SECONDS:-30}s per target)"
+bash "$here/fuzz.sh"
+
+step "every function cross-built for arm64 Lambda (local/build.sh)"
+bash "$here/build.sh"
 
 # One closing line for the whole run (cargo prints one per test binary, the last often
 # for doc-tests with nothing in them).
