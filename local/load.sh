@@ -15,7 +15,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 root="$(cd "$here/.." && pwd -P)"
 # Its own table and cache namespace: the load leaves thousands of keys behind.
-export TABLE_NAME="${KEYGATE_LOAD_TABLE:-keygate-load}"
+# A fresh table per run: one left by an older build may lack an index or attribute the
+# code now needs.
+export TABLE_NAME="${KEYGATE_LOAD_TABLE:-keygate-load-$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')}"
 export CACHE_KEY_PREFIX="kgload"
 # shellcheck source-path=SCRIPTDIR source=env.sh
 . "$here/env.sh"

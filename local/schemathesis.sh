@@ -9,13 +9,16 @@
 #
 # Settings: KEYGATE_SCHEMATHESIS_PORT (default 9013), KEYGATE_SCHEMATHESIS_EXAMPLES (test
 # cases per operation and phase, default 50), KEYGATE_SCHEMATHESIS_MAX_TIME (seconds,
-# default 240), KEYGATE_SCHEMATHESIS_SEED (to replay a run).
+# default 240), KEYGATE_SCHEMATHESIS_SEED (to replay a run), KEYGATE_SCHEMATHESIS_PHASES,
+# KEYGATE_SCHEMATHESIS_PYTHON (the interpreter for schemathesis's venv; 3.12 or later).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 root="$(cd "$here/.." && pwd -P)"
 # Its own table and cache namespace, so generated keys never mix with anyone's data.
-export TABLE_NAME="${KEYGATE_SCHEMATHESIS_TABLE:-keygate-schemathesis}"
+# A fresh table per run: one left by an older build may lack an index or attribute the
+# code now needs.
+export TABLE_NAME="${KEYGATE_SCHEMATHESIS_TABLE:-keygate-st-$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')}"
 export CACHE_KEY_PREFIX="kgst"
 # This run checks the contract, not Redis faults (tests/tests/faults.rs does): on a busy CI
 # host the default 50 ms budget can expire and turn a revoke into its documented 503.
@@ -24,7 +27,10 @@ export REDIS_TIMEOUT_MS="${REDIS_TIMEOUT_MS:-1000}"
 . "$here/env.sh"
 
 version=4.32.5
-venv="$KEYGATE_TOOLS_DIR/schemathesis-$version"
+# CPython 3.11.7 trips over its own AST recursion check inside hypothesis during the coverage
+# phase ("AST constructor recursion depth mismatch"); 3.12 does not.
+python="${KEYGATE_SCHEMATHESIS_PYTHON:-python3}"
+venv="$KEYGATE_TOOLS_DIR/schemathesis-$version-$("$python" -c 'import sys; print("py%d%d" % sys.version_info[:2])')"
 port="${KEYGATE_SCHEMATHESIS_PORT:-9013}"
 base="http://127.0.0.1:$port/lambda-url"
 run_dir="$KEYGATE_RUN_DIR/schemathesis"
@@ -44,7 +50,7 @@ trap cleanup EXIT
 bash "$here/services.sh" status >/dev/null || die "DynamoDB Local and Redis must be up: bash local/services.sh up"
 if ! "$venv/bin/st" --version >/dev/null 2>&1; then
   log "installing schemathesis $version into $venv"
-  python3 -m venv "$venv"
+  "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet "schemathesis==$version"
 fi
 
@@ -74,7 +80,8 @@ PY
 export SCHEMATHESIS_HOOKS="$hooks"
 cd "$root"
 cargo run --quiet --package keygate-local -- create-table
-export ADMIN_TOKEN="st-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+ADMIN_TOKEN="st-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+export ADMIN_TOKEN
 cargo build --quiet --workspace --bins
 if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
   die "port $port is taken; set KEYGATE_SCHEMATHESIS_PORT to a free one"
@@ -88,7 +95,8 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 
-# A real key, so test-protected can answer 200 as well as 403.
+# A real key, so test-protected and rotate can answer 2xx as well as 403. (rotate may end
+# it during the run: that is documented behaviour.)
 issued="$(curl -sS --max-time 120 -X POST "$base/issue/" \
   -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
   -d '{"name": "schemathesis seed"}')"
@@ -106,14 +114,12 @@ status=0
   --max-examples "${KEYGATE_SCHEMATHESIS_EXAMPLES:-50}" \
   --max-time "${KEYGATE_SCHEMATHESIS_MAX_TIME:-240}" \
   --request-timeout 30 \
+  --phases "${KEYGATE_SCHEMATHESIS_PHASES:-examples,coverage,fuzzing,stateful}" \
   --workers 2 \
   --suppress-health-check too_slow \
   --report junit --report-dir "$run_dir/report" \
   "${seed[@]}" || status=$?
 
-# The seed key was never revoked: it must still verify.
-code="$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-KEY: $key" "$base/test-protected/")"
-[ "$code" = 200 ] || die "the seed key no longer verifies ($code)"
 if grep -qF -e "$ADMIN_TOKEN" -e "${key:3}" "$watch_log"; then
   die "a raw key or the admin token reached the function logs"
 fi
