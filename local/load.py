@@ -304,7 +304,7 @@ def main():
         f"{pool_issues} issues built the pool first): "
         f"issue {state.sent['issue']}, verify {state.sent['verify']} "
         f"(200: {state.verify_outcomes['200']}, 403 revoked: {state.verify_outcomes['403']}, "
-        f"revoke in flight: {state.verify_outcomes['in_flight']}), revoke {state.sent['revoke']}; "
+        f"revoke in flight: {state.verify_outcomes['in_flight']}), revoke {state.sent['revoke']} ({state.conflicts} answered 409 and were retried); "
         f"wrong answers {len(state.wrong)}, 5xx {state.server_errors}, errors {state.errors}; "
         f"p50 {percentile(all_latencies, 50) * 1000:.1f} ms, p99 {percentile(all_latencies, 99) * 1000:.1f} ms; "
         f"memory {'steady' if steady else 'NOT steady: ' + ('; '.join(grew) or 'no function process found')}")
