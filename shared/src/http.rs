@@ -137,8 +137,26 @@ pub fn text_field(
     if trimmed.chars().count() > max_chars {
         return Err(bad(&format!("must be at most {max_chars} characters")));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err(bad("must not contain control characters"));
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        return Err(bad(
+            "must not contain control characters or invisible formatting characters",
+        ));
     }
     Ok(trimmed.to_owned())
+}
+
+/// Characters that change how text around them is shown without being visible themselves:
+/// bidirectional overrides (which can make a name read backwards on the admin page), zero
+/// widths and line or paragraph separators.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
 }

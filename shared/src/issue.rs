@@ -203,6 +203,14 @@ mod tests {
     }
 
     #[test]
+    fn names_with_bidi_overrides_or_invisible_characters_are_rejected() {
+        for name in ["evil\u{202E}gnp.exe", "a\u{200B}b", "line\u{2028}break"] {
+            let detail = parse(json!({ "name": name })).unwrap_err();
+            assert!(detail.contains("`name`"), "{detail}");
+        }
+    }
+
+    #[test]
     fn a_name_of_200_characters_is_accepted() {
         assert!(parse(json!({"name": "é".repeat(200)})).is_ok());
     }

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection,
+    ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -183,7 +184,7 @@ impl Store {
                 .table_name(&self.table)
                 .key("pk", AttributeValue::S(pk(hash)))
                 .update_expression("SET #state = :revoked, revoked_at = :now, v = :next")
-                .condition_expression("v = :v")
+                .condition_expression(unchanged(record.version))
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
                 .expression_attribute_values(":now", s(&timestamp(now)))
@@ -239,7 +240,7 @@ impl Store {
         let mut end = Update::builder()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk(hash)))
-            .condition_expression("v = :v")
+            .condition_expression(unchanged(old.version))
             .expression_attribute_values(":v", n(old.version))
             .expression_attribute_values(":next", n(old_ended.version))
             .expression_attribute_values(":to", s(new.id.as_str()));
@@ -290,7 +291,7 @@ impl Store {
         let mut update = Update::builder()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk(hash)))
-            .condition_expression("v = :v")
+            .condition_expression(unchanged(old.version))
             .expression_attribute_values(":v", n(old.version))
             .expression_attribute_values(":next", n(old.version + 1));
         for (i, field) in changes.iter().enumerate() {
@@ -601,6 +602,16 @@ fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
+/// The condition that a key's item is still at `version`. Items written before versions
+/// existed have no `v` and count as version 0.
+fn unchanged(version: u64) -> &'static str {
+    if version == 0 {
+        "attribute_not_exists(v) OR v = :v"
+    } else {
+        "v = :v"
+    }
+}
+
 fn n(value: u64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
@@ -725,7 +736,12 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreE
             Some(AttributeValue::N(n)) => n
                 .parse()
                 .map_err(|_| StoreError::Corrupt("attribute `v` is not a version".to_owned()))?,
-            _ => return Err(StoreError::Corrupt("attribute `v` is missing".to_owned())),
+            Some(_) => {
+                return Err(StoreError::Corrupt(
+                    "attribute `v` is not a number".to_owned(),
+                ))
+            }
+            None => 0,
         },
     })
 }
@@ -852,21 +868,18 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         None,
         ProjectionType::All,
     );
+    let attributes: Vec<_> = ["pk", "id", "kind", "created_at", "audit_key", "new_key_id"]
+        .into_iter()
+        .map(attr)
+        .collect();
+    let indexes = [by_id, by_created, audit_by_key, audit_by_new_key];
     let result = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("id"))
-        .attribute_definitions(attr("kind"))
-        .attribute_definitions(attr("created_at"))
-        .attribute_definitions(attr("audit_key"))
-        .attribute_definitions(attr("new_key_id"))
+        .set_attribute_definitions(Some(attributes.clone()))
         .key_schema(key("pk", KeyType::Hash))
-        .global_secondary_indexes(by_id)
-        .global_secondary_indexes(by_created)
-        .global_secondary_indexes(audit_by_key)
-        .global_secondary_indexes(audit_by_new_key)
+        .set_global_secondary_indexes(Some(indexes.to_vec()))
         .send()
         .await;
     match result {
@@ -876,10 +889,53 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
+            add_missing_indexes(client, table, &attributes, &indexes).await?;
             Ok(false)
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Brings a table made by an older Keygate up to date: creates the indexes it lacks, one
+/// per UpdateTable call, as DynamoDB requires.
+async fn add_missing_indexes(
+    client: &Client,
+    table: &str,
+    attributes: &[AttributeDefinition],
+    indexes: &[GlobalSecondaryIndex],
+) -> Result<(), StoreError> {
+    let described = client.describe_table().table_name(table).send().await?;
+    let existing: Vec<String> = described
+        .table()
+        .map(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .filter_map(|i| i.index_name().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for index in indexes {
+        if existing.iter().any(|name| name == index.index_name()) {
+            continue;
+        }
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.index_name())
+            .set_key_schema(Some(index.key_schema().to_vec()))
+            .set_projection(index.projection().cloned())
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        client
+            .update_table()
+            .table_name(table)
+            .set_attribute_definitions(Some(attributes.to_vec()))
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder().create(create).build(),
+            )
+            .send()
+            .await?;
+        tracing::info!(table, index = index.index_name(), "created a missing index");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
