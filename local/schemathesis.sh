@@ -29,7 +29,26 @@ export REDIS_TIMEOUT_MS="${REDIS_TIMEOUT_MS:-1000}"
 version=4.32.5
 # CPython 3.11.7 trips over its own AST recursion check inside hypothesis during the coverage
 # phase ("AST constructor recursion depth mismatch"); 3.12 does not.
-python="${KEYGATE_SCHEMATHESIS_PYTHON:-python3}"
+# schemathesis's coverage phase trips over a CPython 3.11 bug ("AST constructor recursion
+# depth mismatch"): prefer a 3.12 or later when one is installed, else skip that phase.
+default_phases="examples,coverage,fuzzing,stateful"
+python="${KEYGATE_SCHEMATHESIS_PYTHON:-}"
+if [ -z "$python" ]; then
+  for candidate in python3.13 python3.12 "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3; do
+    # Run it: a pyenv shim can exist for a version that is not selected.
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+      python="$candidate"
+      break
+    fi
+  done
+fi
+if [ -z "$python" ]; then
+  python=python3
+  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
+    default_phases="examples,fuzzing,stateful"
+    printf 'keygate: python3 is older than 3.12: running schemathesis without its coverage phase\n' >&2
+  fi
+fi
 venv="$KEYGATE_TOOLS_DIR/schemathesis-$version-$("$python" -c 'import sys; print("py%d%d" % sys.version_info[:2])')"
 port="${KEYGATE_SCHEMATHESIS_PORT:-9013}"
 base="http://127.0.0.1:$port/lambda-url"
@@ -114,7 +133,7 @@ status=0
   --max-examples "${KEYGATE_SCHEMATHESIS_EXAMPLES:-50}" \
   --max-time "${KEYGATE_SCHEMATHESIS_MAX_TIME:-240}" \
   --request-timeout 30 \
-  --phases "${KEYGATE_SCHEMATHESIS_PHASES:-examples,coverage,fuzzing,stateful}" \
+  --phases "${KEYGATE_SCHEMATHESIS_PHASES:-$default_phases}" \
   --workers 2 \
   --suppress-health-check too_slow \
   --report junit --report-dir "$run_dir/report" \

@@ -64,6 +64,12 @@ watch_pid=
 step "admin page in a real browser (local/browser-test.sh)"
 bash "$here/browser-test.sh"
 
+step "openapi.yaml against the running functions (local/schemathesis.sh)"
+bash "$here/schemathesis.sh"
+
+step "load: mixed traffic from a second process, checked against ground truth (local/load.sh)"
+bash "$here/load.sh"
+
 step "fuzzing key and request parsing (local/fuzz.sh, ${FUZZ_SECONDS:-30}s per target)"
 bash "$here/fuzz.sh"
 
