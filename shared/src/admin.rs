@@ -357,7 +357,6 @@ fn printable(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::key::{ApiKey, KeyId, KeyPrefix};
-    use crate::record::State;
 
     fn cursor() -> Cursor {
         Cursor {
@@ -368,20 +367,12 @@ mod tests {
 
     fn record(name: &str, prefix: &str) -> KeyRecord {
         KeyRecord {
-            id: KeyId::generate().unwrap(),
-            name: name.to_owned(),
-            prefix: prefix.to_owned(),
-            state: State::Active,
-            created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
-            expires_at: None,
-            revoked_at: None,
-            owner: None,
-            meta: None,
-            scopes: Default::default(),
-            last_used_at: None,
-            rotated_to: None,
-            rotated_from: None,
-            version: 0,
+            ..KeyRecord::new(
+                KeyId::generate().unwrap(),
+                name.to_owned(),
+                prefix.to_owned(),
+                "2026-01-01T00:00:00Z".parse().unwrap(),
+            )
         }
     }
 

@@ -364,20 +364,14 @@ mod tests {
 
     fn record(state: State, expires_in: Option<TimeDelta>) -> KeyRecord {
         KeyRecord {
-            id: KeyId::generate().unwrap(),
-            name: "n".into(),
-            prefix: "kg_00000000".into(),
             state,
-            created_at: now(),
             expires_at: expires_in.map(|d| now() + d),
-            revoked_at: None,
-            owner: None,
-            meta: None,
-            scopes: Default::default(),
-            last_used_at: None,
-            rotated_to: None,
-            rotated_from: None,
-            version: 0,
+            ..KeyRecord::new(
+                KeyId::generate().unwrap(),
+                "n".into(),
+                "kg_00000000".into(),
+                now(),
+            )
         }
     }
 

@@ -946,20 +946,13 @@ mod tests {
     fn record() -> KeyRecord {
         let now: DateTime<Utc> = "2026-01-01T00:00:00.123Z".parse().unwrap();
         KeyRecord {
-            id: KeyId::generate().unwrap(),
-            name: "ci".to_owned(),
-            prefix: "kg_01234567".to_owned(),
-            state: State::Active,
-            created_at: now,
             expires_at: Some(now + chrono::TimeDelta::days(1)),
-            revoked_at: None,
-            owner: None,
-            meta: None,
-            scopes: Default::default(),
-            last_used_at: None,
-            rotated_to: None,
-            rotated_from: None,
-            version: 0,
+            ..KeyRecord::new(
+                KeyId::generate().unwrap(),
+                "ci".to_owned(),
+                "kg_01234567".to_owned(),
+                now,
+            )
         }
     }
 

@@ -124,20 +124,15 @@ async fn seed(
 ) -> String {
     let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
     let record = KeyRecord {
-        id: KeyId::generate().unwrap(),
-        name: name.to_owned(),
-        prefix: key.display_prefix(),
         state,
-        created_at: base_time() + TimeDelta::minutes(minute),
         expires_at,
         revoked_at: (state == State::Revoked).then(|| base_time() + TimeDelta::days(1)),
-        owner: None,
-        meta: None,
-        scopes: Default::default(),
-        last_used_at: None,
-        rotated_to: None,
-        rotated_from: None,
-        version: 0,
+        ..KeyRecord::new(
+            KeyId::generate().unwrap(),
+            name.to_owned(),
+            key.display_prefix(),
+            base_time() + TimeDelta::minutes(minute),
+        )
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     record.id.as_str().to_owned()

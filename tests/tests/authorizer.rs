@@ -4,7 +4,7 @@
 use authorizer::{authorize, Caller, Request, Response};
 use chrono::{TimeDelta, Utc};
 use keygate::key::{ApiKey, KeyId, KeyPrefix};
-use keygate::record::{KeyRecord, State};
+use keygate::record::KeyRecord;
 use keygate::verify::{verify, Source};
 use keygate_tests::{captured_logs, spawn_app, Endpoints, TestApp, DEAD_ENDPOINT, DEAD_REDIS};
 use serde_json::{json, Value};
@@ -113,20 +113,13 @@ async fn an_expired_key_is_denied() {
     let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
     let now = Utc::now();
     let record = KeyRecord {
-        id: KeyId::generate().unwrap(),
-        name: "dated".into(),
-        prefix: key.display_prefix(),
-        state: State::Active,
-        created_at: now - TimeDelta::days(30),
         expires_at: Some(now - TimeDelta::seconds(1)),
-        revoked_at: None,
-        owner: None,
-        meta: None,
-        scopes: Default::default(),
-        last_used_at: None,
-        rotated_to: None,
-        rotated_from: None,
-        version: 0,
+        ..KeyRecord::new(
+            KeyId::generate().unwrap(),
+            "dated".into(),
+            key.display_prefix(),
+            now - TimeDelta::days(30),
+        )
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     assert_eq!(ask(&app, key.expose()).await, Response::deny());

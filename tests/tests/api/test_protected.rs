@@ -1,6 +1,6 @@
 use chrono::{TimeDelta, Utc};
 use keygate::key::{ApiKey, KeyId, KeyPrefix};
-use keygate::record::{KeyRecord, State};
+use keygate::record::KeyRecord;
 use keygate::verify::{verify, Denial, Source};
 use keygate_tests::{get, spawn_app};
 use lambda_http::Body;
@@ -120,20 +120,13 @@ async fn insert_key(app: &keygate_tests::TestApp, expires_in: TimeDelta) -> ApiK
     let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
     let now = Utc::now();
     let record = KeyRecord {
-        id: KeyId::generate().unwrap(),
-        name: "dated".into(),
-        prefix: key.display_prefix(),
-        state: State::Active,
-        created_at: now - TimeDelta::days(30),
         expires_at: Some(now + expires_in),
-        revoked_at: None,
-        owner: None,
-        meta: None,
-        scopes: Default::default(),
-        last_used_at: None,
-        rotated_to: None,
-        rotated_from: None,
-        version: 0,
+        ..KeyRecord::new(
+            KeyId::generate().unwrap(),
+            "dated".into(),
+            key.display_prefix(),
+            now - TimeDelta::days(30),
+        )
     };
     app.app.store.insert(&key.hash(), &record).await.unwrap();
     key
