@@ -38,7 +38,7 @@ cargo lambda build --release --arm64 --output-format zip "${package_args[@]}"
 
 printf '\n%-16s %12s %9s\n' function bytes MB
 for f in "${functions[@]}"; do
-  zip="target/lambda/$f/bootstrap.zip"
+  zip="${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap.zip"
   if [ ! -f "$zip" ]; then
     echo "keygate: $zip is missing" >&2
     exit 1

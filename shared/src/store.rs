@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
-    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection,
     ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
@@ -934,8 +934,29 @@ async fn add_missing_indexes(
             .send()
             .await?;
         tracing::info!(table, index = index.index_name(), "created a missing index");
+        // DynamoDB builds one new index at a time, and a new index answers only once it is
+        // built (backfilled from the table).
+        wait_for_indexes(client, table).await?;
     }
     Ok(())
+}
+
+async fn wait_for_indexes(client: &Client, table: &str) -> Result<(), StoreError> {
+    for _ in 0..120 {
+        let described = client.describe_table().table_name(table).send().await?;
+        let building = described.table().is_some_and(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .any(|i| i.index_status() != Some(&IndexStatus::Active))
+        });
+        if !building {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Err(StoreError::Unavailable(format!(
+        "indexes of table {table} are still being built after 60 s"
+    )))
 }
 
 #[cfg(test)]
