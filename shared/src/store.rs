@@ -10,9 +10,8 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CreateGlobalSecondaryIndexAction,
-    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType,
-    Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ScalarAttributeType, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
@@ -877,7 +876,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(attributes.clone()))
+        .set_attribute_definitions(Some(attributes))
         .key_schema(key("pk", KeyType::Hash))
         .set_global_secondary_indexes(Some(indexes.to_vec()))
         .send()
@@ -889,74 +888,10 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            add_missing_indexes(client, table, &attributes, &indexes).await?;
             Ok(false)
         }
         Err(err) => Err(err.into()),
     }
-}
-
-/// Brings a table made by an older Keygate up to date: creates the indexes it lacks, one
-/// per UpdateTable call, as DynamoDB requires.
-async fn add_missing_indexes(
-    client: &Client,
-    table: &str,
-    attributes: &[AttributeDefinition],
-    indexes: &[GlobalSecondaryIndex],
-) -> Result<(), StoreError> {
-    let described = client.describe_table().table_name(table).send().await?;
-    let existing: Vec<String> = described
-        .table()
-        .map(|t| {
-            t.global_secondary_indexes()
-                .iter()
-                .filter_map(|i| i.index_name().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    for index in indexes {
-        if existing.iter().any(|name| name == index.index_name()) {
-            continue;
-        }
-        let create = CreateGlobalSecondaryIndexAction::builder()
-            .index_name(index.index_name())
-            .set_key_schema(Some(index.key_schema().to_vec()))
-            .set_projection(index.projection().cloned())
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        client
-            .update_table()
-            .table_name(table)
-            .set_attribute_definitions(Some(attributes.to_vec()))
-            .global_secondary_index_updates(
-                GlobalSecondaryIndexUpdate::builder().create(create).build(),
-            )
-            .send()
-            .await?;
-        tracing::info!(table, index = index.index_name(), "created a missing index");
-        // DynamoDB builds one new index at a time, and a new index answers only once it is
-        // built (backfilled from the table).
-        wait_for_indexes(client, table).await?;
-    }
-    Ok(())
-}
-
-async fn wait_for_indexes(client: &Client, table: &str) -> Result<(), StoreError> {
-    for _ in 0..120 {
-        let described = client.describe_table().table_name(table).send().await?;
-        let building = described.table().is_some_and(|t| {
-            t.global_secondary_indexes()
-                .iter()
-                .any(|i| i.index_status() != Some(&IndexStatus::Active))
-        });
-        if !building {
-            return Ok(());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
-    Err(StoreError::Unavailable(format!(
-        "indexes of table {table} are still being built after 60 s"
-    )))
 }
 
 #[cfg(test)]
