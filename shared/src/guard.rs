@@ -36,16 +36,19 @@ pub async fn require_api_key_with_scopes(
     req: &Request,
     required: &[&str],
 ) -> Result<KeyInfo, ApiError> {
-    let presented = match single_header(req, API_KEY_HEADER)? {
-        None => None,
-        // A header that is not visible ASCII cannot be a key.
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| ApiError::Forbidden(Denial::Invalid))?,
-        ),
-    };
-    check_api_key_with_scopes(app, presented, required).await
+    check_api_key_with_scopes(app, presented_api_key(req)?, required).await
+}
+
+/// The `X-API-KEY` header's value: `None` when absent; refused when sent twice or when it
+/// is not visible ASCII (it then cannot be a key).
+pub fn presented_api_key(req: &Request) -> Result<Option<&str>, ApiError> {
+    match single_header(req, API_KEY_HEADER)? {
+        None => Ok(None),
+        Some(value) => value
+            .to_str()
+            .map(Some)
+            .map_err(|_| ApiError::Forbidden(Denial::Invalid)),
+    }
 }
 
 /// The guard for callers that already hold the header's value (such as the API Gateway

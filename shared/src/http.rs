@@ -6,6 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::config::AdminToken;
 use crate::error::{ApiError, BODY_LIMIT};
 
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
@@ -115,6 +116,17 @@ pub fn bearer_token(req: &Request) -> Result<Option<&str>, ApiError> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     Ok(token.filter(|t| !t.is_empty()))
+}
+
+/// Requires `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time.
+pub fn require_admin(req: &Request, admin: &AdminToken) -> Result<(), ApiError> {
+    match bearer_token(req)? {
+        Some(token) if admin.matches(token) => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized("Invalid admin token.")),
+        None => Err(ApiError::Unauthorized(
+            "Authentication credentials were not provided. Send Authorization: Bearer <ADMIN_TOKEN>.",
+        )),
+    }
 }
 
 /// A required, non-blank string field of at most `max_chars` characters, with no control

@@ -24,9 +24,10 @@ use chrono::Utc;
 use keygate::admin::{AuditQuery, ListQuery};
 use keygate::audit::Origin;
 use keygate::config::AdminToken;
-use keygate::http::{bearer_token, json_object, json_response, optional_json_object};
+use keygate::http::{json_object, json_response, optional_json_object, require_admin};
 use keygate::issue::{issue, NewKey};
-use keygate::key::KeyId;
+use keygate::key::{KeyHash, KeyId};
+use keygate::record::KeyRecord;
 use keygate::revoke::{revoke_hash, NOT_FOUND, REVOKED};
 use keygate::rotate::{grace_seconds, rotate};
 use keygate::update::{update, KeyUpdate};
@@ -133,7 +134,7 @@ pub async fn handle(
 async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Response<Body>, ApiError> {
     let route = route(req.uri().path());
     if route.is_api() {
-        authorize(admin, req)?;
+        require_admin(req, admin)?;
     }
     let method = req.method();
     match route {
@@ -170,16 +171,6 @@ async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Respons
     }
 }
 
-fn authorize(admin: &AdminToken, req: &Request) -> Result<(), ApiError> {
-    match bearer_token(req)? {
-        Some(token) if admin.matches(token) => Ok(()),
-        Some(_) => Err(ApiError::Unauthorized("Invalid admin token.")),
-        None => Err(ApiError::Unauthorized(
-            "Authentication credentials were not provided. Send Authorization: Bearer <ADMIN_TOKEN>.",
-        )),
-    }
-}
-
 fn allow(method: &Method, expected: Method, name: &'static str) -> Result<(), ApiError> {
     if *method == expected {
         Ok(())
@@ -210,6 +201,14 @@ fn redirect_to_slash() -> Response<Body> {
         .headers_mut()
         .insert(header::LOCATION, HeaderValue::from_static("admin/"));
     response
+}
+
+/// The key with this id, or 404.
+async fn find(app: &App, id: &KeyId) -> Result<(KeyHash, KeyRecord), ApiError> {
+    app.store
+        .find_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))
 }
 
 fn key_id(text: &str) -> Result<KeyId, ApiError> {
@@ -246,11 +245,7 @@ async fn update_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     let id = key_id(id)?;
     let body = json_object(req)?;
     let changes = KeyUpdate::from_json(&body)?;
-    let (hash, _) = app
-        .store
-        .find_by_id(&id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let (hash, _) = find(app, &id).await?;
     let now = Utc::now();
     let record = update(app, &hash, &changes, now, &Origin::admin(req))
         .await?
@@ -263,11 +258,7 @@ async fn rotate_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     let id = key_id(id)?;
     let body = optional_json_object(req)?;
     let grace = grace_seconds(body.as_ref())?;
-    let (hash, _) = app
-        .store
-        .find_by_id(&id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let (hash, _) = find(app, &id).await?;
     let now = Utc::now();
     let rotated = rotate(app, &hash, grace, now, &Origin::admin(req)).await?;
     telemetry::outcome("rotated");
@@ -287,11 +278,7 @@ async fn audit(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 
 async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
-    let (_, record) = app
-        .store
-        .find_by_id(&id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let (_, record) = find(app, &id).await?;
     tracing::Span::current().record("key_id", id.as_str());
     telemetry::outcome("viewed");
     Ok(json_response(StatusCode::OK, &record.view(Utc::now())))
@@ -299,11 +286,7 @@ async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
 
 async fn revoke(app: &App, id: &str, origin: &Origin) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
-    let (hash, _) = app
-        .store
-        .find_by_id(&id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let (hash, _) = find(app, &id).await?;
     let revoked = revoke_hash(app, &hash, Utc::now(), origin).await?;
     telemetry::outcome(if revoked.changed {
         "revoked"

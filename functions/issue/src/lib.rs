@@ -3,7 +3,7 @@
 use chrono::Utc;
 use keygate::audit::Origin;
 use keygate::config::AdminToken;
-use keygate::http::{bearer_token, json_object, json_response, require_method};
+use keygate::http::{json_object, json_response, require_admin, require_method};
 use keygate::issue::{issue, NewKey};
 use keygate::{telemetry, ApiError, App};
 use lambda_http::http::{Method, StatusCode};
@@ -15,15 +15,7 @@ pub async fn handle(
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
     require_method(&req, Method::POST)?;
-    match bearer_token(&req)? {
-        Some(token) if admin.matches(token) => {}
-        Some(_) => return Err(ApiError::Unauthorized("Invalid admin token.")),
-        None => {
-            return Err(ApiError::Unauthorized(
-                "Authentication credentials were not provided. Send Authorization: Bearer <ADMIN_TOKEN>.",
-            ))
-        }
-    }
+    require_admin(&req, admin)?;
     let body = json_object(&req)?;
     let now = Utc::now();
     let new = NewKey::from_json(&body, now)?;

@@ -4,8 +4,8 @@
 
 use chrono::Utc;
 use keygate::audit::Origin;
-use keygate::guard::API_KEY_HEADER;
-use keygate::http::{json_response, optional_json_object, require_method, single_header};
+use keygate::guard::presented_api_key;
+use keygate::http::{json_response, optional_json_object, require_method};
 use keygate::key::ApiKey;
 use keygate::rotate::{grace_seconds, rotate};
 use keygate::verify::Denial;
@@ -15,13 +15,7 @@ use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method(&req, Method::POST)?;
-    let raw = match single_header(&req, API_KEY_HEADER)? {
-        None => return Err(ApiError::Forbidden(Denial::Missing)),
-        Some(value) => value
-            .to_str()
-            .map_err(|_| ApiError::Forbidden(Denial::Invalid))?
-            .trim(),
-    };
+    let raw = presented_api_key(&req)?.map(str::trim).unwrap_or_default();
     if raw.is_empty() {
         return Err(ApiError::Forbidden(Denial::Missing));
     }
