@@ -75,6 +75,8 @@ impl Bench {
             owner: None,
             meta: None,
             scopes: Default::default(),
+            rate_limit: None,
+            quota: None,
         };
         let issued = issue(&self.app, new, Utc::now(), &Default::default())
             .await

@@ -29,11 +29,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::CacheSettings;
 use crate::key::{KeyHash, KeyId};
+use crate::limit::{Every, Quota, RateLimit};
 use crate::record::{KeyRecord, State};
 
 const UNKNOWN: &[u8] = b"!";
 /// How often a key's use is written to DynamoDB at most: once per key per window.
 pub const LAST_USED_WINDOW: Duration = Duration::from_secs(60);
+/// How long a quota's live counter outlives its last use. Far longer than an entry: the
+/// counter is the truth between DynamoDB updates, and an entry refilled from DynamoDB must
+/// find it still there (see [`crate::limit`]).
+pub const QUOTA_COUNTER_TTL: Duration = Duration::from_secs(35 * 86_400);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -67,6 +72,14 @@ pub struct Entry {
     /// The record's version: the cache keeps the highest it is given.
     #[serde(default)]
     pub v: u64,
+    /// Rate limit: `[limit, window_seconds]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rl: Option<(u64, u64)>,
+    /// Quota: `[generation, remaining as stored, refill amount, refill kind, period]`, the
+    /// kind 0 for none, 1 daily, 2 monthly. The verify script reads both with patterns, so
+    /// they are plain numbers in a fixed order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<(u64, u64, u64, u8, String)>,
 }
 
 impl Entry {
@@ -82,7 +95,51 @@ impl Entry {
             ow: r.owner.clone(),
             sc: r.scopes.as_slice().to_vec(),
             v: r.version,
+            rl: r.rate_limit.map(|l| (l.limit, l.window_seconds)),
+            q: r.quota.as_ref().map(|q| {
+                let (amount, kind) = match q.refill {
+                    None => (0, 0),
+                    Some(refill) => (
+                        refill.amount,
+                        match refill.every {
+                            Every::Day => 1,
+                            Every::Month => 2,
+                        },
+                    ),
+                };
+                (q.generation, q.remaining, amount, kind, q.period.clone())
+            }),
         }
+    }
+
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rl.map(|(limit, window_seconds)| RateLimit {
+            limit,
+            window_seconds,
+        })
+    }
+
+    pub fn quota(&self) -> Option<Quota> {
+        self.q
+            .as_ref()
+            .map(|(generation, remaining, amount, kind, period)| Quota {
+                remaining: *remaining,
+                refill: match kind {
+                    1 => Some(Every::Day),
+                    2 => Some(Every::Month),
+                    _ => None,
+                }
+                .map(|every| crate::limit::Refill {
+                    every,
+                    amount: *amount,
+                }),
+                period: period.clone(),
+                generation: *generation,
+            })
+    }
+
+    pub fn has_limits(&self) -> bool {
+        self.rl.is_some() || self.q.is_some()
     }
 
     pub fn state(&self) -> Result<State, CacheError> {
@@ -111,17 +168,40 @@ impl Entry {
 /// The outcome of a cache read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup {
-    Known(Entry),
+    Known(Box<Entry>),
     /// Recently looked up in DynamoDB and not found.
     Unknown,
     Miss,
 }
 
-/// A cache read: the entry, and whether this is the key's first use in its window.
+/// A cache read: the entry, whether this is the key's first use in its window, and what
+/// the limit counters said.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Read {
     pub lookup: Lookup,
     pub first_use: bool,
+    pub counted: Counted,
+}
+
+/// The limit counters after a request was counted. Both are `None` for a key without
+/// limits, and for a request not counted (the key is not active).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// The rate window's count including this request, and the window's time left.
+    pub rate: Option<(u64, Duration)>,
+    pub quota: Option<QuotaCounted>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct QuotaCounted {
+    /// Calls left after this one.
+    pub remaining: u64,
+    /// True when nothing was left, so this request was refused.
+    pub exhausted: bool,
+    /// True when this request began a new refill period.
+    pub refilled: bool,
+    /// The refill period the count belongs to.
+    pub period: String,
 }
 
 /// How long an entry may live: the configured TTL, cut short by the key's own expiry, so
@@ -155,7 +235,61 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return 1
 "#;
 
+/// The verify path's one round trip: reads the entry, marks the key used, and for a key
+/// with limits (active and unexpired) counts the request against its rate window and its
+/// quota. Redis runs a script alone, so counting is exact whatever the concurrency.
+///
+/// KEYS: entry, used marker, rate counter, quota counter (all in the key's hash slot).
+/// ARGV: marker TTL ms, now ms, today's period, this month's period, quota counter TTL ms,
+/// "1" to set the marker.
+/// Returns `{first_use, entry, rate count, rate TTL ms, quota left, quota flags, period}`,
+/// the tail only for a counted key; quota flags: 1 exhausted, 2 refilled.
+const VERIFY: &str = r#"
+local e = redis.call('GET', KEYS[1])
+local first = 0
+if ARGV[6] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  first = 1
+end
+if not e or e == '!' then return {first, e} end
+local limit, window = string.match(e, '"rl":%[(%d+),(%d+)%]')
+local gen, stored, amount, kind, period =
+  string.match(e, '"q":%[(%d+),(%d+),(%d+),(%d),"([^"]*)"%]')
+if not limit and not gen then return {first, e} end
+if not string.find(e, '"st":"a"', 1, true) then return {first, e} end
+local exp = string.match(e, '"exp":(%-?%d+)')
+if exp and tonumber(exp) <= tonumber(ARGV[2]) then return {first, e} end
+local count, ttl = 0, 0
+if limit then
+  local window_ms = tonumber(window) * 1000
+  count = redis.call('INCR', KEYS[3])
+  ttl = redis.call('PTTL', KEYS[3])
+  -- A new window, or one opened under a longer window than the key has now.
+  if ttl < 0 or ttl > window_ms then
+    redis.call('SET', KEYS[3], count, 'PX', window_ms)
+    ttl = window_ms
+  end
+  if count > tonumber(limit) then return {first, e, count, ttl, -1, 0, ''} end
+end
+if not gen then return {first, e, count, ttl, -1, 0, ''} end
+local live = redis.call('HMGET', KEYS[4], 'r', 'p', 'g')
+local left, at = tonumber(live[1]), live[2]
+if not left or live[3] ~= gen then
+  left, at = tonumber(stored), period
+end
+local flags = 0
+local now_period = nil
+if kind == '1' then now_period = ARGV[3] elseif kind == '2' then now_period = ARGV[4] end
+if now_period and now_period > at then
+  left, at, flags = tonumber(amount), now_period, 2
+end
+if left > 0 then left = left - 1 else flags = flags + 1 end
+redis.call('HSET', KEYS[4], 'r', string.format('%d', left), 'p', at, 'g', gen)
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
+return {first, e, count, ttl, left, flags, at}
+"#;
+
 pub struct Cache {
+    verify: redis::Script,
     replace_if_newer: redis::Script,
     client: redis::Client,
     connection_config: AsyncConnectionConfig,
@@ -183,6 +317,7 @@ impl Cache {
             // than a command, still well under a second.
             .set_connection_timeout(Some(settings.timeout * 4));
         Self {
+            verify: redis::Script::new(VERIFY),
             replace_if_newer: redis::Script::new(REPLACE_IF_NEWER),
             client,
             connection_config,
@@ -214,35 +349,86 @@ impl Cache {
         format!("{}:used:{{{}}}", self.settings.namespace, hash.to_hex())
     }
 
+    /// The Redis keys of a key hash's rate window and quota counters.
+    pub fn counter_keys(&self, hash: &KeyHash) -> (String, String) {
+        let ns = &self.settings.namespace;
+        let hex = hash.to_hex();
+        (
+            format!("{ns}:rate:{{{hex}}}"),
+            format!("{ns}:quota:{{{hex}}}"),
+        )
+    }
+
     /// Reads the entry and, in the same round trip, sets the key's last-used marker if it
-    /// is not set: `first_use` is true for the first read of a window, which is the one that
-    /// records the use in DynamoDB.
-    pub async fn get(&self, hash: &KeyHash) -> Result<Read, CacheError> {
+    /// is not set (`first_use` is true for the first read of a window, which is the one that
+    /// records the use in DynamoDB) and counts the request against the key's limits.
+    pub async fn get(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
+        self.read(hash, now, true).await
+    }
+
+    /// Counts a request against the limits of the key whose entry was just filled, after a
+    /// miss: the same script, without touching the last-used marker again.
+    pub async fn count(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
+        self.read(hash, now, false).await
+    }
+
+    async fn read(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        mark: bool,
+    ) -> Result<Read, CacheError> {
         let mut conn = self.connection(false).await?;
-        let (value, marked): (Option<Vec<u8>>, Option<String>) = self.run(
-            redis::pipe()
-                .cmd("GET")
-                .arg(self.entry_key(hash))
-                .cmd("SET")
-                .arg(self.used_key(hash))
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
+        let (rate_key, quota_key) = self.counter_keys(hash);
+        let reply: Vec<redis::Value> = self.run(
+            self.verify
+                .key(self.entry_key(hash))
+                .key(self.used_key(hash))
+                .key(rate_key)
+                .key(quota_key)
                 .arg(millis(LAST_USED_WINDOW))
-                .query_async(&mut conn)
+                .arg(now.timestamp_millis())
+                .arg(Every::Day.period(now))
+                .arg(Every::Month.period(now))
+                .arg(millis(QUOTA_COUNTER_TTL))
+                .arg(if mark { "1" } else { "0" })
+                .invoke_async(&mut conn)
                 .await,
         )?;
-        let lookup = match value {
-            None => Lookup::Miss,
-            Some(v) if v == UNKNOWN => Lookup::Unknown,
-            Some(v) => serde_json::from_slice(&v)
-                .map(Lookup::Known)
-                .map_err(|e| CacheError::Corrupt(e.to_string()))?,
-        };
-        Ok(Read {
-            lookup,
-            first_use: marked.is_some(),
-        })
+        parse_read(reply)
+    }
+
+    /// A quota's live count `(remaining, period)`, when Redis has one for this setting of
+    /// the quota. `None` when it has none or cannot be asked: DynamoDB's copy is then the
+    /// best there is (at most a minute behind).
+    pub async fn live_quota(&self, hash: &KeyHash, quota: &Quota) -> Option<(u64, String)> {
+        let mut conn = self.connection(false).await.ok()?;
+        let (_, quota_key) = self.counter_keys(hash);
+        let (left, period, generation): (Option<u64>, Option<String>, Option<u64>) = self
+            .run(
+                redis::cmd("HMGET")
+                    .arg(quota_key)
+                    .arg("r")
+                    .arg("p")
+                    .arg("g")
+                    .query_async(&mut conn)
+                    .await,
+            )
+            .ok()?;
+        match (left, period, generation) {
+            (Some(left), Some(period), Some(g)) if g == quota.generation => Some((left, period)),
+            _ => None,
+        }
+    }
+
+    /// Puts the live quota count into a record about to be shown.
+    pub async fn show_live_quota(&self, hash: &KeyHash, record: &mut KeyRecord) {
+        if let Some(quota) = record.quota.as_mut() {
+            if let Some((left, period)) = self.live_quota(hash, quota).await {
+                quota.remaining = left;
+                quota.period = period;
+            }
+        }
     }
 
     /// Caches what a database read found, unless an entry is already there (see the module
@@ -338,6 +524,48 @@ impl Cache {
             }
         }
     }
+}
+
+fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
+    use redis::FromRedisValue;
+    let corrupt = |what: &str| CacheError::Corrupt(format!("verify script returned {what}"));
+    let mut items = reply.into_iter();
+    let first_use = i64::from_redis_value(items.next().ok_or_else(|| corrupt("nothing"))?)
+        .map_err(|_| corrupt("a bad marker"))?
+        == 1;
+    let value = Option::<Vec<u8>>::from_redis_value(items.next().unwrap_or(redis::Value::Nil))
+        .map_err(|_| corrupt("a bad entry"))?;
+    let lookup = match value {
+        None => Lookup::Miss,
+        Some(v) if v == UNKNOWN => Lookup::Unknown,
+        Some(v) => serde_json::from_slice(&v)
+            .map(|e| Lookup::Known(Box::new(e)))
+            .map_err(|e| CacheError::Corrupt(e.to_string()))?,
+    };
+    let rest: Vec<redis::Value> = items.collect();
+    let mut counted = Counted::default();
+    if let [count, ttl, left, flags, period] = rest.as_slice() {
+        let int =
+            |v: &redis::Value| i64::from_redis_value_ref(v).map_err(|_| corrupt("a bad counter"));
+        let (count, ttl, left, flags) = (int(count)?, int(ttl)?, int(left)?, int(flags)?);
+        if count > 0 {
+            counted.rate = Some((count as u64, Duration::from_millis(ttl.max(0) as u64)));
+        }
+        if left >= 0 {
+            counted.quota = Some(QuotaCounted {
+                remaining: left as u64,
+                exhausted: flags & 1 != 0,
+                refilled: flags & 2 != 0,
+                period: String::from_redis_value_ref(period)
+                    .map_err(|_| corrupt("a bad period"))?,
+            });
+        }
+    }
+    Ok(Read {
+        lookup,
+        first_use,
+        counted,
+    })
 }
 
 fn backoff(failures: u32) -> Duration {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::key::KeyPrefix;
+use crate::limit::WhenCacheDown;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -37,6 +38,9 @@ pub struct CacheSettings {
     /// Prepended to every Redis key (`CACHE_KEY_PREFIX`), so deployments and tests can share
     /// one Redis.
     pub namespace: String,
+    /// What a key with a rate limit or quota gets while Redis cannot count its use
+    /// (`RATE_LIMIT_WHEN_CACHE_DOWN`, `allow` or `deny`).
+    pub limits_when_down: WhenCacheDown,
 }
 
 impl Default for CacheSettings {
@@ -46,6 +50,7 @@ impl Default for CacheSettings {
             negative_ttl: Duration::from_secs(30),
             timeout: Duration::from_millis(50),
             namespace: "kg".to_owned(),
+            limits_when_down: WhenCacheDown::Allow,
         }
     }
 }
@@ -119,6 +124,12 @@ impl Config {
                         "use at most 64 characters and no spaces",
                     ))
                 }
+            },
+            limits_when_down: match get("RATE_LIMIT_WHEN_CACHE_DOWN") {
+                None => defaults.limits_when_down,
+                Some(v) => WhenCacheDown::parse(v.trim()).ok_or_else(|| {
+                    invalid("RATE_LIMIT_WHEN_CACHE_DOWN", "expected allow or deny")
+                })?,
             },
         };
 
@@ -238,6 +249,7 @@ mod tests {
             ("KEY_PREFIX", "bad prefix"),
             ("ADMIN_TOKEN", "short"),
             ("TABLE_NAME", "a"),
+            ("RATE_LIMIT_WHEN_CACHE_DOWN", "sometimes"),
         ] {
             let err = config(&[(name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

@@ -5,6 +5,7 @@ use lambda_http::{Body, Response};
 
 use crate::cache::CacheError;
 use crate::http::json_response;
+use crate::limit::RateStatus;
 use crate::store::StoreError;
 use crate::verify::Denial;
 
@@ -23,6 +24,18 @@ pub enum ApiError {
     /// A valid key without a scope the handler requires.
     #[error("API Key lacks the required scope: {0}.")]
     MissingScope(String),
+    /// A valid key over its rate limit.
+    #[error("Rate limit exceeded. Retry after {retry_after} seconds.")]
+    RateLimited {
+        retry_after: u64,
+        rate: Option<RateStatus>,
+    },
+    /// A valid key with no quota left; `retry_after` is the time to its next refill.
+    #[error("Usage quota exhausted.")]
+    QuotaExhausted {
+        retry_after: Option<u64>,
+        rate: Option<RateStatus>,
+    },
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -69,6 +82,9 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::MissingScope(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } | ApiError::QuotaExhausted { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -107,6 +123,8 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(denial) => denial.outcome(),
             ApiError::MissingScope(_) => "missing_scope",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::QuotaExhausted { .. } => "quota_exhausted",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -136,6 +154,20 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            ApiError::RateLimited { retry_after, rate } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+                if let Some(rate) = rate {
+                    rate.write_headers(headers);
+                }
+            }
+            ApiError::QuotaExhausted { retry_after, rate } => {
+                if let Some(after) = retry_after {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(*after));
+                }
+                if let Some(rate) = rate {
+                    rate.write_headers(headers);
+                }
             }
             _ => {}
         }

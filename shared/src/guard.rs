@@ -4,8 +4,10 @@
 //! let key = keygate::guard::require_api_key(&app, &request).await?;
 //! ```
 //!
-//! It reads `X-API-KEY` (any case), verifies it, records the key's id on the request's log
-//! line, and returns the key's id and name, or the [`ApiError`] to answer with.
+//! It reads `X-API-KEY` (any case), verifies it, counts the request against the key's rate
+//! limit and quota, records the key's id on the request's log line, and returns the key's
+//! id and name, or the [`ApiError`] to answer with (429 over a limit). A handler that
+//! answers 200 adds the `RateLimit-*` headers with [`KeyInfo::write_limit_headers`].
 
 use std::future::Future;
 
@@ -15,6 +17,7 @@ use lambda_http::Request;
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::single_header;
+use crate::limit::Refusal;
 use crate::verify::{verify, Denial, KeyInfo, Source};
 
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -76,6 +79,23 @@ pub async fn check_api_key_with_scopes(
     }
     span.record("source", source_name(verification.source));
     let key = verification.verdict.map_err(ApiError::Forbidden)?;
+    let rate = key.usage.rate;
+    match key.usage.refusal {
+        None => {}
+        Some(Refusal::RateLimited { retry_after }) => {
+            return Err(ApiError::RateLimited { retry_after, rate })
+        }
+        Some(Refusal::QuotaExhausted { retry_after }) => {
+            return Err(ApiError::QuotaExhausted { retry_after, rate })
+        }
+        Some(Refusal::CacheDown) => {
+            return Err(ApiError::Unavailable(
+                "This key's rate limit cannot be checked while the cache is unavailable; \
+                 retry in a few seconds."
+                    .to_owned(),
+            ))
+        }
+    }
     match key.scopes.first_missing(required) {
         Some(scope) => Err(ApiError::MissingScope(scope.to_owned())),
         None => Ok(key),

@@ -9,6 +9,7 @@ use crate::audit::Origin;
 use crate::error::ApiError;
 use crate::http::text_field;
 use crate::key::{ApiKey, KeyId};
+use crate::limit::{quota_field, rate_limit_field, Quota, RateLimit};
 use crate::record::{to_millis, KeyRecord, KeyView};
 use crate::scope::Scopes;
 
@@ -23,6 +24,8 @@ pub struct NewKey {
     pub owner: Option<String>,
     pub meta: Option<Map<String, Value>>,
     pub scopes: Scopes,
+    pub rate_limit: Option<RateLimit>,
+    pub quota: Option<Quota>,
 }
 
 impl NewKey {
@@ -35,6 +38,9 @@ impl NewKey {
             owner: owner_field(body)?,
             meta: meta_field(body)?,
             scopes: scopes_field(body)?,
+            rate_limit: rate_limit_field(body)?,
+            quota: quota_field(body)?
+                .map(|(remaining, refill)| Quota::set(remaining, refill, 0, now)),
         })
     }
 }
@@ -150,6 +156,8 @@ pub async fn issue(
         owner: new.owner,
         meta: new.meta,
         scopes: new.scopes,
+        rate_limit: new.rate_limit,
+        quota: new.quota,
         ..KeyRecord::new(id, new.name, key.display_prefix(), to_millis(now))
     };
     app.store.issue(&key.hash(), &record, origin).await?;

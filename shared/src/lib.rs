@@ -11,6 +11,7 @@ pub mod guard;
 pub mod http;
 pub mod issue;
 pub mod key;
+pub mod limit;
 pub mod record;
 pub mod revoke;
 pub mod rotate;

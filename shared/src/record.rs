@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::key::KeyId;
+use crate::limit::{Quota, RateLimit, Refill};
 use crate::scope::Scopes;
 
 /// What is stored about a key. Never the key itself: the store keys this record by the
@@ -29,6 +30,8 @@ pub struct KeyRecord {
     pub rotated_to: Option<KeyId>,
     /// The key this one replaced.
     pub rotated_from: Option<KeyId>,
+    pub rate_limit: Option<RateLimit>,
+    pub quota: Option<Quota>,
     /// Bumped by every change. DynamoDB writes are conditioned on it (optimistic
     /// concurrency), and the cache keeps the highest version it is given, so two racing
     /// changes can never leave the older one in the cache.
@@ -95,6 +98,8 @@ impl KeyRecord {
             last_used_at: None,
             rotated_to: None,
             rotated_from: None,
+            rate_limit: None,
+            quota: None,
             version: 0,
         }
     }
@@ -119,6 +124,11 @@ impl KeyRecord {
             last_used_at: self.last_used_at.map(timestamp),
             rotated_to: self.rotated_to.as_ref().map(KeyId::as_str),
             rotated_from: self.rotated_from.as_ref().map(KeyId::as_str),
+            rate_limit: self.rate_limit,
+            quota: self.quota.as_ref().map(|q| QuotaView {
+                remaining: q.remaining_at(q.remaining, &q.period, now),
+                refill: q.refill,
+            }),
         }
     }
 }
@@ -138,6 +148,15 @@ pub struct KeyView<'a> {
     pub last_used_at: Option<String>,
     pub rotated_to: Option<&'a str>,
     pub rotated_from: Option<&'a str>,
+    pub rate_limit: Option<RateLimit>,
+    pub quota: Option<QuotaView>,
+}
+
+/// A quota as shown: the calls left now (a refill period that has begun counts as full).
+#[derive(Debug, Serialize)]
+pub struct QuotaView {
+    pub remaining: u64,
+    pub refill: Option<Refill>,
 }
 
 /// Drops sub-millisecond precision, which stored timestamps do not keep.

@@ -104,6 +104,8 @@ pub async fn rotate(
             owner: old.owner.clone(),
             meta: old.meta.clone(),
             scopes: old.scopes.clone(),
+            rate_limit: old.rate_limit,
+            quota: inherited_quota(app, hash, &old, now).await,
             rotated_from: Some(old.id.clone()),
             ..KeyRecord::new(id, old.name.clone(), key.display_prefix(), now)
         };
@@ -136,6 +138,25 @@ pub async fn rotate(
     Err(ApiError::Conflict(
         "The key changed while it was being rotated; retry.".to_owned(),
     ))
+}
+
+/// The replacement's quota: the same setting, starting from what the old key has left now
+/// (its live count in Redis, or else the stored one). From here on the two keys count
+/// separately: uses of the old key in its grace period do not draw on the new key's quota.
+async fn inherited_quota(
+    app: &App,
+    hash: &KeyHash,
+    old: &KeyRecord,
+    now: DateTime<Utc>,
+) -> Option<crate::limit::Quota> {
+    let quota = old.quota.as_ref()?;
+    let (remaining, period) = app
+        .cache
+        .live_quota(hash, quota)
+        .await
+        .unwrap_or_else(|| (quota.remaining, quota.period.clone()));
+    let left = quota.remaining_at(remaining, &period, now);
+    Some(crate::limit::Quota::set(left, quota.refill, 0, now))
 }
 
 /// The rotate response: the new key (shown once) as issue shows it, plus where the old key

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use crate::admin::{status_filter, AuditCursor, AuditQuery, Cursor, EventPage, KeyPage, ListQuery};
 use crate::audit::{Action, AuditEvent, Origin};
 use crate::key::{KeyHash, KeyId};
+use crate::limit::{Every, Quota, RateLimit, Refill};
 use crate::record::{timestamp, KeyRecord, State};
 use crate::scope::Scopes;
 
@@ -322,33 +323,62 @@ impl Store {
         .await
     }
 
-    /// Records a key's use. Not a change to the key: no event, no new version (the cache
-    /// entry does not hold it), so it never conflicts with one.
-    pub async fn touch(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let result = self
+    /// Records a key's use, and the quota's live count when the key has one. Not a change
+    /// to the key: no event, no new version (the cache entry does not hold it), so it never
+    /// conflicts with one.
+    ///
+    /// The count is written only if it is the quota's latest word: same setting
+    /// (generation), and a later period or no more left than is stored. Two such writes
+    /// racing in either order thus keep the lower count, and a write from before an admin
+    /// set the quota never overwrites the new setting.
+    pub async fn touch(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        quota: Option<&QuotaCount>,
+    ) -> Result<(), StoreError> {
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk(hash)))
-            .update_expression("SET last_used_at = :now")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":now", s(&timestamp(now)))
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":now", s(&timestamp(now)));
+        let request = match quota {
+            None => request
+                .update_expression("SET last_used_at = :now")
+                .condition_expression("attribute_exists(pk)"),
+            Some(q) => request
+                .update_expression("SET last_used_at = :now, #q.#r = :r, #q.#p = :p")
+                .condition_expression(
+                    "attribute_exists(pk) AND #q.#g = :g AND \
+                     (#q.#p < :p OR (#q.#p = :p AND #q.#r >= :r))",
+                )
+                .expression_attribute_names("#q", "quota")
+                .expression_attribute_names("#r", "remaining")
+                .expression_attribute_names("#p", "period")
+                .expression_attribute_names("#g", "generation")
+                .expression_attribute_values(":r", n(q.remaining))
+                .expression_attribute_values(":p", s(&q.period))
+                .expression_attribute_values(":g", n(q.generation)),
+        };
+        match request.send().await {
             Ok(_) => Ok(()),
             Err(err)
                 if err
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
+                if quota.is_some() {
+                    // The stored quota is newer than this count; the use itself still
+                    // gets recorded.
+                    return Box::pin(self.touch(hash, now, None)).await;
+                }
                 Ok(())
             }
             Err(err) => Err(err.into()),
         }
     }
 
-    /// Writes all of `items` or none of them. A failed condition is [`StoreError::Conflict`].
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
             .client
@@ -593,6 +623,14 @@ impl Store {
     }
 }
 
+/// A quota's live count, as Redis had it after a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaCount {
+    pub remaining: u64,
+    pub period: String,
+    pub generation: u64,
+}
+
 fn pk(hash: &KeyHash) -> String {
     format!("KEY#{}", hash.to_hex())
 }
@@ -653,7 +691,98 @@ fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, AttributeValue> {
     if let Some(id) = &r.rotated_from {
         item.insert("rotated_from".to_owned(), s(id.as_str()));
     }
+    if let Some(rl) = &r.rate_limit {
+        let map = HashMap::from([
+            ("limit".to_owned(), n(rl.limit)),
+            ("window_seconds".to_owned(), n(rl.window_seconds)),
+        ]);
+        item.insert("rate_limit".to_owned(), AttributeValue::M(map));
+    }
+    if let Some(q) = &r.quota {
+        let mut map = HashMap::from([
+            ("remaining".to_owned(), n(q.remaining)),
+            ("period".to_owned(), s(&q.period)),
+            ("generation".to_owned(), n(q.generation)),
+        ]);
+        if let Some(refill) = &q.refill {
+            map.insert("refill_every".to_owned(), s(refill.every.as_str()));
+            map.insert("refill_amount".to_owned(), n(refill.amount));
+        }
+        item.insert("quota".to_owned(), AttributeValue::M(map));
+    }
     item
+}
+
+fn number(
+    map: &HashMap<String, AttributeValue>,
+    parent: &str,
+    name: &str,
+) -> Result<u64, StoreError> {
+    match map.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| StoreError::Corrupt(format!("attribute `{parent}.{name}` is not a number")))
+}
+
+fn map_attribute<'a>(
+    item: &'a HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<&'a HashMap<String, AttributeValue>>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::M(map)) => Ok(Some(map)),
+        Some(_) => Err(StoreError::Corrupt(format!(
+            "attribute `{name}` is not a map"
+        ))),
+    }
+}
+
+fn rate_limit_from(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<Option<RateLimit>, StoreError> {
+    map_attribute(item, "rate_limit")?
+        .map(|m| {
+            Ok(RateLimit {
+                limit: number(m, "rate_limit", "limit")?,
+                window_seconds: number(m, "rate_limit", "window_seconds")?,
+            })
+        })
+        .transpose()
+}
+
+fn quota_from(item: &HashMap<String, AttributeValue>) -> Result<Option<Quota>, StoreError> {
+    let Some(m) = map_attribute(item, "quota")? else {
+        return Ok(None);
+    };
+    let refill = match m.get("refill_every") {
+        None => None,
+        Some(AttributeValue::S(every)) => Some(Refill {
+            every: Every::parse(every).ok_or_else(|| {
+                StoreError::Corrupt("attribute `quota.refill_every` is unknown".to_owned())
+            })?,
+            amount: number(m, "quota", "refill_amount")?,
+        }),
+        Some(_) => {
+            return Err(StoreError::Corrupt(
+                "attribute `quota.refill_every` is not a string".to_owned(),
+            ))
+        }
+    };
+    let period = match m.get("period") {
+        Some(AttributeValue::S(p)) => p.clone(),
+        _ => {
+            return Err(StoreError::Corrupt(
+                "attribute `quota.period` is not a string".to_owned(),
+            ))
+        }
+    };
+    Ok(Some(Quota {
+        remaining: number(m, "quota", "remaining")?,
+        refill,
+        period,
+        generation: number(m, "quota", "generation")?,
+    }))
 }
 
 fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreError> {
@@ -731,6 +860,8 @@ fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreE
         last_used_at: optional_time("last_used_at")?,
         rotated_to: optional_id("rotated_to")?,
         rotated_from: optional_id("rotated_from")?,
+        rate_limit: rate_limit_from(item)?,
+        quota: quota_from(item)?,
         version: match item.get("v") {
             Some(AttributeValue::N(n)) => n
                 .parse()
@@ -916,6 +1047,24 @@ mod tests {
     fn a_record_round_trips_through_its_item() {
         let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
         let r = record();
+        assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r);
+    }
+
+    #[test]
+    fn a_record_with_limits_round_trips_through_its_item() {
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let refill = Some(Refill {
+            every: Every::Month,
+            amount: 1_000_000_000_000,
+        });
+        let r = KeyRecord {
+            rate_limit: Some(RateLimit {
+                limit: 10,
+                window_seconds: 60,
+            }),
+            quota: Some(Quota::set(5, refill, 3, record().created_at)),
+            ..record()
+        };
         assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r);
     }
 

@@ -11,11 +11,20 @@ use crate::error::ApiError;
 use crate::http::text_field;
 use crate::issue::{meta_field, owner_field, scopes_field, MAX_NAME_CHARS};
 use crate::key::KeyHash;
+use crate::limit::{quota_field, rate_limit_field, Quota, RateLimit, Refill};
 use crate::record::{timestamp, to_millis, KeyRecord};
 use crate::scope::Scopes;
 use crate::store::StoreError;
 
-const FIELDS: [&str; 5] = ["name", "owner", "meta", "scopes", "expires_at"];
+const FIELDS: [&str; 7] = [
+    "name",
+    "owner",
+    "meta",
+    "scopes",
+    "expires_at",
+    "rate_limit",
+    "quota",
+];
 
 /// The fields a request asks to change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,24 +34,29 @@ pub struct KeyUpdate {
     pub meta: Option<Option<Map<String, Value>>>,
     pub scopes: Option<Scopes>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub rate_limit: Option<Option<RateLimit>>,
+    /// The quota's new `remaining` and refill; `Some(None)` removes the quota.
+    pub quota: Option<Option<(u64, Option<Refill>)>>,
 }
 
 impl KeyUpdate {
     pub fn from_json(body: &Map<String, Value>) -> Result<Self, ApiError> {
         if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(ApiError::BadRequest(format!(
-                "`{}` cannot be updated; send any of name, owner, meta, scopes, expires_at.",
+                "`{}` cannot be updated; send any of {}.",
                 unknown
                     .chars()
                     .filter(|c| !c.is_control())
                     .take(40)
-                    .collect::<String>()
+                    .collect::<String>(),
+                FIELDS.join(", ")
             )));
         }
         if body.is_empty() {
-            return Err(ApiError::BadRequest(
-                "Send at least one of name, owner, meta, scopes, expires_at.".to_owned(),
-            ));
+            return Err(ApiError::BadRequest(format!(
+                "Send at least one of {}.",
+                FIELDS.join(", ")
+            )));
         }
         let expires_at = match body.get("expires_at") {
             None => None,
@@ -85,11 +99,25 @@ impl KeyUpdate {
                 .then(|| scopes_field(body))
                 .transpose()?,
             expires_at: expires_at.map(to_millis),
+            rate_limit: body
+                .contains_key("rate_limit")
+                .then(|| rate_limit_field(body))
+                .transpose()?,
+            quota: body
+                .contains_key("quota")
+                .then(|| quota_field(body))
+                .transpose()?,
         })
     }
 
-    /// The record after this update, and the names of the fields that really changed.
-    pub fn apply(&self, record: &KeyRecord) -> Result<(KeyRecord, Vec<String>), ApiError> {
+    /// The record after this update, and the names of the fields that really changed. A
+    /// quota that is sent is a new setting, even with the same numbers: it starts over from
+    /// its `remaining`, in a new generation that live counters will not carry on from.
+    pub fn apply(
+        &self,
+        record: &KeyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(KeyRecord, Vec<String>), ApiError> {
         let mut new = record.clone();
         new.version += 1;
         if let Some(at) = self.expires_at {
@@ -113,6 +141,17 @@ impl KeyUpdate {
         if let Some(scopes) = &self.scopes {
             new.scopes = scopes.clone();
         }
+        if let Some(rate_limit) = self.rate_limit {
+            new.rate_limit = rate_limit;
+        }
+        let mut quota_set = false;
+        if let Some(quota) = self.quota {
+            // The new version: it only grows, also across a removal and a new quota.
+            let generation = new.version;
+            new.quota =
+                quota.map(|(remaining, refill)| Quota::set(remaining, refill, generation, now));
+            quota_set = new.quota.is_some() || record.quota.is_some();
+        }
         let mut changes = Vec::new();
         for (field, changed) in [
             ("name", new.name != record.name),
@@ -120,6 +159,8 @@ impl KeyUpdate {
             ("meta", new.meta != record.meta),
             ("scopes", new.scopes != record.scopes),
             ("expires_at", new.expires_at != record.expires_at),
+            ("rate_limit", new.rate_limit != record.rate_limit),
+            ("quota", quota_set),
         ] {
             if changed {
                 changes.push(field.to_owned());
@@ -142,7 +183,7 @@ pub async fn update(
         let Some(old) = app.store.get(hash).await? else {
             return Ok(None);
         };
-        let (mut new, changes) = update.apply(&old)?;
+        let (mut new, changes) = update.apply(&old, now)?;
         if changes.is_empty() {
             new = old;
         } else {
@@ -208,9 +249,13 @@ mod tests {
     fn expiry_may_only_move_earlier() {
         let r = record(Some(TimeDelta::hours(1)));
         let later = parse(json!({"expires_at": "2026-01-01T02:00:00Z"})).unwrap();
-        assert!(later.apply(&r).unwrap_err().detail().contains("earlier"));
+        assert!(later
+            .apply(&r, now())
+            .unwrap_err()
+            .detail()
+            .contains("earlier"));
         let earlier = parse(json!({"expires_at": "2026-01-01T00:30:00Z"})).unwrap();
-        assert_eq!(earlier.apply(&r).unwrap().1, ["expires_at"]);
+        assert_eq!(earlier.apply(&r, now()).unwrap().1, ["expires_at"]);
         assert!(parse(json!({"expires_at": null}))
             .unwrap_err()
             .contains("earlier"));
@@ -219,13 +264,36 @@ mod tests {
     #[test]
     fn a_key_without_expiry_may_be_given_one() {
         let u = parse(json!({"expires_at": "2030-01-01T00:00:00Z"})).unwrap();
-        assert!(u.apply(&record(None)).is_ok());
+        assert!(u.apply(&record(None), now()).is_ok());
     }
 
     #[test]
     fn only_fields_that_really_change_are_reported() {
         let u = parse(json!({"name": "n", "owner": "team"})).unwrap();
-        assert_eq!(u.apply(&record(None)).unwrap().1, ["owner"]);
+        assert_eq!(u.apply(&record(None), now()).unwrap().1, ["owner"]);
+    }
+
+    #[test]
+    fn setting_a_quota_starts_a_new_generation_and_null_removes_limits() {
+        let set = parse(
+            json!({"quota": {"remaining": 5}, "rate_limit": {"limit": 2, "window_seconds": 9}}),
+        )
+        .unwrap();
+        let (first, changes) = set.apply(&record(None), now()).unwrap();
+        assert_eq!(changes, ["rate_limit", "quota"]);
+        assert_eq!(first.quota.as_ref().unwrap().generation, 1);
+        let (second, changes) = set.apply(&first, now()).unwrap();
+        assert_eq!(changes, ["quota"], "the same quota again is a reset");
+        assert_eq!(second.quota.as_ref().unwrap().generation, 2);
+        let clear = parse(json!({"quota": null, "rate_limit": null})).unwrap();
+        let (cleared, _) = clear.apply(&second, now()).unwrap();
+        assert_eq!((&cleared.quota, cleared.rate_limit), (&None, None));
+        let (again, _) = set.apply(&cleared, now()).unwrap();
+        assert_eq!(
+            again.quota.unwrap().generation,
+            4,
+            "never an earlier generation"
+        );
     }
 
     #[test]
@@ -236,6 +304,11 @@ mod tests {
             (json!({"meta": []}), "meta"),
             (json!({"scopes": ["A"]}), "scopes"),
             (json!({"expires_at": "soon"}), "expires_at"),
+            (
+                json!({"rate_limit": {"limit": 0, "window_seconds": 1}}),
+                "rate_limit.limit",
+            ),
+            (json!({"quota": {"remaining": -5}}), "quota.remaining"),
         ] {
             assert!(
                 parse(body.clone())

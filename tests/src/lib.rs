@@ -148,7 +148,7 @@ pub async fn spawn_app_on(endpoints: Endpoints) -> TestApp {
     let table = format!("kg-test-{}", random(10));
     let namespace = format!("kgtest:{}", random(10));
     let admin_token = format!("admin-{}", random(24));
-    let app = TestApp::build(table, namespace, admin_token, endpoints).await;
+    let app = TestApp::build(table, namespace, admin_token, endpoints, &[]).await;
     create_table(app.app.store.client(), &app.table)
         .await
         .expect("DynamoDB Local must be running (make test starts it)");
@@ -161,6 +161,7 @@ impl TestApp {
         namespace: String,
         admin_token: String,
         endpoints: Endpoints,
+        extra: &[(&str, &str)],
     ) -> Self {
         init_once();
         let vars = [
@@ -170,9 +171,15 @@ impl TestApp {
             ("ADMIN_TOKEN", admin_token.clone()),
         ];
         let config = Config::from_lookup(|name| {
-            vars.iter()
+            extra
+                .iter()
                 .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v.to_string())
+                .or_else(|| {
+                    vars.iter()
+                        .find(|(k, _)| *k == name)
+                        .map(|(_, v)| v.clone())
+                })
         })
         .expect("test configuration is valid");
         let counter = RequestCounter::default();
@@ -192,13 +199,25 @@ impl TestApp {
     /// Another Lambda instance of the same deployment: same table, same cache, its own
     /// clients and connections. `endpoints` lets a test point it at a dead service.
     pub async fn instance(&self, endpoints: Endpoints) -> TestApp {
+        self.instance_with(endpoints, &[]).await
+    }
+
+    /// An instance with configuration variables of its own, such as
+    /// `RATE_LIMIT_WHEN_CACHE_DOWN`.
+    pub async fn instance_with(&self, endpoints: Endpoints, vars: &[(&str, &str)]) -> TestApp {
         TestApp::build(
             self.table.clone(),
             self.namespace.clone(),
             self.admin_token.clone(),
             endpoints,
+            vars,
         )
         .await
+    }
+
+    /// The endpoints this app talks to.
+    pub fn endpoints(&self) -> Endpoints {
+        self.endpoints.clone()
     }
 
     pub async fn same_services(&self) -> TestApp {

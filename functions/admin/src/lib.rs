@@ -247,9 +247,10 @@ async fn update_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     let changes = KeyUpdate::from_json(&body)?;
     let (hash, _) = find(app, &id).await?;
     let now = Utc::now();
-    let record = update(app, &hash, &changes, now, &Origin::admin(req))
+    let mut record = update(app, &hash, &changes, now, &Origin::admin(req))
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    app.cache.show_live_quota(&hash, &mut record).await;
     telemetry::outcome("updated");
     Ok(json_response(StatusCode::OK, &record.view(now)))
 }
@@ -278,7 +279,8 @@ async fn audit(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 
 async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
-    let (_, record) = find(app, &id).await?;
+    let (hash, mut record) = find(app, &id).await?;
+    app.cache.show_live_quota(&hash, &mut record).await;
     tracing::Span::current().record("key_id", id.as_str());
     telemetry::outcome("viewed");
     Ok(json_response(StatusCode::OK, &record.view(Utc::now())))

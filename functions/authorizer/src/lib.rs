@@ -4,7 +4,9 @@
 //! It reads `X-API-KEY`, verifies it with the same guard as the functions, and answers
 //! `{"isAuthorized": true, "context": {"key_id": .., "name": ..}}`, which API Gateway hands
 //! to the backend as `requestContext.authorizer.lambda`. Every other outcome is
-//! `{"isAuthorized": false}` and API Gateway answers 403 itself.
+//! `{"isAuthorized": false}` and API Gateway answers 403 itself: a simple response has no
+//! way to ask for a 429, so a key over its rate limit or quota is denied like any other
+//! (the log line's `outcome` says which).
 
 use std::time::Instant;
 
@@ -127,7 +129,13 @@ pub async fn authorize_with(app: &App, routes: &RouteScopes, event: &Request) ->
             }
             Err(err) => {
                 span.record("outcome", err.outcome());
-                if !matches!(err, ApiError::Forbidden(_)) {
+                if !matches!(
+                    err,
+                    ApiError::Forbidden(_)
+                        | ApiError::MissingScope(_)
+                        | ApiError::RateLimited { .. }
+                        | ApiError::QuotaExhausted { .. }
+                ) {
                     // Fail closed: a key that cannot be checked is not let through. The
                     // caller sees a 403 like any refusal; this line is how operators tell
                     // an outage from bad keys.
@@ -217,6 +225,7 @@ mod tests {
             name: "orders".into(),
             owner: None,
             scopes: Default::default(),
+            usage: Default::default(),
         });
         assert_eq!(
             serde_json::to_value(allow).unwrap(),

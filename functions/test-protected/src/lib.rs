@@ -20,7 +20,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     let required = required_scopes(&query)?;
     let key = require_api_key_with_scopes(app, &req, &required).await?;
     telemetry::outcome("valid");
-    Ok(json_response(
+    let mut response = json_response(
         StatusCode::OK,
         &json!({
             "detail": "Hello from protected endpoint! Your API key is valid.",
@@ -29,7 +29,9 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             "owner": key.owner,
             "scopes": key.scopes.as_slice(),
         }),
-    ))
+    );
+    key.write_limit_headers(response.headers_mut());
+    Ok(response)
 }
 
 /// The scopes named by `?scope=` (comma-separated, possibly repeated).

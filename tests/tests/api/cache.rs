@@ -150,7 +150,7 @@ async fn redis_is_skipped_after_a_failure_instead_of_paying_its_timeout_per_requ
     // The cache reports it was skipped, not tried.
     let hash = ApiKey::parse(&key).unwrap().hash();
     assert!(matches!(
-        no_redis.app.cache.get(&hash).await,
+        no_redis.app.cache.get(&hash, Utc::now()).await,
         Err(keygate::cache::CacheError::Skipped)
     ));
 }

@@ -30,6 +30,8 @@ async fn issue_returns_201_with_the_key_shown_once() {
             "name",
             "owner",
             "prefix",
+            "quota",
+            "rate_limit",
             "revoked_at",
             "rotated_from",
             "rotated_to",
