@@ -13,6 +13,7 @@ use keygate::cache::Cache;
 use keygate::config::Config;
 use keygate::issue::{issue, NewKey};
 use keygate::key::{ApiKey, KeyHash};
+use keygate::limit::{Quota, RateLimit, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS};
 use keygate::revoke::revoke;
 use keygate::store::{create_table, Store};
 use keygate::verify::{verify, Source};
@@ -69,7 +70,7 @@ impl Bench {
     }
 
     pub async fn issue_key(&self, name: &str) -> Result<String, BenchError> {
-        let new = NewKey {
+        self.issue_new(NewKey {
             name: name.to_owned(),
             expires_at: None,
             owner: None,
@@ -77,7 +78,29 @@ impl Bench {
             scopes: Default::default(),
             rate_limit: None,
             quota: None,
-        };
+        })
+        .await
+    }
+
+    /// A key with this rate limit and the largest quota, so no iteration is refused.
+    pub async fn issue_limited_key(
+        &self,
+        name: &str,
+        rate_limit: RateLimit,
+    ) -> Result<String, BenchError> {
+        self.issue_new(NewKey {
+            name: name.to_owned(),
+            expires_at: None,
+            owner: None,
+            meta: None,
+            scopes: Default::default(),
+            rate_limit: Some(rate_limit),
+            quota: Some(Quota::set(MAX_QUOTA, None, 0, Utc::now())),
+        })
+        .await
+    }
+
+    async fn issue_new(&self, new: NewKey) -> Result<String, BenchError> {
         let issued = issue(&self.app, new, Utc::now(), &Default::default())
             .await
             .map_err(|e| BenchError(format!("issuing a key: {}", e.detail())))?;
@@ -125,15 +148,83 @@ fn expect_source(got: Source, want: Source, what: &str) -> Result<(), BenchError
 /// `MultiplexedConnection`: the one round trip a hit cannot avoid.
 pub async fn cache_hit(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
     let raw_key = b.issue_key("bench-hit").await?;
-    let entry_key = b.cache().entry_key(&hash_of(&raw_key));
+    let hit = measure_hits(b, &raw_key).await?;
+    writeln!(
+        out,
+        "| 1. Verify, cache hit (Redis, {}-byte entry) | {} | {} | raw `GET` of the same entry, same connection type: p50 {}, p99 {} | p50 ×{} | ≤ 1.10: {} |",
+        hit.value_len,
+        hit.subject.p50.show(1, "µs"),
+        hit.subject.p99.show(1, "µs"),
+        hit.floor.p50.show(1, "µs"),
+        hit.floor.p99.show(1, "µs"),
+        hit.ratio.ratio(),
+        verdict(hit.ratio.median() <= 1.10),
+    )
+    .ok();
+    writeln!(
+        out,
+        "| 1b. the same hit vs a `GET` with the cache's per-command timeout | (as above) | | raw `GET`, connection with `response_timeout` {} ms: p50 {}, p99 {} | p50 ×{} | reference |",
+        b.cache().settings().timeout.as_millis(),
+        hit.timed.p50.show(1, "µs"),
+        hit.timed.p99.show(1, "µs"),
+        hit.ratio_timed.ratio(),
+    )
+    .ok();
+    Ok(())
+}
+
+/// Row 1c: a cache hit of a key with a rate limit and a quota: the same one script, which
+/// now also counts the request (INCR, HMGET, HSET), against the same raw GET.
+pub async fn cache_hit_limited(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let raw_key = b
+        .issue_limited_key(
+            "bench-hit-limited",
+            RateLimit {
+                limit: MAX_RATE_LIMIT,
+                window_seconds: MAX_WINDOW_SECONDS,
+            },
+        )
+        .await?;
+    let hit = measure_hits(b, &raw_key).await?;
+    writeln!(
+        out,
+        "| 1c. Verify, cache hit, key with a rate limit and a quota (counted in the same script) | {} | {} | raw `GET` of the same entry: p50 {}, p99 {} | p50 ×{} | ≤ 1.15: {} |",
+        hit.subject.p50.show(1, "µs"),
+        hit.subject.p99.show(1, "µs"),
+        hit.floor.p50.show(1, "µs"),
+        hit.floor.p99.show(1, "µs"),
+        hit.ratio.ratio(),
+        verdict(hit.ratio.median() <= 1.15),
+    )
+    .ok();
+    Ok(())
+}
+
+struct Hits {
+    subject: Latency,
+    floor: Latency,
+    timed: Latency,
+    ratio: Spread,
+    ratio_timed: Spread,
+    value_len: usize,
+}
+
+/// Cache-hit verifications of `raw_key`, each run alternating with raw GETs of its entry
+/// (plain, and with the cache's response timeout).
+async fn measure_hits(b: &mut Bench, raw_key: &str) -> Result<Hits, BenchError> {
+    let entry_key = b.cache().entry_key(&hash_of(raw_key));
     // The first verification misses and fills the entry.
-    verify(b.store(), b.cache(), &raw_key, Utc::now()).await?;
+    verify(b.store(), b.cache(), raw_key, Utc::now()).await?;
 
     let (iterations, warm_up) = (b.settings.hit_iterations, b.settings.hit_iterations / 4);
-    let (mut subject, mut floor, mut ratio) =
-        (Latency::default(), Latency::default(), Spread::default());
-    let (mut timed, mut ratio_timed) = (Latency::default(), Spread::default());
-    let mut value_len = 0;
+    let mut hits = Hits {
+        subject: Latency::default(),
+        floor: Latency::default(),
+        timed: Latency::default(),
+        ratio: Spread::default(),
+        ratio_timed: Spread::default(),
+        value_len: 0,
+    };
     for run in 0..=b.settings.runs {
         let (mut s, mut f, mut t) = (Vec::new(), Vec::new(), Vec::new());
         let n = if run == 0 { warm_up } else { iterations };
@@ -142,9 +233,17 @@ pub async fn cache_hit(b: &mut Bench, out: &mut String) -> Result<(), BenchError
             for step in [i % 3, (i + 1) % 3, (i + 2) % 3] {
                 if step == 0 {
                     let started = Instant::now();
-                    let v = verify(b.store(), b.cache(), &raw_key, Utc::now()).await?;
+                    let v = verify(b.store(), b.cache(), raw_key, Utc::now()).await?;
                     s.push(started.elapsed());
                     expect_source(v.source, Source::Cache, "cache hit")?;
+                    if let Ok(info) = &v.verdict {
+                        if info.usage.refusal.is_some() {
+                            return Err(BenchError(
+                                "the limited key was refused; the figure would measure a 429"
+                                    .into(),
+                            ));
+                        }
+                    }
                 } else {
                     let conn = if step == 1 {
                         &mut b.raw
@@ -160,41 +259,20 @@ pub async fn cache_hit(b: &mut Bench, out: &mut String) -> Result<(), BenchError
                     } else {
                         t.push(elapsed)
                     }
-                    value_len = black_box(v).map_or(0, |v| v.len());
+                    hits.value_len = black_box(v).map_or(0, |v| v.len());
                 }
             }
         }
         // Run 0 only warms connections, caches and branch predictors.
         if run > 0 {
-            let (sp50, _) = subject.add_run(s);
-            let (fp50, _) = floor.add_run(f);
-            let (tp50, _) = timed.add_run(t);
-            ratio.push(sp50 / fp50);
-            ratio_timed.push(sp50 / tp50);
+            let (sp50, _) = hits.subject.add_run(s);
+            let (fp50, _) = hits.floor.add_run(f);
+            let (tp50, _) = hits.timed.add_run(t);
+            hits.ratio.push(sp50 / fp50);
+            hits.ratio_timed.push(sp50 / tp50);
         }
     }
-    let met = ratio.median() <= 1.10;
-    writeln!(
-        out,
-        "| 1. Verify, cache hit (Redis, {value_len}-byte entry) | {} | {} | raw `GET` of the same entry, same connection type: p50 {}, p99 {} | p50 ×{} | ≤ 1.10: {} |",
-        subject.p50.show(1, "µs"),
-        subject.p99.show(1, "µs"),
-        floor.p50.show(1, "µs"),
-        floor.p99.show(1, "µs"),
-        ratio.ratio(),
-        verdict(met),
-    )
-    .ok();
-    writeln!(
-        out,
-        "| 1b. the same hit vs a `GET` with the cache's per-command timeout | (as above) | | raw `GET`, connection with `response_timeout` {} ms: p50 {}, p99 {} | p50 ×{} | reference |",
-        b.cache().settings().timeout.as_millis(),
-        timed.p50.show(1, "µs"),
-        timed.p99.show(1, "µs"),
-        ratio_timed.ratio(),
-    )
-    .ok();
-    Ok(())
+    Ok(hits)
 }
 
 /// Row 2: a cache miss (GET miss, strongly consistent GetItem, SET NX fill) against the
@@ -401,6 +479,7 @@ pub async fn run_all(settings: &Settings) -> Result<String, BenchError> {
     issue_revoke(&mut b, &mut reference).await?;
     eprintln!("keygate-bench: issue/revoke done ({:?})", started.elapsed());
     cache_hit(&mut b, &mut out).await?;
+    cache_hit_limited(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache hit done ({:?})", started.elapsed());
     cache_miss(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache miss done ({:?})", started.elapsed());
