@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 base, token, log_path = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
 
 
-def call(method, function, body=None, headers=None):
+def call(method, function, body=None, headers=None, with_headers=False):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(f"{base}/{function}/", data=data, method=method)
     req.add_header("Content-Type", "application/json")
@@ -21,9 +21,10 @@ def call(method, function, body=None, headers=None):
         req.add_header(k, v)
     try:
         with urllib.request.urlopen(req, timeout=120) as resp:
-            return resp.status, json.loads(resp.read())
+            got = resp.status, json.loads(resp.read()), resp.headers
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
+        got = err.code, json.loads(err.read()), err.headers
+    return got if with_headers else got[:2]
 
 
 def expect(got, status, detail=None):
@@ -56,8 +57,25 @@ with ThreadPoolExecutor(max_workers=8) as pool:
 expect(call("POST", "revoke", {"key": key}), 200)
 expect(call("POST", "revoke", {"key": "kg_nope"}), 404, "API Key not found.")
 
+# A key with a rate limit, across the emulator's instances: exactly `limit` requests pass,
+# each 200 and 429 with the RateLimit-* headers.
+limited = expect(call("POST", "issue", {"name": "smoke-limited",
+                                        "rate_limit": {"limit": 5, "window_seconds": 3600}}, admin), 201)
+with ThreadPoolExecutor(max_workers=8) as pool:
+    burst = [pool.submit(call, "GET", "test-protected", None, {"X-API-KEY": limited["key"]}, True)
+             for _ in range(20)]
+    replies = [f.result() for f in burst]
+statuses = sorted(code for code, _, _ in replies)
+if statuses != [200] * 5 + [429] * 15:
+    sys.exit(f"smoke: a burst of 20 with a limit of 5 got {statuses}")
+for code, body, headers in replies:
+    if headers.get("RateLimit-Limit") != "5" or headers.get("RateLimit-Remaining") is None:
+        sys.exit(f"smoke: {code} without the RateLimit-* headers: {dict(headers)}")
+    if code == 429 and not body["detail"].startswith("Rate limit exceeded. Retry after "):
+        sys.exit(f"smoke: unexpected 429 detail {body}")
+
 with open(log_path, encoding="utf-8", errors="replace") as f:
     logs = f.read()
-if key[3:] in logs or token in logs:
+if key[3:] in logs or limited["key"][3:] in logs or token in logs:
     sys.exit("smoke: a raw key or the admin token reached the function logs")
-print("smoke: the README flow works through cargo lambda watch (issue, verify, race a revoke, revoke)")
+print("smoke: the README flow works through cargo lambda watch (issue, verify, race a revoke, revoke, rate limit)")
