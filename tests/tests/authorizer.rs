@@ -220,3 +220,24 @@ async fn a_route_can_require_scopes() {
         Response::deny()
     );
 }
+
+#[tokio::test]
+async fn a_key_over_its_rate_limit_or_quota_is_denied() {
+    let app = spawn_app().await;
+    let issued = app
+        .issue(json!({"name": "limited", "rate_limit": {"limit": 2, "window_seconds": 3600}}))
+        .await;
+    let key = issued.body["key"].as_str().unwrap();
+    assert!(ask(&app, key).await.is_authorized);
+    assert!(ask(&app, key).await.is_authorized);
+    assert_eq!(ask(&app, key).await, Response::deny());
+
+    let issued = app
+        .issue(json!({"name": "quota", "quota": {"remaining": 1}}))
+        .await;
+    let key = issued.body["key"].as_str().unwrap();
+    assert!(ask(&app, key).await.is_authorized);
+    assert_eq!(ask(&app, key).await, Response::deny());
+    let logs = captured_logs();
+    assert!(logs.contains("rate_limited") && logs.contains("quota_exhausted"));
+}
