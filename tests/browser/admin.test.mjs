@@ -26,6 +26,7 @@ const run = Math.random().toString(36).slice(2, 8);
 const keyName = `browser test ${run}`;
 const owner = `team-${run}`;
 const rotateName = `rotate me ${run}`;
+const limitName = `limited ${run}`;
 const rotateMeta = { plan: 'pro', note: '<img src=x onerror=alert(2)>', limits: { rps: 10 } };
 const hostileName = '<img src=x onerror=alert(1)>';
 const KEY_PATTERN = /^kg_[0-9a-f]{72}$/;
@@ -37,11 +38,11 @@ function required(name) {
 }
 
 // Issues keys straight through the JSON API, to give the list some depth.
-async function issueViaApi(name) {
+async function issueViaApi(name, extra = {}) {
   const response = await fetch(new URL('api/keys', adminUrl), {
     method: 'POST',
     headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name }),
+    body: JSON.stringify({ name, ...extra }),
   });
   const text = await response.text();
   assert.equal(response.status, 201, text);
@@ -63,6 +64,8 @@ describe('the admin page', () => {
   let oldId;
   let newKey;
   let newId;
+  // The key issued with a rate limit and a quota.
+  let limitId;
   // The issue form's name field (the edit dialog has a "Name" field too, hidden until opened).
   const nameField = () => page.getByRole('textbox', { name: 'Name', exact: true });
   const rowNames = () => page.locator('#keys-body tr th .name').allTextContents();
@@ -292,6 +295,123 @@ describe('the admin page', () => {
     assert.deepEqual(nativeDialogs, [], 'no alert fired');
   });
 
+  it('issues a key with a rate limit and a quota, then edits and removes its limits', async () => {
+    const form = page.locator('#issue-form');
+    await nameField().fill(limitName);
+    await form.getByLabel('Requests').fill('100');
+    await form.getByLabel('Per (seconds)').fill('60');
+    await form.getByLabel('Calls left').fill('950');
+    // The refill amount waits for a refill, and a refill needs its amount.
+    assert.equal(await form.getByLabel('Refill amount').isDisabled(), true);
+    await form.getByLabel('Refills').selectOption('month');
+    await page.getByRole('button', { name: 'Issue key' }).click();
+    await page.getByText('Quota: enter the refill amount').waitFor();
+    assert.equal(await form.getByLabel('Refill amount').getAttribute('aria-invalid'), 'true');
+    await form.getByLabel('Refill amount').fill('1000');
+    const [issued] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/keys') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Issue key' }).click(),
+    ]);
+    assert.equal(issued.status(), 201);
+    assert.deepEqual(issued.request().postDataJSON(), {
+      name: limitName,
+      rate_limit: { limit: 100, window_seconds: 60 },
+      quota: { remaining: 950, refill: { every: 'month', amount: 1000 } },
+    });
+    limitId = (await issued.json()).id;
+    await page.getByRole('region', { name: /New key/ }).waitFor();
+    const limitKey = await page.getByLabel('The new API key').inputValue();
+    await page.getByRole('button', { name: 'Done, hide the key' }).click();
+    // The form is empty again, the refill amount off with its refill.
+    assert.equal(await form.getByLabel('Requests').inputValue(), '');
+    assert.equal(await form.getByLabel('Refill amount').isDisabled(), true);
+
+    // The list: the rate, then the quota; a dash for keys without limits.
+    const row = page.locator(`#keys-body tr[data-id="${limitId}"]`);
+    const limits = row.locator('td[data-label="Limits"]');
+    await row.waitFor();
+    assert.equal(await limits.locator('.rate').textContent(), '100 / 60 s');
+    assert.equal(await limits.locator('.quota').textContent(), 'quota 950 left, refills 1,000 monthly');
+    const plain = page.locator('#keys-body tr', { hasText: 'billing service' });
+    assert.equal(await plain.locator('td[data-label="Limits"]').textContent(), '—');
+
+    // A request spends one call; the details show the live count, and so does the row then.
+    assert.equal(await protectedStatus(limitKey), 200, 'the limited key works');
+    await row.getByRole('button', { name: `Details of ${limitName}` }).click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.waitFor();
+    const rateShown = details.locator('dt:text-is("Rate limit") + dd');
+    const quotaShown = details.locator('dt:text-is("Quota") + dd');
+    assert.equal(await rateShown.textContent(), '100 requests per 60 seconds (1 minute)');
+    assert.equal(await quotaShown.textContent(), '949 calls left, refills to 1,000 on the 1st of each month, 00:00 UTC');
+    assert.equal(await limits.locator('.quota').textContent(), 'quota 949 left, refills 1,000 monthly');
+
+    // Edit the rate limit. The dialog starts from the key's limits.
+    await details.getByRole('button', { name: 'Edit…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit key' });
+    await dialog.waitFor();
+    assert.equal(await dialog.getByLabel('Requests').inputValue(), '100');
+    assert.equal(await dialog.getByLabel('Per (seconds)').inputValue(), '60');
+    assert.equal(await dialog.getByLabel('Calls left').inputValue(), '949');
+    assert.equal(await dialog.getByLabel('Refills').inputValue(), 'month');
+    assert.equal(await dialog.getByLabel('Refill amount').inputValue(), '1000');
+    // Out of range: the server's reason, next to the form, on the field it names.
+    await dialog.getByLabel('Requests').fill('0');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.getByText('`rate_limit.limit` must be an integer from 1 to 1000000.').waitFor();
+    assert.equal(await dialog.getByLabel('Requests').getAttribute('aria-invalid'), 'true');
+    await dialog.getByLabel('Requests').fill('500');
+    await dialog.getByLabel('Per (seconds)').fill('3600');
+    await page.screenshot({ path: path.join(outDir, 'edit-limits-1280.png') });
+    const patch = () =>
+      page.waitForResponse((r) => r.url().endsWith(`/api/keys/${limitId}`) && r.request().method() === 'PATCH');
+    const [changed] = await Promise.all([patch(), dialog.getByRole('button', { name: 'Save changes' }).click()]);
+    assert.equal(changed.status(), 200);
+    // Only what changed: an unchanged quota is not sent, so it does not start over.
+    assert.deepEqual(changed.request().postDataJSON(), { rate_limit: { limit: 500, window_seconds: 3600 } });
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await rateShown.textContent(), '500 requests per 3600 seconds (1 hour)');
+    assert.match(await quotaShown.textContent(), /^949 calls left/);
+    assert.equal(await limits.locator('.rate').textContent(), '500 / 3600 s');
+
+    // Remove the rate limit: both fields emptied.
+    await details.getByRole('button', { name: 'Edit…' }).click();
+    await dialog.waitFor();
+    await dialog.getByLabel('Requests').fill('');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.getByText('Rate limit: enter the number of requests too').waitFor();
+    await dialog.getByLabel('Per (seconds)').fill('');
+    const [removed] = await Promise.all([patch(), dialog.getByRole('button', { name: 'Save changes' }).click()]);
+    assert.equal(removed.status(), 200);
+    assert.deepEqual(removed.request().postDataJSON(), { rate_limit: null });
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await rateShown.textContent(), 'none');
+    assert.equal(await limits.locator('.rate').count(), 0);
+    assert.equal(await limits.locator('.quota').textContent(), 'quota 949 left, refills 1,000 monthly');
+
+    // And the quota: no limits left, a dash in the list.
+    await details.getByRole('button', { name: 'Edit…' }).click();
+    await dialog.waitFor();
+    await dialog.getByLabel('Calls left').fill('');
+    await dialog.getByLabel('Refills').selectOption('');
+    const [cleared] = await Promise.all([patch(), dialog.getByRole('button', { name: 'Save changes' }).click()]);
+    assert.equal(cleared.status(), 200);
+    assert.deepEqual(cleared.request().postDataJSON(), { quota: null });
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await quotaShown.textContent(), 'none');
+    assert.equal(await limits.textContent(), '—');
+    assert.equal(await protectedStatus(limitKey), 200, 'the key works without limits');
+    // The history names the fields each update changed.
+    await details.locator('#key-audit-list li').nth(3).waitFor();
+    assert.deepEqual(await details.locator('#key-audit-list .action').allTextContents(), ['update', 'update', 'update', 'issue']);
+    assert.deepEqual(
+      await details.locator('#key-audit-list .event-head').evaluateAll((heads) => heads.map((h) => h.lastElementChild.textContent)),
+      ['quota', 'rate_limit', 'rate_limit', '—'],
+    );
+    await details.getByRole('button', { name: 'Close' }).click();
+    await details.waitFor({ state: 'hidden' });
+  });
+
   it('checks metadata before issuing, and shows the server\'s reason for a bad scope', async () => {
     const meta = page.getByLabel('Metadata (optional JSON object)');
     const error = page.locator('#issue-error');
@@ -452,16 +572,21 @@ describe('the admin page', () => {
   });
 
   it('pages through the keys with Load more', async () => {
-    // 25 per page: these push the list past one page.
+    // 25 per page: these push the list past one page. Some carry the largest limits there
+    // are, for the layout checks below.
+    const largest = {
+      rate_limit: { limit: 1_000_000, window_seconds: 86_400 },
+      quota: { remaining: 1e12, refill: { every: 'month', amount: 1e12 } },
+    };
     for (let i = 0; i < 24; i += 1) {
-      await issueViaApi(`bulk ${run} ${String(i).padStart(2, '0')}`);
+      await issueViaApi(`bulk ${run} ${String(i).padStart(2, '0')}`, i % 8 === 0 ? largest : {});
     }
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 25);
     const loadMore = page.getByRole('button', { name: 'Load more' });
     await loadMore.waitFor();
     await loadMore.click();
-    await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 31);
+    await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 32);
     await loadMore.waitFor({ state: 'hidden' });
     const ids = await page.locator('#keys-body tr').evaluateAll((rows) => rows.map((r) => r.dataset.id));
     assert.equal(new Set(ids).size, ids.length, 'no key twice');
@@ -486,9 +611,9 @@ describe('the admin page', () => {
     assert.deepEqual([...times].sort().reverse(), times, 'newest first');
 
     await view.getByRole('button', { name: 'Load more' }).click();
-    // 30 keys issued (3 seeded, 3 through the page, 24 in bulk), one revoke, one rotate and
-    // one update; the replacement key has no issue event of its own.
-    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 33);
+    // 31 keys issued (3 seeded, 4 through the page, 24 in bulk), one revoke, one rotate and
+    // four updates; the replacement key has no issue event of its own.
+    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 37);
     await view.getByRole('button', { name: 'Load more' }).waitFor({ state: 'hidden' });
     const ids = await page.locator('#audit-body tr').evaluateAll((rows) => rows.map((r) => r.dataset.event));
     assert.equal(new Set(ids).size, ids.length, 'no event twice');
@@ -605,9 +730,10 @@ describe('the admin page', () => {
   it('raised no script errors, no failed loads and no Content-Security-Policy violations', () => {
     assert.deepEqual(pageErrors, []);
     // The wrong-token attempt gets its 401, which is expected; nothing else may fail.
-    // So do the bad scope and the bad key id the test sends on purpose.
+    // So do the bad rate limit, the bad scope and the bad key id the test sends on purpose.
     assert.deepEqual(failedResponses, [
       `401 ${new URL('api/keys?limit=25', adminUrl)}`,
+      `400 ${new URL(`api/keys/${limitId}`, adminUrl)}`,
       `400 ${new URL('api/keys', adminUrl)}`,
       `400 ${new URL('api/audit?limit=25&key_id=key_nope', adminUrl)}`,
     ]);

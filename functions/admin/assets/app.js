@@ -27,6 +27,11 @@
     issueScopes: $('issue-scopes'),
     issueMeta: $('issue-meta'),
     issueExpires: $('issue-expires'),
+    issueRateLimit: $('issue-rate-limit'),
+    issueRateWindow: $('issue-rate-window'),
+    issueQuotaRemaining: $('issue-quota-remaining'),
+    issueQuotaEvery: $('issue-quota-every'),
+    issueQuotaAmount: $('issue-quota-amount'),
     issueError: $('issue-error'),
     newKey: $('new-key'),
     newKeyName: $('new-key-name'),
@@ -81,6 +86,11 @@
     editScopes: $('edit-scopes'),
     editMeta: $('edit-meta'),
     editExpires: $('edit-expires'),
+    editRateLimit: $('edit-rate-limit'),
+    editRateWindow: $('edit-rate-window'),
+    editQuotaRemaining: $('edit-quota-remaining'),
+    editQuotaEvery: $('edit-quota-every'),
+    editQuotaAmount: $('edit-quota-amount'),
     editError: $('edit-error'),
     editCancel: $('edit-cancel'),
     editSave: $('edit-save'),
@@ -100,6 +110,22 @@
   };
 
   const DIALOGS = [ui.details, ui.revoke, ui.rotate, ui.edit];
+
+  // The rate limit and quota inputs of the issue form and of the edit dialog.
+  const ISSUE_LIMITS = {
+    limit: ui.issueRateLimit,
+    window: ui.issueRateWindow,
+    remaining: ui.issueQuotaRemaining,
+    every: ui.issueQuotaEvery,
+    amount: ui.issueQuotaAmount,
+  };
+  const EDIT_LIMITS = {
+    limit: ui.editRateLimit,
+    window: ui.editRateWindow,
+    remaining: ui.editQuotaRemaining,
+    every: ui.editQuotaEvery,
+    amount: ui.editQuotaAmount,
+  };
 
   const state = {
     token: null,
@@ -281,6 +307,160 @@
     );
   }
 
+  // ---------------------------------------------------------------- limits
+
+  // A count as the administrator's locale writes it (1,000,000 in English).
+  const count = (n) => Number(n).toLocaleString();
+
+  // Shorter for the list from 100,000 up (123.4K, 1M, 1T in English), rounded down so that
+  // calls left are never overstated; the tooltip and the details have the exact count.
+  const COMPACT = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1, roundingMode: 'floor' });
+  const shortCount = (n) => (n < 100000 ? count(n) : COMPACT.format(n));
+
+  const REFILL_WORDS = { day: 'daily', month: 'monthly' };
+
+  // For the list: "100 / 60 s".
+  function rateText(rate) {
+    return shortCount(rate.limit) + ' / ' + rate.window_seconds + ' s';
+  }
+
+  // For the list: "quota 950 left, refills 1,000 monthly". The list's count is the stored
+  // one, up to a minute behind; the details show the live one.
+  function quotaText(quota) {
+    let text = 'quota ' + shortCount(quota.remaining) + ' left';
+    if (quota.refill) text += ', refills ' + shortCount(quota.refill.amount) + ' ' + REFILL_WORDS[quota.refill.every];
+    return text;
+  }
+
+  // For the details and tooltips: "100 requests per 60 seconds (1 minute)".
+  function rateDetail(rate) {
+    const seconds = rate.window_seconds;
+    let text =
+      count(rate.limit) + (rate.limit === 1 ? ' request' : ' requests') +
+      ' per ' + seconds + (seconds === 1 ? ' second' : ' seconds');
+    if (seconds >= 60) text += ' (' + duration(seconds) + ')';
+    return text;
+  }
+
+  function quotaDetail(quota) {
+    let text = count(quota.remaining) + (quota.remaining === 1 ? ' call left' : ' calls left');
+    if (!quota.refill) return text + ', no refill';
+    const when = quota.refill.every === 'day' ? 'at 00:00 UTC each day' : 'on the 1st of each month, 00:00 UTC';
+    return text + ', refills to ' + count(quota.refill.amount) + ' ' + when;
+  }
+
+  function limitsCell(key) {
+    if (!key.rate_limit && !key.quota) return el('span', { class: 'muted', text: '—' });
+    const cell = el('span', { class: 'limits' });
+    if (key.rate_limit) {
+      // It may break after the slash, never inside either half.
+      const [requests, per] = rateText(key.rate_limit).split(' / ');
+      cell.append(
+        el('span', { class: 'rate', title: rateDetail(key.rate_limit) }, [
+          el('span', { class: 'nowrap', text: requests + ' /' }),
+          ' ',
+          el('span', { class: 'nowrap', text: per }),
+        ]),
+      );
+    }
+    if (key.quota) cell.append(el('span', { class: 'quota', title: quotaDetail(key.quota), text: quotaText(key.quota) }));
+    return cell;
+  }
+
+  // The refill amount only means something with a refill.
+  function syncRefill(inputs) {
+    inputs.amount.disabled = !inputs.every.value;
+  }
+
+  function fillLimits(inputs, key) {
+    const rate = key.rate_limit;
+    const quota = key.quota;
+    const refill = quota && quota.refill;
+    inputs.limit.value = rate ? String(rate.limit) : '';
+    inputs.window.value = rate ? String(rate.window_seconds) : '';
+    inputs.remaining.value = quota ? String(quota.remaining) : '';
+    inputs.every.value = refill ? refill.every : '';
+    inputs.amount.value = refill ? String(refill.amount) : '';
+    syncRefill(inputs);
+  }
+
+  // A whole-number input: { value }, { empty: true } or { bad: true }. A number input holds
+  // '' for text it cannot read, so that counts as bad rather than empty.
+  function wholeNumber(input) {
+    const text = input.value.trim();
+    if (input.validity.badInput || (text && !/^[0-9]+$/.test(text))) return { bad: true };
+    return text ? { value: Number(text) } : { empty: true };
+  }
+
+  // The limits a form asks for, as the API takes them: { rate_limit, quota }, each null when
+  // left empty, or { error, input } naming the first input that cannot be used. The API
+  // checks the ranges, and names the field when one is out of them.
+  function readLimits(inputs) {
+    const every = inputs.every.value;
+    const numbers = {};
+    for (const [name, label] of [
+      ['limit', 'Rate limit requests'],
+      ['window', 'Rate limit window'],
+      ['remaining', 'Quota calls left'],
+      ['amount', 'Quota refill amount'],
+    ]) {
+      if (name === 'amount' && !every) continue;
+      numbers[name] = wholeNumber(inputs[name]);
+      if (numbers[name].bad) return { error: label + ': enter a whole number.', input: inputs[name] };
+    }
+    const { limit, window: per, remaining, amount } = numbers;
+    let rateLimit = null;
+    if (!limit.empty || !per.empty) {
+      if (limit.empty) {
+        return { error: 'Rate limit: enter the number of requests too, or empty both fields for no rate limit.', input: inputs.limit };
+      }
+      if (per.empty) {
+        return { error: 'Rate limit: enter the window in seconds too, or empty both fields for no rate limit.', input: inputs.window };
+      }
+      rateLimit = { limit: limit.value, window_seconds: per.value };
+    }
+    let quota = null;
+    if (!remaining.empty || every) {
+      if (remaining.empty) {
+        return { error: 'Quota: enter the calls left, or choose Refills: Never and leave it empty for no quota.', input: inputs.remaining };
+      }
+      if (every && amount.empty) {
+        return { error: 'Quota: enter the refill amount, or choose Refills: Never.', input: inputs.amount };
+      }
+      quota = { remaining: remaining.value };
+      if (every) quota.refill = { every, amount: amount.value };
+    }
+    return { rate_limit: rateLimit, quota };
+  }
+
+  // The input a 400's detail is about ("`rate_limit.limit` must be …"), if it is a limit's.
+  function limitInput(detail, inputs) {
+    const match = /`(rate_limit\.limit|rate_limit\.window_seconds|quota\.remaining|quota\.refill\.amount)`/.exec(detail);
+    if (!match) return null;
+    return {
+      'rate_limit.limit': inputs.limit,
+      'rate_limit.window_seconds': inputs.window,
+      'quota.remaining': inputs.remaining,
+      'quota.refill.amount': inputs.amount,
+    }[match[1]];
+  }
+
+  // Shows a failed save's reason, on the limit input it names if there is one.
+  function showSaveError(err, box, inputs) {
+    const input = limitInput(err.message, inputs);
+    if (input) invalid(input, box, err.message);
+    else setMessage(box, err.message);
+  }
+
+  function limitInputs(inputs) {
+    return [inputs.limit, inputs.window, inputs.remaining, inputs.amount];
+  }
+
+  const sameRate = (a, b) => (a && b ? a.limit === b.limit && a.window_seconds === b.window_seconds : a === b);
+  const sameRefill = (a, b) => (a && b ? a.every === b.every && a.amount === b.amount : a === b);
+  const sameQuota = (a, b) =>
+    a && b ? a.remaining === b.remaining && sameRefill(a.refill || null, b.refill || null) : a === b;
+
   // ---------------------------------------------------------------- signing in and out
 
   function showSignIn(message) {
@@ -307,6 +487,7 @@
   function resetApp() {
     hideNewKey();
     ui.issueForm.reset();
+    syncRefill(ISSUE_LIMITS);
     ui.filterForm.reset();
     ui.auditForm.reset();
     state.filters = { q: '', status: '', unused_days: '' };
@@ -373,12 +554,21 @@
 
   // ---------------------------------------------------------------- the list
 
-  const COLUMNS = ['Name', 'ID', 'Prefix', 'Status', 'Scopes', 'Created', 'Expires', 'Last used', 'Revoked at', ''];
+  const COLUMNS = ['Name', 'ID and prefix', 'Status', 'Scopes', 'Limits', 'Created', 'Expires', 'Last used', 'Revoked at', ''];
 
   function nameCell(key) {
     const cell = el('span', { class: 'name-cell' }, [el('span', { class: 'name', text: key.name })]);
     if (key.owner) cell.append(el('span', { class: 'owner', title: 'Owner', text: key.owner }));
     return cell;
+  }
+
+  // The id, and the prefix the key itself starts with, stacked: one column for both leaves
+  // room for the limits at 1280 px.
+  function idCell(key) {
+    return el('span', { class: 'id-cell' }, [
+      el('code', { text: key.id }),
+      el('code', { class: 'prefix', title: 'Prefix', text: key.prefix }),
+    ]);
   }
 
   function statusCell(key) {
@@ -392,10 +582,10 @@
   function keyRow(key) {
     const cells = [
       nameCell(key),
-      el('code', { text: key.id }),
-      el('code', { text: key.prefix }),
+      idCell(key),
       statusCell(key),
       scopeList(key.scopes, 1),
+      limitsCell(key),
       time(key.created_at, '—'),
       time(key.expires_at, 'never'),
       time(key.last_used_at, 'never'),
@@ -524,7 +714,9 @@
   async function issueKey(event) {
     event.preventDefault();
     setMessage(ui.issueError, '');
-    for (const input of [ui.issueName, ui.issueExpires, ui.issueMeta]) input.removeAttribute('aria-invalid');
+    for (const input of [ui.issueName, ui.issueExpires, ui.issueMeta, ...limitInputs(ISSUE_LIMITS)]) {
+      input.removeAttribute('aria-invalid');
+    }
     const name = ui.issueName.value.trim();
     if (!name) {
       setMessage(ui.issueError, 'Give the key a name.');
@@ -554,15 +746,24 @@
       return;
     }
     if (meta.value) body.meta = meta.value;
+    const limits = readLimits(ISSUE_LIMITS);
+    if (limits.error) {
+      invalid(limits.input, ui.issueError, limits.error);
+      return;
+    }
+    if (limits.rate_limit) body.rate_limit = limits.rate_limit;
+    if (limits.quota) body.quota = limits.quota;
     const button = ui.issueForm.querySelector('button[type=submit]');
     button.disabled = true;
     try {
       const issued = await api('api/keys', { method: 'POST', body });
       ui.issueForm.reset();
+      syncRefill(ISSUE_LIMITS);
       showNewKey(issued);
       await refreshWith(issued);
     } catch (err) {
-      handleError(err, ui.issueError);
+      if (err instanceof AuthError) handleError(err, ui.issueError);
+      else showSaveError(err, ui.issueError, ISSUE_LIMITS);
     } finally {
       button.disabled = false;
     }
@@ -657,6 +858,8 @@
       ['Prefix', el('code', { text: key.prefix })],
       ['Status', badge(key.status)],
       ['Scopes', scopeList(key.scopes, 0)],
+      ['Rate limit', el('span', key.rate_limit ? { text: rateDetail(key.rate_limit) } : { class: 'muted', text: 'none' })],
+      ['Quota', el('span', key.quota ? { text: quotaDetail(key.quota) } : { class: 'muted', text: 'none' })],
       ['Created', time(key.created_at, '—')],
       ['Expires', time(key.expires_at, 'never')],
       ['Last used', time(key.last_used_at, 'never')],
@@ -953,7 +1156,11 @@
     // The picker cannot offer a later time than the current expiry.
     if (key.expires_at) ui.editExpires.max = localInputValue(key.expires_at);
     else ui.editExpires.removeAttribute('max');
-    for (const input of [ui.editName, ui.editMeta, ui.editExpires]) input.removeAttribute('aria-invalid');
+    // The details' key was read just now: its quota shows the live count.
+    fillLimits(EDIT_LIMITS, key);
+    for (const input of [ui.editName, ui.editMeta, ui.editExpires, ...limitInputs(EDIT_LIMITS)]) {
+      input.removeAttribute('aria-invalid');
+    }
     setMessage(ui.editError, '');
     ui.editSave.disabled = false;
     ui.edit.showModal();
@@ -967,7 +1174,9 @@
     const key = state.editing;
     if (!key) return;
     setMessage(ui.editError, '');
-    for (const input of [ui.editName, ui.editMeta, ui.editExpires]) input.removeAttribute('aria-invalid');
+    for (const input of [ui.editName, ui.editMeta, ui.editExpires, ...limitInputs(EDIT_LIMITS)]) {
+      input.removeAttribute('aria-invalid');
+    }
     const body = {};
     const name = ui.editName.value.trim();
     if (!name) return invalid(ui.editName, ui.editError, 'A key needs a name.');
@@ -987,6 +1196,11 @@
       }
       body.expires_at = at.toISOString();
     }
+    const limits = readLimits(EDIT_LIMITS);
+    if (limits.error) return invalid(limits.input, ui.editError, limits.error);
+    if (!sameRate(limits.rate_limit, key.rate_limit || null)) body.rate_limit = limits.rate_limit;
+    // A quota that is sent starts over from its `remaining`: send it only when it changed.
+    if (!sameQuota(limits.quota, key.quota || null)) body.quota = limits.quota;
     if (Object.keys(body).length === 0) {
       setMessage(ui.editError, 'Nothing has changed.');
       return;
@@ -1008,7 +1222,7 @@
         ui.edit.close();
         handleError(err, ui.editError);
       } else {
-        setMessage(ui.editError, err.message);
+        showSaveError(err, ui.editError, EDIT_LIMITS);
         ui.editSave.disabled = false;
       }
     }
@@ -1063,6 +1277,8 @@
   ui.signInForm.addEventListener('submit', signIn);
   ui.signOut.addEventListener('click', () => showSignIn(''));
   ui.issueForm.addEventListener('submit', issueKey);
+  ui.issueQuotaEvery.addEventListener('change', () => syncRefill(ISSUE_LIMITS));
+  ui.editQuotaEvery.addEventListener('change', () => syncRefill(EDIT_LIMITS));
   ui.copyKey.addEventListener('click', copyKey);
   ui.dismissKey.addEventListener('click', () => {
     hideNewKey();
