@@ -14,7 +14,7 @@ Any other answer is a wrong answer; any 5xx, timeout or connection error is coun
 
 It also samples the resident memory (VmRSS) of every function process under the watch at
 the start (after warm-up), the middle and the end, and calls memory steady when no
-process grew by more than 25% + 4 MiB from the middle to the end.
+process grew by more than 5% + 1 MiB from the middle to the end.
 
 Bounds: KEYGATE_LOAD_SECONDS (default 120), KEYGATE_LOAD_REQUESTS (default 200000),
 KEYGATE_LOAD_THREADS (default 8), KEYGATE_LOAD_POOL (initial keys, default 50).
@@ -286,7 +286,10 @@ def main():
     for pid, (name, end_kib) in samples["end"].items():
         if pid in samples["middle"]:
             mid_kib = samples["middle"][pid][1]
-            if end_kib > mid_kib * 1.25 + 4096:
+            # 5% + 1 MiB: a leak of ~140 bytes per request (the one lambda_runtime's
+            # trace-id setenv had, see shared/src/trace_env.rs) grows a busy instance by
+            # 2 MiB a minute and fails this; a flat process moves by tens of KiB.
+            if end_kib > mid_kib * 1.05 + 1024:
                 grew.append(f"{name} (pid {pid}) {mid_kib} -> {end_kib} KiB")
     steady = not grew and bool(samples["end"])
 

@@ -18,6 +18,7 @@ pub mod rotate;
 pub mod scope;
 pub mod store;
 pub mod telemetry;
+pub mod trace_env;
 pub mod update;
 pub mod verify;
 

@@ -6,6 +6,8 @@ use authorizer::{authorize_with, Request, RouteScopes};
 use keygate::app::{exit_with, start};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
+keygate::keep_trace_id_env_bounded!();
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let app = start().await;

@@ -1,6 +1,8 @@
 use keygate::app::start;
 use lambda_http::{run, service_fn, Error, Request};
 
+keygate::keep_trace_id_env_bounded!();
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let app = start().await;
