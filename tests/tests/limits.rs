@@ -472,3 +472,21 @@ async fn a_rotated_key_keeps_its_limits_and_what_is_left_of_its_quota() {
     assert_eq!(ok.status, 200);
     assert_eq!(header(&ok, "ratelimit-remaining"), Some(49));
 }
+
+#[tokio::test]
+async fn a_name_or_owner_that_looks_like_a_limit_is_not_one() {
+    let app = spawn_app().await;
+    // The script finds limits in the entry's JSON with patterns; JSON escaping keeps a
+    // quote inside a string from ever looking like the start of a field.
+    let (key, _) = issue_limited(
+        &app,
+        json!({"name": "x\",\"rl\":[1,1],\"q\":[0,0,0,0,\"\"],\"st\":\"a",
+               "owner": "\"rl\":[1,1]"}),
+    )
+    .await;
+    for _ in 0..3 {
+        let ok = app.protected(Some(&key)).await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+        assert!(ok.headers.get("ratelimit-limit").is_none());
+    }
+}
