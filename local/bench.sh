@@ -83,9 +83,11 @@ for p in "${functions[@]}"; do
   log "cargo build --release -p $p"
   cargo build --release --quiet -p "$p" || { unbuilt+=("$p"); log "warning: $p does not build; left out of the size table"; }
 done
-bench="$root/target/release/keygate-bench"
-protected="$root/target/release/test-protected"
-empty="$root/target/release/empty"
+# Where cargo put them: CARGO_TARGET_DIR (CI keeps one between runs) or ./target.
+release="${CARGO_TARGET_DIR:-$root/target}/release"
+bench="$release/keygate-bench"
+protected="$release/test-protected"
+empty="$release/empty"
 
 KEYGATE_BENCH_KEY="$("$bench" key)"
 export KEYGATE_BENCH_KEY
@@ -129,7 +131,7 @@ step "sizes"
   echo "| Function | Stripped release binary | Zip (\`bootstrap\`) | Goal (zip < 5 MB) |"
   echo "|---|---|---|---|"
   for f in "${functions[@]}" empty; do
-    bin="$root/target/release/$f"
+    bin="$release/$f"
     if [[ " ${unbuilt[*]} " == *" $f "* ]] || [ ! -f "$bin" ]; then
       echo "| $f | (did not build in this run) | | |"
       continue
