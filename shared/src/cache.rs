@@ -19,6 +19,7 @@
 //! costs one timeout per period instead of one per request. The next attempt after the
 //! back-off reconnects, so recovery needs no restart.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,8 @@ pub const LAST_USED_WINDOW: Duration = Duration::from_secs(60);
 /// counter is the truth between DynamoDB updates, and an entry refilled from DynamoDB must
 /// find it still there (see [`crate::limit`]).
 pub const QUOTA_COUNTER_TTL: Duration = Duration::from_secs(35 * 86_400);
+/// How many keys an instance remembers as having no limits (see [`Cache::get`]).
+const UNLIMITED_MEMORY: usize = 4096;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -251,9 +254,17 @@ if ARGV[6] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
   first = 1
 end
 if not e or e == '!' then return {first, e} end
-local limit, window = string.match(e, '"rl":%[(%d+),(%d+)%]')
-local gen, stored, amount, kind, period =
-  string.match(e, '"q":%[(%d+),(%d+),(%d+),(%d),"([^"]*)"%]')
+-- Plain finds first: most keys have no limits, and a plain find is far cheaper than a
+-- pattern with captures.
+local has_rl = string.find(e, '"rl":[', 1, true)
+local has_q = string.find(e, '"q":[', 1, true)
+if not has_rl and not has_q then return {first, e} end
+local limit, window, gen, stored, amount, kind, period
+if has_rl then limit, window = string.match(e, '"rl":%[(%d+),(%d+)%]', has_rl) end
+if has_q then
+  gen, stored, amount, kind, period =
+    string.match(e, '"q":%[(%d+),(%d+),(%d+),(%d),"([^"]*)"%]', has_q)
+end
 if not limit and not gen then return {first, e} end
 if not string.find(e, '"st":"a"', 1, true) then return {first, e} end
 local exp = string.match(e, '"exp":(%-?%d+)')
@@ -295,6 +306,9 @@ pub struct Cache {
     connection_config: AsyncConnectionConfig,
     settings: CacheSettings,
     link: Mutex<Link>,
+    /// Keys whose last entry this instance read had no limits: they are read with a plain
+    /// pipeline, which costs Redis less than a script.
+    unlimited: Mutex<HashSet<KeyHash>>,
 }
 
 #[derive(Default)]
@@ -323,6 +337,7 @@ impl Cache {
             connection_config,
             settings,
             link: Mutex::new(Link::default()),
+            unlimited: Mutex::new(HashSet::new()),
         }
     }
 
@@ -362,8 +377,76 @@ impl Cache {
     /// Reads the entry and, in the same round trip, sets the key's last-used marker if it
     /// is not set (`first_use` is true for the first read of a window, which is the one that
     /// records the use in DynamoDB) and counts the request against the key's limits.
+    ///
+    /// A key this instance last saw without limits is read with the plain pipeline (GET and
+    /// SET NX), so a key without limits costs what it did before limits existed; the script
+    /// runs for every other key. If such a key has gained limits (an admin update), the
+    /// entry says so and the request is counted at once, with a second call; from then on
+    /// the key takes the script.
     pub async fn get(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
-        self.read(hash, now, true).await
+        if !self.known_unlimited(hash) {
+            let read = self.read(hash, now, true).await?;
+            if let Lookup::Known(entry) = &read.lookup {
+                if !entry.has_limits() {
+                    self.remember_unlimited(*hash);
+                }
+            }
+            return Ok(read);
+        }
+        let read = self.read_plain(hash).await?;
+        match &read.lookup {
+            Lookup::Known(entry) if entry.has_limits() => {
+                self.forget_unlimited(hash);
+                let counted = self.read(hash, now, false).await?;
+                Ok(Read {
+                    first_use: read.first_use,
+                    ..counted
+                })
+            }
+            _ => Ok(read),
+        }
+    }
+
+    fn known_unlimited(&self, hash: &KeyHash) -> bool {
+        let set = self.unlimited.lock().unwrap_or_else(|p| p.into_inner());
+        set.contains(hash)
+    }
+
+    fn remember_unlimited(&self, hash: KeyHash) {
+        let mut set = self.unlimited.lock().unwrap_or_else(|p| p.into_inner());
+        if set.len() >= UNLIMITED_MEMORY {
+            // Forgetting only costs those keys a script call until they are seen again.
+            set.clear();
+        }
+        set.insert(hash);
+    }
+
+    fn forget_unlimited(&self, hash: &KeyHash) {
+        let mut set = self.unlimited.lock().unwrap_or_else(|p| p.into_inner());
+        set.remove(hash);
+    }
+
+    /// The entry and the last-used marker, pipelined: the read of a key without limits.
+    async fn read_plain(&self, hash: &KeyHash) -> Result<Read, CacheError> {
+        let mut conn = self.connection(false).await?;
+        let (value, marked): (Option<Vec<u8>>, Option<String>) = self.run(
+            redis::pipe()
+                .cmd("GET")
+                .arg(self.entry_key(hash))
+                .cmd("SET")
+                .arg(self.used_key(hash))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(LAST_USED_WINDOW))
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(Read {
+            lookup: lookup_of(value)?,
+            first_use: marked.is_some(),
+            counted: Counted::default(),
+        })
     }
 
     /// Counts a request against the limits of the key whose entry was just filled, after a
@@ -535,13 +618,7 @@ fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
         == 1;
     let value = Option::<Vec<u8>>::from_redis_value(items.next().unwrap_or(redis::Value::Nil))
         .map_err(|_| corrupt("a bad entry"))?;
-    let lookup = match value {
-        None => Lookup::Miss,
-        Some(v) if v == UNKNOWN => Lookup::Unknown,
-        Some(v) => serde_json::from_slice(&v)
-            .map(|e| Lookup::Known(Box::new(e)))
-            .map_err(|e| CacheError::Corrupt(e.to_string()))?,
-    };
+    let lookup = lookup_of(value)?;
     let rest: Vec<redis::Value> = items.collect();
     let mut counted = Counted::default();
     if let [count, ttl, left, flags, period] = rest.as_slice() {
@@ -565,6 +642,16 @@ fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
         lookup,
         first_use,
         counted,
+    })
+}
+
+fn lookup_of(value: Option<Vec<u8>>) -> Result<Lookup, CacheError> {
+    Ok(match value {
+        None => Lookup::Miss,
+        Some(v) if v == UNKNOWN => Lookup::Unknown,
+        Some(v) => serde_json::from_slice(&v)
+            .map(|e| Lookup::Known(Box::new(e)))
+            .map_err(|e| CacheError::Corrupt(e.to_string()))?,
     })
 }
 
