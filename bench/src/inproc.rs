@@ -70,16 +70,7 @@ impl Bench {
     }
 
     pub async fn issue_key(&self, name: &str) -> Result<String, BenchError> {
-        self.issue_new(NewKey {
-            name: name.to_owned(),
-            expires_at: None,
-            owner: None,
-            meta: None,
-            scopes: Default::default(),
-            rate_limit: None,
-            quota: None,
-        })
-        .await
+        self.issue_new(plain_key(name)).await
     }
 
     /// A key with this rate limit and the largest quota, so no iteration is refused.
@@ -89,13 +80,9 @@ impl Bench {
         rate_limit: RateLimit,
     ) -> Result<String, BenchError> {
         self.issue_new(NewKey {
-            name: name.to_owned(),
-            expires_at: None,
-            owner: None,
-            meta: None,
-            scopes: Default::default(),
             rate_limit: Some(rate_limit),
             quota: Some(Quota::set(MAX_QUOTA, None, 0, Utc::now())),
+            ..plain_key(name)
         })
         .await
     }
@@ -126,6 +113,19 @@ impl Bench {
             self.del(&key).await?;
         }
         Ok(())
+    }
+}
+
+/// A key with a name and nothing else.
+fn plain_key(name: &str) -> NewKey {
+    NewKey {
+        name: name.to_owned(),
+        expires_at: None,
+        owner: None,
+        meta: None,
+        scopes: Default::default(),
+        rate_limit: None,
+        quota: None,
     }
 }
 

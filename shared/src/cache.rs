@@ -481,10 +481,17 @@ impl Cache {
         parse_read(reply)
     }
 
-    /// A quota's live count `(remaining, period)`, when Redis has one for this setting of
-    /// the quota. `None` when it has none or cannot be asked: DynamoDB's copy is then the
-    /// best there is (at most a minute behind).
-    pub async fn live_quota(&self, hash: &KeyHash, quota: &Quota) -> Option<(u64, String)> {
+    /// Puts the quota's live count into `quota`, when Redis has one for this setting of
+    /// the quota. Otherwise it is left as stored: DynamoDB's copy is then the best there is
+    /// (at most a minute behind).
+    pub async fn show_live_quota(&self, hash: &KeyHash, quota: &mut Quota) {
+        if let Some((left, period)) = self.live_quota(hash, quota).await {
+            quota.remaining = left;
+            quota.period = period;
+        }
+    }
+
+    async fn live_quota(&self, hash: &KeyHash, quota: &Quota) -> Option<(u64, String)> {
         let mut conn = self.connection(false).await.ok()?;
         let (_, quota_key) = self.counter_keys(hash);
         let (left, period, generation): (Option<u64>, Option<String>, Option<u64>) = self
@@ -501,16 +508,6 @@ impl Cache {
         match (left, period, generation) {
             (Some(left), Some(period), Some(g)) if g == quota.generation => Some((left, period)),
             _ => None,
-        }
-    }
-
-    /// Puts the live quota count into a record about to be shown.
-    pub async fn show_live_quota(&self, hash: &KeyHash, record: &mut KeyRecord) {
-        if let Some(quota) = record.quota.as_mut() {
-            if let Some((left, period)) = self.live_quota(hash, quota).await {
-                quota.remaining = left;
-                quota.period = period;
-            }
         }
     }
 

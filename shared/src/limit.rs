@@ -119,12 +119,12 @@ impl Quota {
         }
     }
 
-    /// Calls left at `now`, given `remaining` as last counted: a refill period that has
-    /// begun since means a full quota.
-    pub fn remaining_at(&self, remaining: u64, period: &str, now: DateTime<Utc>) -> u64 {
+    /// Calls left at `now`: a refill period that has begun since `period` means a full
+    /// quota.
+    pub fn remaining_at(&self, now: DateTime<Utc>) -> u64 {
         match self.refill {
-            Some(r) if r.every.period(now).as_str() > period => r.amount,
-            _ => remaining,
+            Some(r) if r.every.period(now) > self.period => r.amount,
+            _ => self.remaining,
         }
     }
 
@@ -462,18 +462,14 @@ mod tests {
             every: Every::Day,
             amount: 50,
         });
-        let q = Quota::set(50, refill, 1, at("2026-11-30T10:00:00Z"));
+        let mut q = Quota::set(50, refill, 1, at("2026-11-30T10:00:00Z"));
         assert_eq!(q.period, "2026-11-30");
-        assert_eq!(
-            q.remaining_at(3, "2026-11-30", at("2026-11-30T23:00:00Z")),
-            3
-        );
-        assert_eq!(
-            q.remaining_at(3, "2026-11-30", at("2026-12-01T00:00:00Z")),
-            50
-        );
-        let no_refill = Quota::set(7, None, 1, at("2026-11-30T10:00:00Z"));
-        assert_eq!(no_refill.remaining_at(2, "", at("2027-01-01T00:00:00Z")), 2);
+        q.remaining = 3;
+        assert_eq!(q.remaining_at(at("2026-11-30T23:00:00Z")), 3);
+        assert_eq!(q.remaining_at(at("2026-12-01T00:00:00Z")), 50);
+        let mut no_refill = Quota::set(7, None, 1, at("2026-11-30T10:00:00Z"));
+        no_refill.remaining = 2;
+        assert_eq!(no_refill.remaining_at(at("2027-01-01T00:00:00Z")), 2);
         assert_eq!(
             no_refill.seconds_to_refill(at("2026-11-30T10:00:00Z")),
             None

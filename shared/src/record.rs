@@ -126,7 +126,7 @@ impl KeyRecord {
             rotated_from: self.rotated_from.as_ref().map(KeyId::as_str),
             rate_limit: self.rate_limit,
             quota: self.quota.as_ref().map(|q| QuotaView {
-                remaining: q.remaining_at(q.remaining, &q.period, now),
+                remaining: q.remaining_at(now),
                 refill: q.refill,
             }),
         }

@@ -149,14 +149,14 @@ async fn inherited_quota(
     old: &KeyRecord,
     now: DateTime<Utc>,
 ) -> Option<crate::limit::Quota> {
-    let quota = old.quota.as_ref()?;
-    let (remaining, period) = app
-        .cache
-        .live_quota(hash, quota)
-        .await
-        .unwrap_or_else(|| (quota.remaining, quota.period.clone()));
-    let left = quota.remaining_at(remaining, &period, now);
-    Some(crate::limit::Quota::set(left, quota.refill, 0, now))
+    let mut quota = old.quota.clone()?;
+    app.cache.show_live_quota(hash, &mut quota).await;
+    Some(crate::limit::Quota::set(
+        quota.remaining_at(now),
+        quota.refill,
+        0,
+        now,
+    ))
 }
 
 /// The rotate response: the new key (shown once) as issue shows it, plus where the old key

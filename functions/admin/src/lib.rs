@@ -250,7 +250,9 @@ async fn update_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     let mut record = update(app, &hash, &changes, now, &Origin::admin(req))
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    app.cache.show_live_quota(&hash, &mut record).await;
+    if let Some(quota) = record.quota.as_mut() {
+        app.cache.show_live_quota(&hash, quota).await;
+    }
     telemetry::outcome("updated");
     Ok(json_response(StatusCode::OK, &record.view(now)))
 }
@@ -280,7 +282,9 @@ async fn audit(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
     let (hash, mut record) = find(app, &id).await?;
-    app.cache.show_live_quota(&hash, &mut record).await;
+    if let Some(quota) = record.quota.as_mut() {
+        app.cache.show_live_quota(&hash, quota).await;
+    }
     tracing::Span::current().record("key_id", id.as_str());
     telemetry::outcome("viewed");
     Ok(json_response(StatusCode::OK, &record.view(Utc::now())))
