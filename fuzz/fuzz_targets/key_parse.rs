@@ -2,7 +2,7 @@
 //! with a matching checksum is accepted.
 #![no_main]
 
-use keygate::key::ApiKey;
+use keygate::domain::key::ApiKey;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,9 +2,8 @@
 //! parsing never panics, and every rejection is a 4xx with a detail.
 #![no_main]
 
-use keygate::http::json_object;
-use keygate::issue::NewKey;
-use keygate::update::KeyUpdate;
+use keygate::edge::input::{key_update, new_key};
+use keygate::edge::request::json_object;
 use lambda_http::http::Request;
 use lambda_http::Body;
 use libfuzzer_sys::fuzz_target;
@@ -28,8 +27,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(map) = json_object(&request).map_err(check) else {
         return;
     };
-    let _ = NewKey::from_json(&map, chrono::Utc::now()).map_err(check);
-    let _ = KeyUpdate::from_json(&map).map_err(check);
+    let _ = new_key(&map, chrono::Utc::now()).map_err(check);
+    let _ = key_update(&map).map_err(check);
 });
 
 fn check(err: keygate::ApiError) {

@@ -49,22 +49,3 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
         .await;
     aws_sdk_dynamodb::Client::new(&sdk)
 }
-
-/// Reads the configuration, or stops the process with one line naming the variable.
-pub fn config_or_exit() -> Config {
-    Config::from_env().unwrap_or_else(|err| exit_with(&err))
-}
-
-pub fn exit_with(err: &dyn std::fmt::Display) -> ! {
-    eprintln!("keygate: configuration error: {err}");
-    std::process::exit(1)
-}
-
-/// Everything a function's `main` does before serving: logging, configuration, clients.
-pub async fn start() -> App {
-    crate::telemetry::init();
-    let config = config_or_exit();
-    App::from_config(config)
-        .await
-        .unwrap_or_else(|err| exit_with(&err))
-}

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::key::KeyPrefix;
-use crate::limit::WhenCacheDown;
+use crate::domain::key::KeyPrefix;
+use crate::domain::limit::WhenCacheDown;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {

@@ -1,28 +1,27 @@
-//! Keygate's domain, shared by every function: the key format, the store (DynamoDB), the
-//! cache (Redis), verification and the guard, configuration, and the HTTP mapping.
+//! Keygate's shared crate, in layers whose arrows point one way (see docs/ARCHITECTURE.md):
+//!
+//! ```text
+//! edge  ──▶  ops  ──▶  store, cache  ──▶  domain
+//!  (HTTP)    (issue, update,   (DynamoDB,     (keys, records, scopes, limits,
+//!             rotate, revoke,   Redis)         the verification outcome; no I/O)
+//!             verify)
+//! ```
+//!
+//! `config` (typed settings, read once) and `app` (the clients a Lambda instance builds once)
+//! sit beside the stores; `trace_env` works around a runtime leak and depends on nothing.
+//! `shared/tests/layers.rs` fails the build's tests if an arrow ever points back.
 
-pub mod admin;
 pub mod app;
-pub mod audit;
 pub mod cache;
 pub mod config;
-pub mod error;
-pub mod guard;
-pub mod http;
-pub mod issue;
-pub mod key;
-pub mod limit;
-pub mod record;
-pub mod revoke;
-pub mod rotate;
-pub mod scope;
+pub mod domain;
+pub mod edge;
+pub mod ops;
 pub mod store;
-pub mod telemetry;
 pub mod trace_env;
-pub mod update;
-pub mod verify;
 
+// What a handler author needs for the one-line guard.
 pub use app::App;
-pub use error::ApiError;
-pub use guard::require_api_key;
-pub use verify::KeyInfo;
+pub use domain::outcome::KeyInfo;
+pub use edge::error::ApiError;
+pub use edge::guard::require_api_key;

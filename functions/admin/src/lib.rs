@@ -21,17 +21,22 @@
 //! Gateway `/admin` is redirected to `admin/`.
 
 use chrono::Utc;
-use keygate::admin::{AuditQuery, ListQuery};
-use keygate::audit::Origin;
 use keygate::config::AdminToken;
-use keygate::http::{json_object, json_response, optional_json_object, require_admin};
-use keygate::issue::{issue, NewKey};
-use keygate::key::{KeyHash, KeyId};
-use keygate::record::KeyRecord;
-use keygate::revoke::{revoke_hash, NOT_FOUND, REVOKED};
-use keygate::rotate::{grace_seconds, rotate};
-use keygate::update::{update, KeyUpdate};
-use keygate::{telemetry, ApiError, App};
+use keygate::domain::audit::Origin;
+use keygate::domain::key::{KeyHash, KeyId};
+use keygate::domain::record::KeyRecord;
+use keygate::edge::auth::require_admin;
+use keygate::edge::error::NOT_FOUND;
+use keygate::edge::input::{grace_seconds, key_update, new_key};
+use keygate::edge::query::{audit_query, list_query};
+use keygate::edge::request::{json_object, optional_json_object};
+use keygate::edge::response::{json_response, REVOKED};
+use keygate::edge::{origin, telemetry};
+use keygate::ops::issue::issue;
+use keygate::ops::revoke::revoke_hash;
+use keygate::ops::rotate::rotate;
+use keygate::ops::update::update;
+use keygate::{ApiError, App};
 use lambda_http::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
@@ -154,7 +159,7 @@ async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Respons
         Route::Key(_) => Err(ApiError::MethodNotAllowed("GET, PATCH")),
         Route::Revoke(id) => {
             allow(method, Method::POST, "POST")?;
-            revoke(app, id, &Origin::admin(req)).await
+            revoke(app, id, &origin::admin(req)).await
         }
         Route::Rotate(id) => {
             allow(method, Method::POST, "POST")?;
@@ -221,7 +226,7 @@ fn key_id(text: &str) -> Result<KeyId, ApiError> {
 }
 
 async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let query = ListQuery::parse(req.uri().query())?;
+    let query = list_query(req.uri().query())?;
     let now = Utc::now();
     let page = app.store.list_keys(&query, now).await?;
     telemetry::outcome("listed");
@@ -235,8 +240,8 @@ async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 async fn issue_key(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let body = json_object(req)?;
     let now = Utc::now();
-    let new = NewKey::from_json(&body, now)?;
-    let issued = issue(app, new, now, &Origin::admin(req)).await?;
+    let new = new_key(&body, now)?;
+    let issued = issue(app, new, now, &origin::admin(req)).await?;
     telemetry::outcome("issued");
     Ok(json_response(StatusCode::CREATED, &issued.view(now)))
 }
@@ -244,17 +249,17 @@ async fn issue_key(app: &App, req: &Request) -> Result<Response<Body>, ApiError>
 async fn update_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
     let body = json_object(req)?;
-    let changes = KeyUpdate::from_json(&body)?;
+    let changes = key_update(&body)?;
     let (hash, _) = find(app, &id).await?;
     let now = Utc::now();
-    let mut record = update(app, &hash, &changes, now, &Origin::admin(req))
+    let record = update(app, &hash, &changes, now, &origin::admin(req))
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    if let Some(quota) = record.quota.as_mut() {
-        app.cache.show_live_quota(&hash, quota).await;
-    }
     telemetry::outcome("updated");
-    Ok(json_response(StatusCode::OK, &record.view(now)))
+    Ok(json_response(
+        StatusCode::OK,
+        &live_view(app, &hash, &record, now).await,
+    ))
 }
 
 async fn rotate_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
@@ -263,13 +268,13 @@ async fn rotate_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     let grace = grace_seconds(body.as_ref())?;
     let (hash, _) = find(app, &id).await?;
     let now = Utc::now();
-    let rotated = rotate(app, &hash, grace, now, &Origin::admin(req)).await?;
+    let rotated = rotate(app, &hash, grace, now, &origin::admin(req)).await?;
     telemetry::outcome("rotated");
     Ok(json_response(StatusCode::CREATED, &rotated.view(now)))
 }
 
 async fn audit(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
-    let query = AuditQuery::parse(req.uri().query())?;
+    let query = audit_query(req.uri().query())?;
     let page = app.store.list_events(&query).await?;
     telemetry::outcome("audit_listed");
     let events: Vec<_> = page.events.iter().map(|e| e.view()).collect();
@@ -281,13 +286,25 @@ async fn audit(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
 
 async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
-    let (hash, mut record) = find(app, &id).await?;
-    if let Some(quota) = record.quota.as_mut() {
-        app.cache.show_live_quota(&hash, quota).await;
-    }
+    let (hash, record) = find(app, &id).await?;
     tracing::Span::current().record("key_id", id.as_str());
     telemetry::outcome("viewed");
-    Ok(json_response(StatusCode::OK, &record.view(Utc::now())))
+    let view = live_view(app, &hash, &record, Utc::now()).await;
+    Ok(json_response(StatusCode::OK, &view))
+}
+
+/// A key as one key's page shows it: with its quota's live count from the cache.
+async fn live_view<'r>(
+    app: &App,
+    hash: &KeyHash,
+    record: &'r KeyRecord,
+    now: chrono::DateTime<Utc>,
+) -> keygate::domain::record::KeyView<'r> {
+    let live = match &record.quota {
+        Some(quota) => app.cache.live_quota(hash, quota).await,
+        None => None,
+    };
+    record.view_live(now, live.as_ref())
 }
 
 async fn revoke(app: &App, id: &str, origin: &Origin) -> Result<Response<Body>, ApiError> {

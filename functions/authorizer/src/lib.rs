@@ -8,18 +8,17 @@
 //! way to ask for a 429, so a key over its rate limit or quota is denied like any other
 //! (the log line's `outcome` says which).
 
+use std::collections::HashMap;
 use std::time::Instant;
 
-use std::collections::HashMap;
-
 use keygate::config::ConfigError;
-use keygate::guard::{check_api_key_with_scopes, API_KEY_HEADER};
-use keygate::scope::Scopes;
-use keygate::verify::Denial;
-use keygate::{ApiError, App, KeyInfo};
-use lambda_http::http::HeaderMap;
+use keygate::domain::outcome::{KeyInfo, Outcome};
+use keygate::domain::scope::Scopes;
+use keygate::edge::guard::{judge, presented_key};
+use keygate::edge::telemetry::{latency_us, request_span};
+use keygate::App;
 use serde::Serialize;
-use tracing::{field, Instrument};
+use tracing::Instrument;
 
 /// The event API Gateway sends (payload format 2.0).
 pub use lambda_http::aws_lambda_events::apigw::ApiGatewayV2CustomAuthorizerV2Request as Request;
@@ -107,89 +106,43 @@ impl RouteScopes {
 
 /// Like [`authorize`], requiring the scopes `routes` names for the event's route.
 pub async fn authorize_with(app: &App, routes: &RouteScopes, event: &Request) -> Response {
-    let span = tracing::info_span!(
-        "request",
-        function = "authorizer",
-        route = event.route_key.as_deref().unwrap_or_default(),
-        key_id = field::Empty,
-        outcome = field::Empty,
-        source = field::Empty,
-    );
+    let route = event.route_key.as_deref().unwrap_or_default();
+    let span = request_span("authorizer");
+    span.record("route", route);
     let started = Instant::now();
-    let required = routes.for_route(event.route_key.as_deref().unwrap_or_default());
-    let verdict = check(app, &event.headers, &required)
-        .instrument(span.clone())
-        .await;
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let required = routes.for_route(route);
+    let outcome = async {
+        match presented_key(&event.headers) {
+            Ok(presented) => judge(app, presented, &required).await,
+            Err(refused) => refused,
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    let latency_us = latency_us(started);
     span.in_scope(|| {
-        let response = match verdict {
-            Ok(key) => {
-                span.record("outcome", "valid");
-                Response::allow(key)
-            }
-            Err(err) => {
-                span.record("outcome", err.outcome());
-                if !matches!(
-                    err,
-                    ApiError::Forbidden(_)
-                        | ApiError::MissingScope(_)
-                        | ApiError::RateLimited { .. }
-                        | ApiError::QuotaExhausted { .. }
-                ) {
-                    // Fail closed: a key that cannot be checked is not let through. The
-                    // caller sees a 403 like any refusal; this line is how operators tell
-                    // an outage from bad keys.
-                    tracing::error!(error = %err, "key could not be checked; denying");
-                }
+        span.record("outcome", outcome.name());
+        let response = match outcome {
+            Outcome::Valid(key) => Response::allow(*key),
+            Outcome::Unavailable(why) => {
+                // Fail closed: a key that cannot be checked is not let through. The caller
+                // sees a 403 like any refusal; this line is how operators tell an outage
+                // from bad keys.
+                tracing::error!(reason = ?why, "key could not be checked; denying");
                 Response::deny()
             }
+            _ => Response::deny(),
         };
         tracing::info!(authorized = response.is_authorized, latency_us, "request");
         response
     })
 }
 
-async fn check(app: &App, headers: &HeaderMap, required: &[&str]) -> Result<KeyInfo, ApiError> {
-    let presented = presented_key(headers).map_err(ApiError::Forbidden)?;
-    check_api_key_with_scopes(app, presented, required).await
-}
-
-/// The `X-API-KEY` value, `None` when absent. API Gateway lower-cases header names and
-/// joins repeated headers with commas, so a second value can only come from a hand-made
-/// event; it is refused like any other value that cannot be one key.
-fn presented_key(headers: &HeaderMap) -> Result<Option<&str>, Denial> {
-    let mut values = headers.get_all(API_KEY_HEADER).iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(Denial::Invalid);
-    }
-    std::str::from_utf8(value.as_bytes())
-        .map(Some)
-        .map_err(|_| Denial::Invalid)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keygate::key::KeyId;
-    use lambda_http::http::HeaderValue;
+    use keygate::domain::key::KeyId;
     use serde_json::json;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
-
-    #[test]
-    fn the_key_is_read_from_x_api_key() {
-        let map = headers(&[("x-api-key", "kg_abc"), ("other", "x")]);
-        assert_eq!(presented_key(&map), Ok(Some("kg_abc")));
-    }
 
     #[test]
     fn route_scopes_are_read_and_validated() {
@@ -207,17 +160,6 @@ mod tests {
     }
 
     #[test]
-    fn an_absent_header_is_no_key() {
-        assert_eq!(presented_key(&headers(&[("other", "x")])), Ok(None));
-    }
-
-    #[test]
-    fn two_values_are_refused_as_invalid() {
-        let map = headers(&[("x-api-key", "kg_a"), ("x-api-key", "kg_b")]);
-        assert_eq!(presented_key(&map), Err(Denial::Invalid));
-    }
-
-    #[test]
     fn an_allow_carries_the_id_and_name_in_context() {
         let id = KeyId::generate().unwrap();
         let allow = Response::allow(KeyInfo {
@@ -225,7 +167,8 @@ mod tests {
             name: "orders".into(),
             owner: None,
             scopes: Default::default(),
-            usage: Default::default(),
+            rate: None,
+            quota_remaining: None,
         });
         assert_eq!(
             serde_json::to_value(allow).unwrap(),

@@ -3,7 +3,7 @@
 #![recursion_limit = "256"]
 
 use authorizer::{authorize_with, Request, RouteScopes};
-use keygate::app::{exit_with, start};
+use keygate::edge::instance::{exit_with, start};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 keygate::keep_trace_id_env_bounded!();

@@ -1,4 +1,4 @@
-use keygate::app::{exit_with, start};
+use keygate::edge::instance::{exit_with, start};
 use lambda_http::{run, service_fn, Error, Request};
 
 keygate::keep_trace_id_env_bounded!();
@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
         .unwrap_or_else(|err| exit_with(&err));
     let (app, admin) = (&app, &admin);
     run(service_fn(move |req: Request| {
-        keygate::telemetry::serve("issue", req, move |req| issue::handle(app, admin, req))
+        keygate::edge::telemetry::serve("issue", req, move |req| issue::handle(app, admin, req))
     }))
     .await
 }

@@ -1,10 +1,11 @@
 //! `POST /api/v1/keys/revoke/`: revokes the key given in the body.
 
 use chrono::Utc;
-use keygate::audit::Origin;
-use keygate::http::{json_object, json_response, require_method};
-use keygate::revoke::{revoke, REVOKED};
-use keygate::{telemetry, ApiError, App};
+use keygate::edge::request::{json_object, require_method};
+use keygate::edge::response::{json_response, REVOKED};
+use keygate::edge::{origin, telemetry};
+use keygate::ops::revoke::revoke;
+use keygate::{ApiError, App};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{json, Value};
@@ -19,7 +20,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
         }
         Some(_) => return Err(ApiError::BadRequest("`key` must be a string.".to_owned())),
     };
-    let revoked = revoke(app, raw, Utc::now(), &Origin::key_holder(&req)).await?;
+    let revoked = revoke(app, raw, Utc::now(), &origin::key_holder(&req)).await?;
     telemetry::outcome(if revoked.changed {
         "revoked"
     } else {

@@ -3,13 +3,15 @@
 //! long it keeps working. The answer is the new key, shown once.
 
 use chrono::Utc;
-use keygate::audit::Origin;
-use keygate::guard::presented_api_key;
-use keygate::http::{json_response, optional_json_object, require_method};
-use keygate::key::ApiKey;
-use keygate::rotate::{grace_seconds, rotate};
-use keygate::verify::Denial;
-use keygate::{telemetry, ApiError, App};
+use keygate::domain::key::ApiKey;
+use keygate::domain::outcome::Outcome;
+use keygate::edge::guard::presented_api_key;
+use keygate::edge::input::grace_seconds;
+use keygate::edge::request::{optional_json_object, require_method};
+use keygate::edge::response::json_response;
+use keygate::edge::{origin, telemetry};
+use keygate::ops::rotate::rotate;
+use keygate::{ApiError, App};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
@@ -17,12 +19,12 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     require_method(&req, Method::POST)?;
     let raw = presented_api_key(&req)?.map(str::trim).unwrap_or_default();
     if raw.is_empty() {
-        return Err(ApiError::Forbidden(Denial::Missing));
+        return Err(ApiError::Key(Outcome::Missing));
     }
-    let key = ApiKey::parse(raw).map_err(|_| ApiError::Forbidden(Denial::Invalid))?;
+    let key = ApiKey::parse(raw).map_err(|_| ApiError::Key(Outcome::Invalid))?;
     let grace = grace_seconds(optional_json_object(&req)?.as_ref())?;
     let now = Utc::now();
-    let rotated = rotate(app, &key.hash(), grace, now, &Origin::key_holder(&req)).await?;
+    let rotated = rotate(app, &key.hash(), grace, now, &origin::key_holder(&req)).await?;
     telemetry::outcome("rotated");
     Ok(json_response(StatusCode::CREATED, &rotated.view(now)))
 }

@@ -1,4 +1,4 @@
-use keygate::app::start;
+use keygate::edge::instance::start;
 use lambda_http::{run, service_fn, Error, Request};
 
 keygate::keep_trace_id_env_bounded!();
@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let app = start().await;
     let app = &app;
     run(service_fn(move |req: Request| {
-        keygate::telemetry::serve("rotate", req, move |req| rotate::handle(app, req))
+        keygate::edge::telemetry::serve("rotate", req, move |req| rotate::handle(app, req))
     }))
     .await
 }

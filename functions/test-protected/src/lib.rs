@@ -4,10 +4,12 @@
 
 use std::str::FromStr;
 
-use keygate::guard::require_api_key_with_scopes;
-use keygate::http::{json_response, require_method};
-use keygate::scope::valid_scope;
-use keygate::{telemetry, ApiError, App};
+use keygate::domain::scope::valid_scope;
+use keygate::edge::guard::require_api_key_with_scopes;
+use keygate::edge::request::require_method;
+use keygate::edge::response::{json_response, write_limit_headers};
+use keygate::edge::telemetry;
+use keygate::{ApiError, App};
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -30,7 +32,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
             "scopes": key.scopes.as_slice(),
         }),
     );
-    key.write_limit_headers(response.headers_mut());
+    write_limit_headers(&key, response.headers_mut());
     Ok(response)
 }
 

@@ -201,6 +201,21 @@ impl fmt::Display for KeyId {
     }
 }
 
+/// A new key and its public id: what issue and rotate store. Both come from the OS's secure
+/// random source, whose failure is the only way minting can fail.
+#[derive(Debug)]
+pub struct Minted {
+    pub key: ApiKey,
+    pub id: KeyId,
+}
+
+pub fn mint(prefix: &KeyPrefix) -> Result<Minted, rand::rand_core::OsError> {
+    Ok(Minted {
+        key: ApiKey::generate(prefix)?,
+        id: KeyId::generate()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

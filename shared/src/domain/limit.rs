@@ -1,7 +1,9 @@
 //! Per-key limits: a rate limit (requests per window) and a usage quota that may refill.
 //!
 //! Both are enforced in Redis by the same script that reads the cache entry (see
-//! [`crate::cache`]), so a limited key costs one round trip, like any other.
+//! `cache/verify.lua`), so a limited key costs one round trip, like any other. This file
+//! holds the types and the rules; the counting itself happens in that script, and what the
+//! counters said comes back here as [`Counted`] to be judged by [`usage`].
 //!
 //! The rate limit is a fixed window that opens with the first request after the previous
 //! window closed: `INCR` a counter, and give it the window as its expiry when it is new.
@@ -12,12 +14,10 @@
 //! on a key's first use in each minute and on every refill, so losing Redis loses at most a
 //! minute of use and never gives a used quota back in full.
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
-use lambda_http::http::{HeaderMap, HeaderName, HeaderValue};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use std::time::Duration;
 
-use crate::error::ApiError;
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
+use serde::Serialize;
 
 pub const MAX_RATE_LIMIT: u64 = 1_000_000;
 pub const MAX_WINDOW_SECONDS: u64 = 86_400;
@@ -119,12 +119,17 @@ impl Quota {
         }
     }
 
-    /// Calls left at `now`: a refill period that has begun since `period` means a full
+    /// Calls left at `now`: the live count when the cache has one for this setting of the
+    /// quota, else the stored one; a refill period that has begun since then means a full
     /// quota.
-    pub fn remaining_at(&self, now: DateTime<Utc>) -> u64 {
+    pub fn remaining_at(&self, live: Option<&QuotaCount>, now: DateTime<Utc>) -> u64 {
+        let (remaining, period) = match live {
+            Some(l) if l.generation == self.generation => (l.remaining, l.period.as_str()),
+            _ => (self.remaining, self.period.as_str()),
+        };
         match self.refill {
-            Some(r) if r.every.period(now) > self.period => r.amount,
-            _ => self.remaining,
+            Some(r) if r.every.period(now).as_str() > period => r.amount,
+            _ => remaining,
         }
     }
 
@@ -160,17 +165,6 @@ impl RateStatus {
             reset: ttl_ms.div_ceil(1000).max(1),
         }
     }
-
-    /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`.
-    pub fn write_headers(&self, headers: &mut HeaderMap) {
-        for (name, value) in [
-            ("ratelimit-limit", self.limit),
-            ("ratelimit-remaining", self.remaining),
-            ("ratelimit-reset", self.reset),
-        ] {
-            headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
-        }
-    }
 }
 
 /// What the limits say about one request made with a valid key.
@@ -186,14 +180,8 @@ pub struct Usage {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    RateLimited {
-        retry_after: u64,
-    },
-    QuotaExhausted {
-        retry_after: Option<u64>,
-    },
-    /// The key has limits, Redis cannot count them, and the deployment says deny.
-    CacheDown,
+    RateLimited { retry_after: u64 },
+    QuotaExhausted { retry_after: Option<u64> },
 }
 
 /// `RATE_LIMIT_WHEN_CACHE_DOWN`: what a key with limits gets while Redis is unavailable.
@@ -216,216 +204,84 @@ impl WhenCacheDown {
     }
 }
 
-/// The `rate_limit` field of an issue or update body: absent or null for none.
-pub fn rate_limit_field(body: &Map<String, Value>) -> Result<Option<RateLimit>, ApiError> {
-    let object = match body.get("rate_limit") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(o)) => o,
-        Some(_) => {
-            return Err(bad(
-                "`rate_limit` must be an object such as {\"limit\": 100, \"window_seconds\": 60}, or null.",
-            ))
-        }
-    };
-    only_fields(object, "rate_limit", &["limit", "window_seconds"])?;
-    Ok(Some(RateLimit {
-        limit: integer(object, "rate_limit", "limit", 1, MAX_RATE_LIMIT)?,
-        window_seconds: integer(
-            object,
-            "rate_limit",
-            "window_seconds",
-            1,
-            MAX_WINDOW_SECONDS,
-        )?,
-    }))
+/// A quota's live count, as Redis had it after a request (or as written to DynamoDB).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaCount {
+    pub remaining: u64,
+    pub period: String,
+    pub generation: u64,
 }
 
-/// The `quota` field of an issue or update body: absent or null for none.
-pub fn quota_field(body: &Map<String, Value>) -> Result<Option<(u64, Option<Refill>)>, ApiError> {
-    let object = match body.get("quota") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(o)) => o,
-        Some(_) => {
-            return Err(bad(
-                "`quota` must be an object such as {\"remaining\": 1000, \"refill\": {\"every\": \"month\", \"amount\": 1000}}, or null.",
-            ))
-        }
-    };
-    only_fields(object, "quota", &["remaining", "refill"])?;
-    let remaining = integer(object, "quota", "remaining", 0, MAX_QUOTA)?;
-    let refill = match object.get("refill") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(r)) => {
-            only_fields(r, "quota.refill", &["every", "amount"])?;
-            let every = r
-                .get("every")
-                .and_then(Value::as_str)
-                .and_then(Every::parse)
-                .ok_or_else(|| bad("`quota.refill.every` must be \"day\" or \"month\"."))?;
-            let amount = integer(r, "quota.refill", "amount", 1, MAX_QUOTA)?;
-            Some(Refill { every, amount })
-        }
-        Some(_) => {
-            return Err(bad(
-                "`quota.refill` must be an object such as {\"every\": \"day\", \"amount\": 1000}, or null.",
-            ))
-        }
-    };
-    Ok(Some((remaining, refill)))
+/// What the limit counters said after a request was counted. Both are `None` for a key
+/// without limits, and for a request not counted (the key is not active).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// The rate window's count including this request, and the window's time left.
+    pub rate: Option<(u64, Duration)>,
+    pub quota: Option<QuotaCounted>,
 }
 
-fn only_fields(
-    object: &Map<String, Value>,
-    parent: &str,
-    allowed: &[&str],
-) -> Result<(), ApiError> {
-    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
-        None => Ok(()),
-        Some(_) => Err(bad(&format!(
-            "`{parent}` accepts only {}.",
-            allowed.join(" and ")
-        ))),
+#[derive(Debug, PartialEq, Eq)]
+pub struct QuotaCounted {
+    /// Calls left after this one.
+    pub remaining: u64,
+    /// True when nothing was left, so this request was refused.
+    pub exhausted: bool,
+    /// True when this request began a new refill period.
+    pub refilled: bool,
+    /// The refill period the count belongs to.
+    pub period: String,
+}
+
+/// The usage a key's limits and counters add up to.
+pub fn usage(
+    rate_limit: Option<RateLimit>,
+    quota: Option<&Quota>,
+    counted: &Counted,
+    now: DateTime<Utc>,
+) -> Usage {
+    let mut usage = Usage::default();
+    if let (Some(rl), Some((count, ttl))) = (rate_limit, counted.rate) {
+        let status = RateStatus::from_counter(rl.limit, count, ttl.as_millis() as u64);
+        if count > rl.limit {
+            usage.refusal = Some(Refusal::RateLimited {
+                retry_after: status.reset,
+            });
+        }
+        usage.rate = Some(status);
     }
+    if let (Some(q), Some(c)) = (quota, &counted.quota) {
+        usage.quota_remaining = Some(c.remaining);
+        if c.exhausted && usage.refusal.is_none() {
+            usage.refusal = Some(Refusal::QuotaExhausted {
+                retry_after: q.seconds_to_refill(now),
+            });
+        }
+    }
+    usage
 }
 
-fn integer(
-    object: &Map<String, Value>,
-    parent: &str,
-    field: &str,
-    min: u64,
-    max: u64,
-) -> Result<u64, ApiError> {
-    object
-        .get(field)
-        .and_then(Value::as_u64)
-        .filter(|v| (min..=max).contains(v))
-        .ok_or_else(|| {
-            bad(&format!(
-                "`{parent}.{field}` must be an integer from {min} to {max}."
-            ))
-        })
-}
-
-fn bad(detail: &str) -> ApiError {
-    ApiError::BadRequest(detail.to_owned())
+/// The quota count to write to DynamoDB after a request, if one is due: on the key's first
+/// use in the last-used window, and on a refill (so a refill is never lost with Redis).
+pub fn count_to_store(
+    quota: Option<&Quota>,
+    counted: &Counted,
+    first_use: bool,
+) -> Option<QuotaCount> {
+    let (quota, counted) = (quota?, counted.quota.as_ref()?);
+    (first_use || counted.refilled).then(|| QuotaCount {
+        remaining: counted.remaining,
+        period: counted.period.clone(),
+        generation: quota.generation,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
-    }
-
-    fn body(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn a_rate_limit_within_bounds_is_accepted() {
-        let r = rate_limit_field(&body(
-            json!({"rate_limit": {"limit": 5, "window_seconds": 60}}),
-        ));
-        assert_eq!(
-            r.unwrap(),
-            Some(RateLimit {
-                limit: 5,
-                window_seconds: 60
-            })
-        );
-        assert_eq!(
-            rate_limit_field(&body(json!({"rate_limit": null}))).unwrap(),
-            None
-        );
-    }
-
-    #[test]
-    fn bad_rate_limits_name_the_field() {
-        for (value, field) in [
-            (json!(5), "`rate_limit`"),
-            (
-                json!({"limit": 0, "window_seconds": 1}),
-                "`rate_limit.limit`",
-            ),
-            (
-                json!({"limit": 1_000_001, "window_seconds": 1}),
-                "`rate_limit.limit`",
-            ),
-            (
-                json!({"limit": 1.5, "window_seconds": 1}),
-                "`rate_limit.limit`",
-            ),
-            (
-                json!({"limit": "5", "window_seconds": 1}),
-                "`rate_limit.limit`",
-            ),
-            (json!({"limit": 5}), "`rate_limit.window_seconds`"),
-            (
-                json!({"limit": 5, "window_seconds": 86_401}),
-                "`rate_limit.window_seconds`",
-            ),
-            (
-                json!({"limit": 5, "window_seconds": 1, "burst": 2}),
-                "`rate_limit`",
-            ),
-        ] {
-            let detail = rate_limit_field(&body(json!({ "rate_limit": value })))
-                .unwrap_err()
-                .detail();
-            assert!(detail.contains(field), "{value}: {detail}");
-        }
-    }
-
-    #[test]
-    fn a_quota_with_and_without_refill_is_accepted() {
-        let q = quota_field(&body(json!({"quota": {"remaining": 0}}))).unwrap();
-        assert_eq!(q, Some((0, None)));
-        let q = quota_field(&body(json!({"quota": {"remaining": 1_000_000_000_000u64,
-            "refill": {"every": "month", "amount": 10}}})))
-        .unwrap();
-        assert_eq!(
-            q,
-            Some((
-                MAX_QUOTA,
-                Some(Refill {
-                    every: Every::Month,
-                    amount: 10
-                })
-            ))
-        );
-    }
-
-    #[test]
-    fn bad_quotas_name_the_field() {
-        for (value, field) in [
-            (json!([]), "`quota`"),
-            (json!({}), "`quota.remaining`"),
-            (json!({"remaining": -1}), "`quota.remaining`"),
-            (
-                json!({"remaining": 1_000_000_000_001u64}),
-                "`quota.remaining`",
-            ),
-            (json!({"remaining": 1, "refill": 5}), "`quota.refill`"),
-            (
-                json!({"remaining": 1, "refill": {"every": "week", "amount": 1}}),
-                "`quota.refill.every`",
-            ),
-            (
-                json!({"remaining": 1, "refill": {"every": "day", "amount": 0}}),
-                "`quota.refill.amount`",
-            ),
-            (
-                json!({"remaining": 1, "refill": {"every": "day"}}),
-                "`quota.refill.amount`",
-            ),
-        ] {
-            let detail = quota_field(&body(json!({ "quota": value })))
-                .unwrap_err()
-                .detail();
-            assert!(detail.contains(field), "{value}: {detail}");
-        }
     }
 
     #[test]
@@ -465,11 +321,11 @@ mod tests {
         let mut q = Quota::set(50, refill, 1, at("2026-11-30T10:00:00Z"));
         assert_eq!(q.period, "2026-11-30");
         q.remaining = 3;
-        assert_eq!(q.remaining_at(at("2026-11-30T23:00:00Z")), 3);
-        assert_eq!(q.remaining_at(at("2026-12-01T00:00:00Z")), 50);
+        assert_eq!(q.remaining_at(None, at("2026-11-30T23:00:00Z")), 3);
+        assert_eq!(q.remaining_at(None, at("2026-12-01T00:00:00Z")), 50);
         let mut no_refill = Quota::set(7, None, 1, at("2026-11-30T10:00:00Z"));
         no_refill.remaining = 2;
-        assert_eq!(no_refill.remaining_at(at("2027-01-01T00:00:00Z")), 2);
+        assert_eq!(no_refill.remaining_at(None, at("2027-01-01T00:00:00Z")), 2);
         assert_eq!(
             no_refill.seconds_to_refill(at("2026-11-30T10:00:00Z")),
             None
@@ -483,5 +339,75 @@ mod tests {
         assert_eq!((s.remaining, s.reset), (0, 1));
         let s = RateStatus::from_counter(10, 3, 59_001);
         assert_eq!((s.remaining, s.reset), (7, 60));
+    }
+
+    fn noon() -> DateTime<Utc> {
+        "2026-11-30T12:00:00Z".parse().unwrap()
+    }
+
+    fn rate(limit: u64) -> Option<RateLimit> {
+        Some(RateLimit {
+            limit,
+            window_seconds: 60,
+        })
+    }
+
+    fn counted_rate(count: u64, ttl_ms: u64) -> Counted {
+        Counted {
+            rate: Some((count, Duration::from_millis(ttl_ms))),
+            quota: None,
+        }
+    }
+
+    #[test]
+    fn the_last_request_within_the_limit_passes_and_the_next_is_refused() {
+        let at_limit = usage(rate(3), None, &counted_rate(3, 30_000), noon());
+        assert_eq!(at_limit.refusal, None);
+        assert_eq!(at_limit.rate.unwrap().remaining, 0);
+        let over = usage(rate(3), None, &counted_rate(4, 29_100), noon());
+        assert_eq!(over.refusal, Some(Refusal::RateLimited { retry_after: 30 }));
+    }
+
+    #[test]
+    fn an_exhausted_quota_says_when_it_refills() {
+        let quota = Quota::set(
+            0,
+            Some(Refill {
+                every: Every::Day,
+                amount: 10,
+            }),
+            1,
+            noon(),
+        );
+        let counted = Counted {
+            rate: None,
+            quota: Some(QuotaCounted {
+                remaining: 0,
+                exhausted: true,
+                refilled: false,
+                period: "2026-11-30".into(),
+            }),
+        };
+        let u = usage(None, Some(&quota), &counted, noon());
+        assert_eq!(
+            u.refusal,
+            Some(Refusal::QuotaExhausted {
+                retry_after: Some(12 * 3600)
+            })
+        );
+        let no_refill = Quota::set(0, None, 1, noon());
+        let u = usage(None, Some(&no_refill), &counted, noon());
+        assert_eq!(
+            u.refusal,
+            Some(Refusal::QuotaExhausted { retry_after: None })
+        );
+    }
+
+    #[test]
+    fn a_key_without_limits_has_no_usage() {
+        assert_eq!(
+            usage(None, None, &Counted::default(), noon()),
+            Usage::default()
+        );
     }
 }

@@ -1,12 +1,14 @@
 //! A key's record and its lifecycle: active, revoked, expired.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::key::KeyId;
-use crate::limit::{Quota, RateLimit, Refill};
-use crate::scope::Scopes;
+use crate::domain::key::KeyId;
+use crate::domain::limit::{Quota, QuotaCount, RateLimit, Refill};
+use crate::domain::outcome::KeyInfo;
+use crate::domain::scope::Scopes;
+use crate::domain::time::timestamp;
 
 /// What is stored about a key. Never the key itself: the store keys this record by the
 /// key's hash.
@@ -108,8 +110,26 @@ impl KeyRecord {
         status_at(self.state, self.expires_at, now)
     }
 
-    /// The public view of the record, as every endpoint returns it.
+    /// What a handler learns about this key when it verifies.
+    pub fn key_info(&self) -> KeyInfo {
+        KeyInfo {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            owner: self.owner.clone(),
+            scopes: self.scopes.clone(),
+            rate: None,
+            quota_remaining: None,
+        }
+    }
+
+    /// The public view of the record, as every endpoint returns it, with the quota as
+    /// stored (at most a minute behind the live count).
     pub fn view(&self, now: DateTime<Utc>) -> KeyView<'_> {
+        self.view_live(now, None)
+    }
+
+    /// The public view, with the quota's live count from the cache when there is one.
+    pub fn view_live(&self, now: DateTime<Utc>, live: Option<&QuotaCount>) -> KeyView<'_> {
         KeyView {
             id: self.id.as_str(),
             name: &self.name,
@@ -126,7 +146,7 @@ impl KeyRecord {
             rotated_from: self.rotated_from.as_ref().map(KeyId::as_str),
             rate_limit: self.rate_limit,
             quota: self.quota.as_ref().map(|q| QuotaView {
-                remaining: q.remaining_at(now),
+                remaining: q.remaining_at(live, now),
                 refill: q.refill,
             }),
         }
@@ -157,17 +177,6 @@ pub struct KeyView<'a> {
 pub struct QuotaView {
     pub remaining: u64,
     pub refill: Option<Refill>,
-}
-
-/// Drops sub-millisecond precision, which stored timestamps do not keep.
-pub fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
-}
-
-/// RFC 3339 in UTC with millisecond precision: one fixed width, so stored timestamps sort
-/// as strings.
-pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
@@ -201,11 +210,6 @@ mod tests {
             status_at(State::Revoked, Some(past), now()),
             Status::Revoked
         );
-    }
-
-    #[test]
-    fn timestamps_have_a_fixed_width() {
-        assert_eq!(timestamp(now()), "2026-01-01T00:00:00.000Z");
     }
 
     #[test]

@@ -5,13 +5,11 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use lambda_http::request::RequestContext;
-use lambda_http::{Request, RequestExt};
 use rand::RngCore;
 use serde::Serialize;
 
-use crate::key::KeyId;
-use crate::record::timestamp;
+use crate::domain::key::KeyId;
+use crate::domain::time::timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -56,46 +54,13 @@ pub enum Actor {
     KeyHolder,
 }
 
-/// Who made a change and from where, read from the request.
+/// Who made a change and from where (the edge reads it from the request).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     pub actor: Actor,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
-}
-
-impl Origin {
-    pub fn admin(req: &Request) -> Self {
-        Self::of(req, Actor::Admin)
-    }
-
-    pub fn key_holder(req: &Request) -> Self {
-        Self::of(req, Actor::KeyHolder)
-    }
-
-    fn of(req: &Request, actor: Actor) -> Self {
-        let source_ip = match req.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
-            _ => None,
-        };
-        let user_agent = req
-            .headers()
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(512).collect());
-        let request_id = req
-            .lambda_context_ref()
-            .map(|c| c.request_id.clone())
-            .filter(|id| !id.is_empty());
-        Self {
-            actor,
-            source_ip,
-            user_agent,
-            request_id,
-        }
-    }
 }
 
 /// One audit event. `changes` lists the names of the fields an update changed, never
@@ -193,17 +158,5 @@ mod tests {
         let b = AuditEvent::new(Action::Issue, &id, &origin, Utc::now());
         assert!(a.id.starts_with("evt_"));
         assert_ne!(a.id, b.id);
-    }
-
-    #[test]
-    fn an_origin_from_a_bare_request_has_only_its_actor() {
-        let req = lambda_http::http::Request::builder()
-            .header("user-agent", "curl/8")
-            .body(lambda_http::Body::Empty)
-            .unwrap();
-        let o = Origin::admin(&req);
-        assert_eq!(o.actor, Actor::Admin);
-        assert_eq!(o.user_agent.as_deref(), Some("curl/8"));
-        assert_eq!(o.source_ip, None);
     }
 }

@@ -1,26 +1,14 @@
-//! Reading requests and writing JSON responses, with every bad input turned into an
+//! Reading requests: method, headers and JSON bodies, with every bad input turned into an
 //! [`ApiError`] rather than a panic.
 
-use lambda_http::http::{header, HeaderValue, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
-use serde::Serialize;
+use lambda_http::http::{header, HeaderValue, Method};
+use lambda_http::{Body, Request};
 use serde_json::{Map, Value};
 
-use crate::config::AdminToken;
-use crate::error::{ApiError, BODY_LIMIT};
+use super::error::ApiError;
 
-pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    let text = serde_json::to_string(body).expect("response bodies always serialize");
-    let mut response = Response::new(Body::Text(text));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
+/// The largest request body Keygate reads.
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 pub fn require_method(req: &Request, method: Method) -> Result<(), ApiError> {
     if req.method() == method {
@@ -116,59 +104,4 @@ pub fn bearer_token(req: &Request) -> Result<Option<&str>, ApiError> {
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim());
     Ok(token.filter(|t| !t.is_empty()))
-}
-
-/// Requires `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time.
-pub fn require_admin(req: &Request, admin: &AdminToken) -> Result<(), ApiError> {
-    match bearer_token(req)? {
-        Some(token) if admin.matches(token) => Ok(()),
-        Some(_) => Err(ApiError::Unauthorized("Invalid admin token.")),
-        None => Err(ApiError::Unauthorized(
-            "Authentication credentials were not provided. Send Authorization: Bearer <ADMIN_TOKEN>.",
-        )),
-    }
-}
-
-/// A required, non-blank string field of at most `max_chars` characters, with no control
-/// characters.
-pub fn text_field(
-    body: &Map<String, Value>,
-    field: &str,
-    max_chars: usize,
-) -> Result<String, ApiError> {
-    let bad = |why: &str| ApiError::BadRequest(format!("`{field}` {why}."));
-    let value = match body.get(field) {
-        None | Some(Value::Null) => return Err(bad("is required")),
-        Some(Value::String(s)) => s,
-        Some(_) => return Err(bad("must be a string")),
-    };
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(bad("must not be blank"));
-    }
-    if trimmed.chars().count() > max_chars {
-        return Err(bad(&format!("must be at most {max_chars} characters")));
-    }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() || is_invisible_format(c))
-    {
-        return Err(bad(
-            "must not contain control characters or invisible formatting characters",
-        ));
-    }
-    Ok(trimmed.to_owned())
-}
-
-/// Characters that change how text around them is shown without being visible themselves:
-/// bidirectional overrides (which can make a name read backwards on the admin page), zero
-/// widths and line or paragraph separators.
-fn is_invisible_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}'
-            | '\u{FEFF}'
-    )
 }

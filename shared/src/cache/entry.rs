@@ -1,0 +1,270 @@
+//! A cache entry: what verification needs to know about a key, in the small JSON form
+//! Redis holds (short field names: it is read on every request), and what a read found.
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::CacheError;
+use crate::config::CacheSettings;
+use crate::domain::key::KeyId;
+use crate::domain::limit::{Counted, Every, Quota, RateLimit, Refill};
+use crate::domain::outcome::KeyInfo;
+use crate::domain::record::{status_at, KeyRecord, State, Status};
+use crate::domain::scope::Scopes;
+
+/// The negative entry: looked up in DynamoDB recently, and not there.
+pub(super) const UNKNOWN: &[u8] = b"!";
+
+/// The refills in the order of their wire codes: code `i + 1` is `REFILLS[i]`, 0 is none.
+/// The verify script finds the current period of code `c` at `ARGV[PERIOD_ARGS + c]`,
+/// because the call passes one period per entry of this list, in this order
+/// (`scripts.rs`): the two sides cannot disagree.
+pub(super) const REFILLS: [Every; 2] = [Every::Day, Every::Month];
+
+pub(super) fn refill_code(every: Option<Every>) -> u8 {
+    every
+        .and_then(|e| REFILLS.iter().position(|r| *r == e))
+        .map_or(0, |i| i as u8 + 1)
+}
+
+fn refill_of(code: u8) -> Option<Every> {
+    REFILLS.get(usize::from(code).checked_sub(1)?).copied()
+}
+
+/// What verification needs to know about a key, as cached. Short field names keep the
+/// value small: it is read on every request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub name: String,
+    /// `a` active, `r` revoked.
+    pub st: char,
+    /// Expiry in Unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Owner, handed to the handler with the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ow: Option<String>,
+    /// Scopes: checked by the guard with no I/O beyond this read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sc: Vec<String>,
+    /// The record's version: the cache keeps the highest it is given.
+    #[serde(default)]
+    pub v: u64,
+    /// Rate limit: `[limit, window_seconds]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rl: Option<(u64, u64)>,
+    /// Quota: `[generation, remaining as stored, refill amount, refill code, period]`, the
+    /// code from [`refill_code`]. The verify script reads both with patterns, so they are
+    /// plain numbers in a fixed order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<(u64, u64, u64, u8, String)>,
+}
+
+impl Entry {
+    pub fn from_record(r: &KeyRecord) -> Self {
+        Self {
+            id: r.id.as_str().to_owned(),
+            name: r.name.clone(),
+            st: match r.state {
+                State::Active => 'a',
+                State::Revoked => 'r',
+            },
+            exp: r.expires_at.map(|t| t.timestamp_millis()),
+            ow: r.owner.clone(),
+            sc: r.scopes.as_slice().to_vec(),
+            v: r.version,
+            rl: r.rate_limit.map(|l| (l.limit, l.window_seconds)),
+            q: r.quota.as_ref().map(|q| {
+                let amount = q.refill.map_or(0, |r| r.amount);
+                let code = refill_code(q.refill.map(|r| r.every));
+                (q.generation, q.remaining, amount, code, q.period.clone())
+            }),
+        }
+    }
+
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rl.map(|(limit, window_seconds)| RateLimit {
+            limit,
+            window_seconds,
+        })
+    }
+
+    pub fn quota(&self) -> Option<Quota> {
+        self.q
+            .as_ref()
+            .map(|(generation, remaining, amount, code, period)| Quota {
+                remaining: *remaining,
+                refill: refill_of(*code).map(|every| Refill {
+                    every,
+                    amount: *amount,
+                }),
+                period: period.clone(),
+                generation: *generation,
+            })
+    }
+
+    pub fn has_limits(&self) -> bool {
+        self.rl.is_some() || self.q.is_some()
+    }
+
+    /// The key's status at `now` and what a handler learns about it, from the entry alone:
+    /// a cache hit needs nothing else.
+    pub fn judge(&self, now: DateTime<Utc>) -> Result<(Status, KeyInfo), CacheError> {
+        let info = KeyInfo {
+            id: self.key_id()?,
+            name: self.name.clone(),
+            owner: self.ow.clone(),
+            scopes: Scopes::from_stored(self.sc.clone()),
+            rate: None,
+            quota_remaining: None,
+        };
+        Ok((status_at(self.state()?, self.expires_at()?, now), info))
+    }
+
+    pub fn state(&self) -> Result<State, CacheError> {
+        match self.st {
+            'a' => Ok(State::Active),
+            'r' => Ok(State::Revoked),
+            other => Err(CacheError::Corrupt(format!("unknown state {other:?}"))),
+        }
+    }
+
+    pub fn expires_at(&self) -> Result<Option<DateTime<Utc>>, CacheError> {
+        self.exp
+            .map(|ms| {
+                Utc.timestamp_millis_opt(ms)
+                    .single()
+                    .ok_or_else(|| CacheError::Corrupt("expiry out of range".to_owned()))
+            })
+            .transpose()
+    }
+
+    pub fn key_id(&self) -> Result<KeyId, CacheError> {
+        KeyId::parse(&self.id).ok_or_else(|| CacheError::Corrupt("bad key id".to_owned()))
+    }
+}
+
+/// The outcome of a cache read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Known(Box<Entry>),
+    /// Recently looked up in DynamoDB and not found.
+    Unknown,
+    Miss,
+}
+
+/// A cache read: the entry, whether this is the key's first use in its window, and what
+/// the limit counters said.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Read {
+    pub lookup: Lookup,
+    pub first_use: bool,
+    pub counted: Counted,
+}
+
+/// How long an entry may live: the configured TTL, cut short by the key's own expiry, so
+/// an expired key's entry goes away with it. (Verification checks the expiry itself too;
+/// the TTL only keeps Redis tidy.)
+pub fn entry_ttl(record: Option<&KeyRecord>, now: DateTime<Utc>, s: &CacheSettings) -> Duration {
+    let Some(record) = record else {
+        return s.negative_ttl;
+    };
+    match record.expires_at {
+        Some(at) if record.state == State::Active && at > now => {
+            let left = (at - now).to_std().unwrap_or(Duration::ZERO);
+            left.clamp(Duration::from_millis(1), s.ttl)
+        }
+        _ => s.ttl,
+    }
+}
+
+pub(super) fn lookup_of(value: Option<Vec<u8>>) -> Result<Lookup, CacheError> {
+    Ok(match value {
+        None => Lookup::Miss,
+        Some(v) if v == UNKNOWN => Lookup::Unknown,
+        Some(v) => serde_json::from_slice(&v)
+            .map(|e| Lookup::Known(Box::new(e)))
+            .map_err(|e| CacheError::Corrupt(e.to_string()))?,
+    })
+}
+
+pub(super) fn entry_bytes(record: &KeyRecord) -> Vec<u8> {
+    serde_json::to_vec(&Entry::from_record(record)).expect("an entry always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeDelta;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn record(state: State, expires_in: Option<TimeDelta>) -> KeyRecord {
+        KeyRecord {
+            state,
+            expires_at: expires_in.map(|d| now() + d),
+            ..KeyRecord::new(
+                KeyId::generate().unwrap(),
+                "n".into(),
+                "kg_00000000".into(),
+                now(),
+            )
+        }
+    }
+
+    #[test]
+    fn an_entry_without_expiry_lives_for_the_configured_ttl() {
+        let s = CacheSettings::default();
+        let r = record(State::Active, None);
+        assert_eq!(entry_ttl(Some(&r), now(), &s), s.ttl);
+    }
+
+    #[test]
+    fn an_entry_ends_with_its_keys_expiry_when_that_comes_first() {
+        let s = CacheSettings::default();
+        let r = record(State::Active, Some(TimeDelta::seconds(7)));
+        assert_eq!(entry_ttl(Some(&r), now(), &s), Duration::from_secs(7));
+        let r = record(State::Active, Some(TimeDelta::days(7)));
+        assert_eq!(entry_ttl(Some(&r), now(), &s), s.ttl);
+    }
+
+    #[test]
+    fn unknown_hashes_are_cached_for_the_negative_ttl() {
+        let s = CacheSettings::default();
+        assert_eq!(entry_ttl(None, now(), &s), s.negative_ttl);
+    }
+
+    #[test]
+    fn an_entry_round_trips_and_carries_no_secret() {
+        let r = record(State::Revoked, Some(TimeDelta::seconds(5)));
+        let e = Entry::from_record(&r);
+        let bytes = serde_json::to_vec(&e).unwrap();
+        let back: Entry = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.state().unwrap(), State::Revoked);
+        assert_eq!(back.expires_at().unwrap(), r.expires_at);
+    }
+
+    #[test]
+    fn entries_from_a_newer_version_with_extra_fields_still_read() {
+        let e: Entry = serde_json::from_str(
+            r#"{"id":"key_000000000000000000000000","name":"n","st":"a","scopes":["x"]}"#,
+        )
+        .unwrap();
+        assert_eq!(e.state().unwrap(), State::Active);
+    }
+    #[test]
+    fn refill_codes_round_trip_and_zero_is_none() {
+        assert_eq!(refill_code(None), 0);
+        for every in REFILLS {
+            assert_eq!(refill_of(refill_code(Some(every))), Some(every));
+        }
+        assert_eq!(refill_of(0), None);
+        assert_eq!(refill_of(9), None);
+    }
+}

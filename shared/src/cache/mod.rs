@@ -1,0 +1,296 @@
+//! Redis, the read-through cache in front of DynamoDB.
+//!
+//! An entry is keyed by the key's hash and holds what verification needs (id, name, state,
+//! expiry), so a cache hit is one GET and no database read. Unknown hashes get a short
+//! negative entry, so a flood of made-up (but well-formed) keys does not reach DynamoDB.
+//!
+//! Revocation is immediate because of two rules:
+//! 1. A *fill* after a database read uses `SET NX`: it can only create an entry, never
+//!    replace one.
+//! 2. A *change* (revoke) overwrites the entry with plain `SET` after the database write.
+//!
+//! So a verification that read "active" just before a revoke and fills just after it finds
+//! the revoked entry already there, and its fill is a no-op: a fill can never resurrect a
+//! revoked key. Changes write entries with the full TTL, far longer than the gap between a
+//! read and its fill.
+//!
+//! | file                  | job                                                  |
+//! |-----------------------|------------------------------------------------------|
+//! | `mod.rs`              | the cache's operations, as verification and changes use them |
+//! | `entry.rs`            | the entry's wire format, and what a read found       |
+//! | `scripts.rs`          | the Lua scripts' arguments and replies               |
+//! | `verify.lua`, `replace_if_newer.lua` | the scripts themselves                |
+//! | `link.rs`             | the connection, and the back-off after a failure     |
+//! | `memo.rs`             | the keys last seen without limits                    |
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::CacheSettings;
+use crate::domain::key::KeyHash;
+use crate::domain::limit::{Counted, Quota, QuotaCount};
+use crate::domain::record::{KeyRecord, State};
+
+mod entry;
+mod link;
+mod memo;
+mod scripts;
+
+use entry::{entry_bytes, lookup_of, UNKNOWN};
+pub use entry::{entry_ttl, Entry, Lookup, Read};
+use link::Link;
+use memo::Unlimited;
+use scripts::{millis, parse_read, Names, Scripts, VerifyArgs};
+
+/// How often a key's use is written to DynamoDB at most: once per key per window.
+pub const LAST_USED_WINDOW: Duration = Duration::from_secs(60);
+/// How long a quota's live counter outlives its last use. Far longer than an entry: the
+/// counter is the truth between DynamoDB updates, and an entry refilled from DynamoDB must
+/// find it still there (see `domain/limit.rs`).
+pub const QUOTA_COUNTER_TTL: Duration = Duration::from_secs(35 * 86_400);
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("Redis is being skipped after a recent failure")]
+    Skipped,
+    #[error("Redis request failed: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("cache entry is malformed: {0}")]
+    Corrupt(String),
+}
+
+pub struct Cache {
+    scripts: Scripts,
+    link: Link,
+    settings: CacheSettings,
+    unlimited: Unlimited,
+}
+
+impl Cache {
+    pub fn new(redis_url: &str, settings: CacheSettings) -> Result<Self, CacheError> {
+        let client = redis::Client::open(redis_url)?;
+        Ok(Self::with_client(client, settings))
+    }
+
+    pub fn with_client(client: redis::Client, settings: CacheSettings) -> Self {
+        Self {
+            scripts: Scripts::new(),
+            link: Link::new(client, settings.timeout),
+            settings,
+            unlimited: Unlimited::default(),
+        }
+    }
+
+    pub fn settings(&self) -> &CacheSettings {
+        &self.settings
+    }
+
+    /// The Redis key of a key hash's entry. The braces are a cluster hash tag, so later
+    /// per-key counters can live in the same slot and be used in one script.
+    pub fn entry_key(&self, hash: &KeyHash) -> String {
+        format!("{}:key:{{{}}}", self.settings.namespace, hash.to_hex())
+    }
+
+    /// Connects at start-up so the first request does not pay for it. A failure here is
+    /// only logged: verification works without the cache.
+    pub async fn warm_up(&self) {
+        if let Err(err) = self.link.connection(true).await {
+            tracing::warn!(error = %err, "Redis is not reachable at start-up; verifying from DynamoDB until it is");
+        }
+    }
+
+    /// The key's marker for "use already recorded in this window".
+    pub fn used_key(&self, hash: &KeyHash) -> String {
+        format!("{}:used:{{{}}}", self.settings.namespace, hash.to_hex())
+    }
+
+    /// The Redis keys of a key hash's rate window and quota counters.
+    pub fn counter_keys(&self, hash: &KeyHash) -> (String, String) {
+        let ns = &self.settings.namespace;
+        let hex = hash.to_hex();
+        (
+            format!("{ns}:rate:{{{hex}}}"),
+            format!("{ns}:quota:{{{hex}}}"),
+        )
+    }
+
+    fn names(&self, hash: &KeyHash) -> Names {
+        let (rate, quota) = self.counter_keys(hash);
+        Names {
+            entry: self.entry_key(hash),
+            used: self.used_key(hash),
+            rate,
+            quota,
+        }
+    }
+
+    /// Reads the entry and, in the same round trip, sets the key's last-used marker if it
+    /// is not set (`first_use` is true for the first read of a window, which is the one that
+    /// records the use in DynamoDB) and counts the request against the key's limits.
+    ///
+    /// A key this instance last saw without limits is read with the plain pipeline (GET and
+    /// SET NX), so a key without limits costs what it did before limits existed; the script
+    /// runs for every other key. If such a key has gained limits (an admin update), the
+    /// entry says so and the request is counted at once, with a second call; from then on
+    /// the key takes the script.
+    pub async fn get(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
+        if !self.unlimited.contains(hash) {
+            let read = self.read(hash, now, true).await?;
+            if let Lookup::Known(entry) = &read.lookup {
+                if !entry.has_limits() {
+                    self.unlimited.remember(*hash);
+                }
+            }
+            return Ok(read);
+        }
+        let read = self.read_plain(hash).await?;
+        match &read.lookup {
+            Lookup::Known(entry) if entry.has_limits() => {
+                self.unlimited.forget(hash);
+                let counted = self.read(hash, now, false).await?;
+                Ok(Read {
+                    first_use: read.first_use,
+                    ..counted
+                })
+            }
+            _ => Ok(read),
+        }
+    }
+
+    /// The entry and the last-used marker, pipelined: the read of a key without limits.
+    async fn read_plain(&self, hash: &KeyHash) -> Result<Read, CacheError> {
+        let mut conn = self.link.connection(false).await?;
+        let (value, marked): (Option<Vec<u8>>, Option<String>) = self.link.run(
+            redis::pipe()
+                .cmd("GET")
+                .arg(self.entry_key(hash))
+                .cmd("SET")
+                .arg(self.used_key(hash))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(LAST_USED_WINDOW))
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(Read {
+            lookup: lookup_of(value)?,
+            first_use: marked.is_some(),
+            counted: Counted::default(),
+        })
+    }
+
+    /// Counts a request against the limits of the key whose entry was just filled, after a
+    /// miss: the same script, without touching the last-used marker again.
+    pub async fn count(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
+        self.read(hash, now, false).await
+    }
+
+    async fn read(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        mark: bool,
+    ) -> Result<Read, CacheError> {
+        let mut conn = self.link.connection(false).await?;
+        let args = VerifyArgs {
+            used_window: LAST_USED_WINDOW,
+            now,
+            quota_counter_ttl: QUOTA_COUNTER_TTL,
+            mark,
+        };
+        let reply: Vec<redis::Value> = self.link.run(
+            self.scripts
+                .verify(&self.names(hash), &args)
+                .invoke_async(&mut conn)
+                .await,
+        )?;
+        parse_read(reply)
+    }
+
+    /// The quota's live count, when Redis has one for this setting of the quota (its
+    /// generation). Otherwise `None`: DynamoDB's copy is then the best there is (at most a
+    /// minute behind).
+    pub async fn live_quota(&self, hash: &KeyHash, quota: &Quota) -> Option<QuotaCount> {
+        let mut conn = self.link.connection(false).await.ok()?;
+        let (_, quota_key) = self.counter_keys(hash);
+        let (left, period, generation): (Option<u64>, Option<String>, Option<u64>) = self
+            .link
+            .run(
+                redis::cmd("HMGET")
+                    .arg(quota_key)
+                    .arg("r")
+                    .arg("p")
+                    .arg("g")
+                    .query_async(&mut conn)
+                    .await,
+            )
+            .ok()?;
+        match (left, period, generation) {
+            (Some(remaining), Some(period), Some(generation)) if generation == quota.generation => {
+                Some(QuotaCount {
+                    remaining,
+                    period,
+                    generation,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Caches what a database read found, unless an entry is already there (see the module
+    /// docs for why this must never overwrite).
+    pub async fn fill(
+        &self,
+        hash: &KeyHash,
+        record: Option<&KeyRecord>,
+        now: DateTime<Utc>,
+    ) -> Result<(), CacheError> {
+        let mut conn = self.link.connection(false).await?;
+        let value = match record {
+            Some(r) => entry_bytes(r),
+            None => UNKNOWN.to_vec(),
+        };
+        let ttl = entry_ttl(record, now, &self.settings);
+        let _: Option<String> = self.link.run(
+            redis::cmd("SET")
+                .arg(self.entry_key(hash))
+                .arg(value)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(ttl))
+                .query_async(&mut conn)
+                .await,
+        )?;
+        Ok(())
+    }
+
+    /// Writes the entry of a key that was just changed, replacing whatever is cached unless
+    /// that is a newer version. It tries Redis even while it is being skipped: a change is
+    /// rare and must not be lost.
+    pub async fn replace(
+        &self,
+        hash: &KeyHash,
+        record: &KeyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), CacheError> {
+        let mut conn = self.link.connection(true).await?;
+        let ttl = if record.state == State::Revoked {
+            self.settings.ttl
+        } else {
+            entry_ttl(Some(record), now, &self.settings)
+        };
+        let _: i64 = self.link.run(
+            self.scripts
+                .replace_if_newer(
+                    &self.entry_key(hash),
+                    entry_bytes(record),
+                    record.version,
+                    ttl,
+                )
+                .invoke_async(&mut conn)
+                .await,
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! The Lua scripts that run inside Redis, loaded from their `.lua` files, and the one place
+//! that states each script's arguments and reply, next to the Rust that builds the call and
+//! reads the reply.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use redis::{Script, ScriptInvocation};
+
+use super::entry::{lookup_of, Read, REFILLS};
+use super::CacheError;
+use crate::domain::limit::{Counted, QuotaCounted};
+
+pub(super) struct Scripts {
+    verify: Script,
+    replace_if_newer: Script,
+}
+
+/// The Redis keys of one API key (all in its hash slot: see `Cache::entry_key`).
+pub(super) struct Names {
+    pub entry: String,
+    pub used: String,
+    pub rate: String,
+    pub quota: String,
+}
+
+/// What the verify script is told besides the key's names.
+pub(super) struct VerifyArgs {
+    pub used_window: Duration,
+    pub now: DateTime<Utc>,
+    pub quota_counter_ttl: Duration,
+    /// Set the last-used marker (false when the read already did).
+    pub mark: bool,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Self {
+            verify: Script::new(include_str!("verify.lua")),
+            replace_if_newer: Script::new(include_str!("replace_if_newer.lua")),
+        }
+    }
+
+    /// `verify.lua`.
+    /// - KEYS: entry, used marker, rate counter, quota counter.
+    /// - ARGV: 1 marker TTL ms, 2 now ms, 3 quota counter TTL ms, 4 `1` to set the marker,
+    ///   then the current period of each refill, in the order of `REFILLS` (the script reads
+    ///   refill code `c` at `ARGV[4 + c]`).
+    /// - Reply: `{first_use, entry, rate count, rate TTL ms, quota left, quota flags,
+    ///   period}`, the tail only for a counted key; flags: 1 exhausted, 2 refilled; a quota
+    ///   left of -1 means the quota was not counted.
+    pub(super) fn verify(&self, names: &Names, args: &VerifyArgs) -> ScriptInvocation<'_> {
+        let mut call = self.verify.prepare_invoke();
+        call.key(&names.entry)
+            .key(&names.used)
+            .key(&names.rate)
+            .key(&names.quota)
+            .arg(millis(args.used_window))
+            .arg(args.now.timestamp_millis())
+            .arg(millis(args.quota_counter_ttl))
+            .arg(if args.mark { "1" } else { "0" });
+        for refill in REFILLS {
+            call.arg(refill.period(args.now));
+        }
+        call
+    }
+
+    /// `replace_if_newer.lua`.
+    /// - KEYS: entry.
+    /// - ARGV: 1 the new entry, 2 its version, 3 its TTL ms.
+    /// - Reply: 1 when written, 0 when the cached entry was as new or newer.
+    pub(super) fn replace_if_newer(
+        &self,
+        entry_key: &str,
+        entry: Vec<u8>,
+        version: u64,
+        ttl: Duration,
+    ) -> ScriptInvocation<'_> {
+        let mut call = self.replace_if_newer.prepare_invoke();
+        call.key(entry_key).arg(entry).arg(version).arg(millis(ttl));
+        call
+    }
+}
+
+/// Whole milliseconds, at least 1 (Redis refuses a TTL of 0).
+pub(super) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+pub(super) fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
+    use redis::FromRedisValue;
+    let corrupt = |what: &str| CacheError::Corrupt(format!("verify script returned {what}"));
+    let mut items = reply.into_iter();
+    let first_use = i64::from_redis_value(items.next().ok_or_else(|| corrupt("nothing"))?)
+        .map_err(|_| corrupt("a bad marker"))?
+        == 1;
+    let value = Option::<Vec<u8>>::from_redis_value(items.next().unwrap_or(redis::Value::Nil))
+        .map_err(|_| corrupt("a bad entry"))?;
+    let lookup = lookup_of(value)?;
+    let rest: Vec<redis::Value> = items.collect();
+    let mut counted = Counted::default();
+    if let [count, ttl, left, flags, period] = rest.as_slice() {
+        let int =
+            |v: &redis::Value| i64::from_redis_value_ref(v).map_err(|_| corrupt("a bad counter"));
+        let (count, ttl, left, flags) = (int(count)?, int(ttl)?, int(left)?, int(flags)?);
+        if count > 0 {
+            counted.rate = Some((count as u64, Duration::from_millis(ttl.max(0) as u64)));
+        }
+        if left >= 0 {
+            counted.quota = Some(QuotaCounted {
+                remaining: left as u64,
+                exhausted: flags & 1 != 0,
+                refilled: flags & 2 != 0,
+                period: String::from_redis_value_ref(period)
+                    .map_err(|_| corrupt("a bad period"))?,
+            });
+        }
+    }
+    Ok(Read {
+        lookup,
+        first_use,
+        counted,
+    })
+}

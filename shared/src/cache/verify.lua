@@ -1,0 +1,55 @@
+-- The verify path's one round trip: reads the entry, marks the key used, and for a key with
+-- limits (active and unexpired) counts the request against its rate window and its quota.
+-- Redis runs a script alone, so counting is exact whatever the concurrency. The argument
+-- layout and the reply are stated once, in scripts.rs, next to the Rust that builds the
+-- call and reads the reply.
+local e = redis.call('GET', KEYS[1])
+local first = 0
+if ARGV[4] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+  first = 1
+end
+if not e or e == '!' then return {first, e} end
+-- Plain finds first: most keys have no limits, and a plain find is far cheaper than a
+-- pattern with captures.
+local has_rl = string.find(e, '"rl":[', 1, true)
+local has_q = string.find(e, '"q":[', 1, true)
+if not has_rl and not has_q then return {first, e} end
+local limit, window, gen, stored, amount, code, period
+if has_rl then limit, window = string.match(e, '"rl":%[(%d+),(%d+)%]', has_rl) end
+if has_q then
+  gen, stored, amount, code, period =
+    string.match(e, '"q":%[(%d+),(%d+),(%d+),(%d),"([^"]*)"%]', has_q)
+end
+if not limit and not gen then return {first, e} end
+if not string.find(e, '"st":"a"', 1, true) then return {first, e} end
+local exp = string.match(e, '"exp":(%-?%d+)')
+if exp and tonumber(exp) <= tonumber(ARGV[2]) then return {first, e} end
+local count, ttl = 0, 0
+if limit then
+  local window_ms = tonumber(window) * 1000
+  count = redis.call('INCR', KEYS[3])
+  ttl = redis.call('PTTL', KEYS[3])
+  -- A new window, or one opened under a longer window than the key has now.
+  if ttl < 0 or ttl > window_ms then
+    redis.call('SET', KEYS[3], count, 'PX', window_ms)
+    ttl = window_ms
+  end
+  if count > tonumber(limit) then return {first, e, count, ttl, -1, 0, ''} end
+end
+if not gen then return {first, e, count, ttl, -1, 0, ''} end
+local live = redis.call('HMGET', KEYS[4], 'r', 'p', 'g')
+local left, at = tonumber(live[1]), live[2]
+if not left or live[3] ~= gen then
+  left, at = tonumber(stored), period
+end
+local flags = 0
+-- The current period of this refill code (0: no refill) follows the fixed arguments.
+local now_period = nil
+if code ~= '0' then now_period = ARGV[4 + tonumber(code)] end
+if now_period and now_period > at then
+  left, at, flags = tonumber(amount), now_period, 2
+end
+if left > 0 then left = left - 1 else flags = flags + 1 end
+redis.call('HSET', KEYS[4], 'r', string.format('%d', left), 'p', at, 'g', gen)
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
+return {first, e, count, ttl, left, flags, at}

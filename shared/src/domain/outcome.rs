@@ -1,0 +1,192 @@
+//! How a verification ends: one closed set of outcomes. The guard, the authorizer and any
+//! later caller match on [`Outcome`]; the HTTP edge maps each to its answer in one place
+//! (`edge/error.rs`), so a new outcome cannot be forgotten by one of them.
+
+use crate::domain::key::KeyId;
+use crate::domain::limit::{RateStatus, Refusal, Usage};
+use crate::domain::scope::Scopes;
+
+/// What a handler learns about the key that was presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: KeyId,
+    pub name: String,
+    pub owner: Option<String>,
+    pub scopes: Scopes,
+    /// Where the key stands against its rate limit after this request, when it has one.
+    pub rate: Option<RateStatus>,
+    /// Calls left after this one, when the key has a quota and the cache counted it.
+    pub quota_remaining: Option<u64>,
+}
+
+/// Every way a verification can end. Unknown and malformed keys share `Invalid`, so a
+/// caller cannot tell a made-up key from one that never existed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Boxed: refusals are small, and every `Result` that carries one stays small too.
+    Valid(Box<KeyInfo>),
+    /// No key was presented.
+    Missing,
+    Invalid,
+    Revoked,
+    Expired,
+    /// Over the rate limit; `retry_after` is the window's time left, in seconds.
+    RateLimited {
+        retry_after: u64,
+        rate: Option<RateStatus>,
+    },
+    /// No quota left; `retry_after` is the time to its next refill, if it has one.
+    QuotaExhausted {
+        retry_after: Option<u64>,
+        rate: Option<RateStatus>,
+    },
+    /// A valid key without a scope the caller requires (the first one it lacks).
+    MissingScope(String),
+    Unavailable(Unavailable),
+}
+
+/// Why a key could not be judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// Neither the cache nor DynamoDB could answer.
+    Store,
+    /// The key has limits, the cache cannot count them, and the deployment says deny
+    /// (`RATE_LIMIT_WHEN_CACHE_DOWN=deny`).
+    LimitsUncounted,
+}
+
+impl Outcome {
+    /// A valid key's outcome once its limits have spoken: refused by the first limit that
+    /// says so, else valid with where it stands.
+    pub fn limited(mut info: KeyInfo, usage: Usage) -> Self {
+        let rate = usage.rate;
+        info.rate = usage.rate;
+        info.quota_remaining = usage.quota_remaining;
+        match usage.refusal {
+            None => Outcome::Valid(Box::new(info)),
+            Some(Refusal::RateLimited { retry_after }) => {
+                Outcome::RateLimited { retry_after, rate }
+            }
+            Some(Refusal::QuotaExhausted { retry_after }) => {
+                Outcome::QuotaExhausted { retry_after, rate }
+            }
+        }
+    }
+
+    /// Requires every scope in `required` of a valid key; a refusal stays as it is (a
+    /// request refused for a scope has still been counted against the key's limits).
+    pub fn require_scopes(self, required: &[&str]) -> Self {
+        match self {
+            Outcome::Valid(info) => match info.scopes.first_missing(required) {
+                Some(scope) => Outcome::MissingScope(scope.to_owned()),
+                None => Outcome::Valid(info),
+            },
+            other => other,
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Outcome::Valid(_))
+    }
+
+    /// A short name for log lines and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Valid(_) => "valid",
+            Outcome::Missing => "missing",
+            Outcome::Invalid => "invalid",
+            Outcome::Revoked => "revoked",
+            Outcome::Expired => "expired",
+            Outcome::RateLimited { .. } => "rate_limited",
+            Outcome::QuotaExhausted { .. } => "quota_exhausted",
+            Outcome::MissingScope(_) => "missing_scope",
+            Outcome::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// Where an outcome came from, for logs, tests and the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Rejected by the format check: no I/O at all.
+    Format,
+    Cache,
+    /// Cache miss, then DynamoDB.
+    Database,
+    /// Redis failed or is being skipped, so DynamoDB answered alone.
+    DatabaseWithoutCache,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Format => "format",
+            Source::Cache => "cache",
+            Source::Database => "dynamodb",
+            Source::DatabaseWithoutCache => "dynamodb_cache_down",
+        }
+    }
+}
+
+/// A verification: its outcome, the key's public id whenever the key exists (also when it
+/// is refused), and where the answer came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    pub outcome: Outcome,
+    pub key_id: Option<KeyId>,
+    pub source: Source,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(scopes: &[&str]) -> KeyInfo {
+        KeyInfo {
+            id: KeyId::generate().unwrap(),
+            name: "n".into(),
+            owner: None,
+            scopes: Scopes::parse_list(scopes).unwrap(),
+            rate: None,
+            quota_remaining: None,
+        }
+    }
+
+    #[test]
+    fn a_valid_key_lacking_a_scope_names_the_first_missing_one() {
+        let outcome = Outcome::Valid(Box::new(info(&["a"]))).require_scopes(&["a", "b", "c"]);
+        assert_eq!(outcome, Outcome::MissingScope("b".into()));
+        assert!(Outcome::Valid(Box::new(info(&["a"])))
+            .require_scopes(&["a"])
+            .is_valid());
+    }
+
+    #[test]
+    fn a_refusal_stays_a_refusal_whatever_the_scopes() {
+        assert_eq!(Outcome::Revoked.require_scopes(&["x"]), Outcome::Revoked);
+    }
+
+    #[test]
+    fn the_first_limit_that_refuses_decides() {
+        let usage = Usage {
+            rate: None,
+            quota_remaining: Some(0),
+            refusal: Some(Refusal::QuotaExhausted { retry_after: None }),
+        };
+        assert_eq!(
+            Outcome::limited(info(&[]), usage),
+            Outcome::QuotaExhausted {
+                retry_after: None,
+                rate: None
+            }
+        );
+        let valid = Outcome::limited(
+            info(&[]),
+            Usage {
+                quota_remaining: Some(4),
+                ..Usage::default()
+            },
+        );
+        assert!(matches!(valid, Outcome::Valid(k) if k.quota_remaining == Some(4)));
+    }
+}

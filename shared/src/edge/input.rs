@@ -1,0 +1,629 @@
+//! Reading request bodies into the operations' inputs: every field checked, every bad value
+//! a 400 whose `detail` names the field. Nothing here does I/O.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+use crate::domain::limit::{
+    Every, Quota, RateLimit, Refill, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS,
+};
+use crate::domain::rotation::{DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS};
+use crate::domain::scope::Scopes;
+use crate::domain::time::{parse_rfc3339, to_millis};
+use crate::domain::update::{KeyUpdate, FIELDS};
+use crate::ops::issue::NewKey;
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_OWNER_CHARS: usize = 200;
+pub const MAX_META_BYTES: usize = 4 * 1024;
+
+/// The body of an issue request.
+pub fn new_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewKey, ApiError> {
+    let name = text_field(body, "name", MAX_NAME_CHARS)?;
+    let expires_at = expires_at_field(body, now)?;
+    Ok(NewKey {
+        name,
+        expires_at,
+        owner: owner_field(body)?,
+        meta: meta_field(body)?,
+        scopes: scopes_field(body)?,
+        rate_limit: rate_limit_field(body)?,
+        quota: quota_field(body)?.map(|(remaining, refill)| Quota::set(remaining, refill, 0, now)),
+    })
+}
+
+/// The body of an update (`PATCH admin/api/keys/{id}`): the fields to change.
+pub fn key_update(body: &Map<String, Value>) -> Result<KeyUpdate, ApiError> {
+    if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "`{}` cannot be updated; send any of {}.",
+            printable(unknown),
+            FIELDS.join(", ")
+        )));
+    }
+    if body.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "Send at least one of {}.",
+            FIELDS.join(", ")
+        )));
+    }
+    let expires_at = match body.get("expires_at") {
+        None => None,
+        Some(Value::String(s)) => Some(time("expires_at", s)?),
+        Some(Value::Null) => {
+            return Err(ApiError::BadRequest(
+                "`expires_at` may only move earlier; it cannot be removed.".to_owned(),
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "`expires_at` must be a string (RFC 3339).".to_owned(),
+            ))
+        }
+    };
+    Ok(KeyUpdate {
+        name: body
+            .contains_key("name")
+            .then(|| text_field(body, "name", MAX_NAME_CHARS))
+            .transpose()?,
+        owner: body
+            .contains_key("owner")
+            .then(|| owner_field(body))
+            .transpose()?,
+        meta: body
+            .contains_key("meta")
+            .then(|| meta_field(body))
+            .transpose()?,
+        scopes: body
+            .contains_key("scopes")
+            .then(|| scopes_field(body))
+            .transpose()?,
+        expires_at,
+        rate_limit: body
+            .contains_key("rate_limit")
+            .then(|| rate_limit_field(body))
+            .transpose()?,
+        quota: body
+            .contains_key("quota")
+            .then(|| quota_field(body))
+            .transpose()?,
+    })
+}
+
+/// `owner`: absent or null for none, else a non-blank string of at most 200 characters.
+pub fn owner_field(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    match body.get("owner") {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => text_field(body, "owner", MAX_OWNER_CHARS).map(Some),
+    }
+}
+
+/// `meta`: absent or null for none, else a JSON object of at most 4 KiB serialized.
+pub fn meta_field(body: &Map<String, Value>) -> Result<Option<Map<String, Value>>, ApiError> {
+    match body.get("meta") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => {
+            let size = serde_json::to_vec(map)
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
+            if size > MAX_META_BYTES {
+                return Err(ApiError::BadRequest(
+                    "`meta` must be at most 4 KiB when serialized as JSON.".to_owned(),
+                ));
+            }
+            Ok(Some(map.clone()))
+        }
+        Some(_) => Err(ApiError::BadRequest(
+            "`meta` must be a JSON object or null.".to_owned(),
+        )),
+    }
+}
+
+pub fn scopes_field(body: &Map<String, Value>) -> Result<Scopes, ApiError> {
+    body.get("scopes")
+        .map(Scopes::from_json)
+        .transpose()
+        .map(Option::unwrap_or_default)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// `expires_at` on issue: absent or null for none, else an RFC 3339 time in the future.
+fn expires_at_field(
+    body: &Map<String, Value>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match body.get("expires_at") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => {
+            let at = time("expires_at", s)?;
+            if at <= now {
+                return Err(bad("`expires_at` must be in the future."));
+            }
+            Ok(Some(at))
+        }
+        Some(_) => Err(bad("`expires_at` must be a string (RFC 3339) or null.")),
+    }
+}
+
+/// A time field's value: RFC 3339 in any offset, kept in UTC to the millisecond (the one
+/// time parser for every body).
+fn time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+    parse_rfc3339(text).map(to_millis).ok_or_else(|| {
+        bad(&format!(
+            "`{field}` must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z."
+        ))
+    })
+}
+
+/// The `rate_limit` field of an issue or update body: absent or null for none.
+pub fn rate_limit_field(body: &Map<String, Value>) -> Result<Option<RateLimit>, ApiError> {
+    let object = match body.get("rate_limit") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(o)) => o,
+        Some(_) => {
+            return Err(bad(
+                "`rate_limit` must be an object such as {\"limit\": 100, \"window_seconds\": 60}, or null.",
+            ))
+        }
+    };
+    only_fields(object, "rate_limit", &["limit", "window_seconds"])?;
+    Ok(Some(RateLimit {
+        limit: integer(object, "rate_limit", "limit", 1, MAX_RATE_LIMIT)?,
+        window_seconds: integer(
+            object,
+            "rate_limit",
+            "window_seconds",
+            1,
+            MAX_WINDOW_SECONDS,
+        )?,
+    }))
+}
+
+/// The `quota` field of an issue or update body: absent or null for none.
+pub fn quota_field(body: &Map<String, Value>) -> Result<Option<(u64, Option<Refill>)>, ApiError> {
+    let object = match body.get("quota") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(o)) => o,
+        Some(_) => {
+            return Err(bad(
+                "`quota` must be an object such as {\"remaining\": 1000, \"refill\": {\"every\": \"month\", \"amount\": 1000}}, or null.",
+            ))
+        }
+    };
+    only_fields(object, "quota", &["remaining", "refill"])?;
+    let remaining = integer(object, "quota", "remaining", 0, MAX_QUOTA)?;
+    let refill = match object.get("refill") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(r)) => {
+            only_fields(r, "quota.refill", &["every", "amount"])?;
+            let every = r
+                .get("every")
+                .and_then(Value::as_str)
+                .and_then(Every::parse)
+                .ok_or_else(|| bad("`quota.refill.every` must be \"day\" or \"month\"."))?;
+            let amount = integer(r, "quota.refill", "amount", 1, MAX_QUOTA)?;
+            Some(Refill { every, amount })
+        }
+        Some(_) => {
+            return Err(bad(
+                "`quota.refill` must be an object such as {\"every\": \"day\", \"amount\": 1000}, or null.",
+            ))
+        }
+    };
+    Ok(Some((remaining, refill)))
+}
+
+fn only_fields(
+    object: &Map<String, Value>,
+    parent: &str,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(_) => Err(bad(&format!(
+            "`{parent}` accepts only {}.",
+            allowed.join(" and ")
+        ))),
+    }
+}
+
+fn integer(
+    object: &Map<String, Value>,
+    parent: &str,
+    field: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ApiError> {
+    object
+        .get(field)
+        .and_then(Value::as_u64)
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| {
+            bad(&format!(
+                "`{parent}.{field}` must be an integer from {min} to {max}."
+            ))
+        })
+}
+
+fn bad(detail: &str) -> ApiError {
+    ApiError::BadRequest(detail.to_owned())
+}
+
+/// `grace_seconds` from an optional rotate body: 0 to 604800, default 86400.
+pub fn grace_seconds(body: Option<&Map<String, Value>>) -> Result<u64, ApiError> {
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "`grace_seconds` must be a whole number from 0 to {MAX_GRACE_SECONDS}."
+        ))
+    };
+    match body.and_then(|b| b.get("grace_seconds")) {
+        None | Some(Value::Null) => Ok(DEFAULT_GRACE_SECONDS),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|g| *g <= MAX_GRACE_SECONDS)
+            .ok_or_else(bad),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// A name from a request for an error message: printable, and short.
+pub fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(40).collect()
+}
+
+/// A required, non-blank string field of at most `max_chars` characters, with no control
+/// characters.
+pub fn text_field(
+    body: &Map<String, Value>,
+    field: &str,
+    max_chars: usize,
+) -> Result<String, ApiError> {
+    let bad = |why: &str| ApiError::BadRequest(format!("`{field}` {why}."));
+    let value = match body.get(field) {
+        None | Some(Value::Null) => return Err(bad("is required")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(bad("must be a string")),
+    };
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(bad("must not be blank"));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(bad(&format!("must be at most {max_chars} characters")));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+    {
+        return Err(bad(
+            "must not contain control characters or invisible formatting characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Characters that change how text around them is shown without being visible themselves:
+/// bidirectional overrides (which can make a name read backwards on the admin page), zero
+/// widths and line or paragraph separators.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    mod issue_body {
+        use super::super::*;
+
+        use serde_json::json;
+
+        fn now() -> DateTime<Utc> {
+            "2026-01-01T00:00:00Z".parse().unwrap()
+        }
+
+        fn parse(body: Value) -> Result<NewKey, String> {
+            let Value::Object(map) = body else { panic!() };
+            new_key(&map, now()).map_err(|e| e.detail())
+        }
+
+        #[test]
+        fn a_name_alone_is_enough() {
+            let new = parse(json!({"name": "  billing  "})).unwrap();
+            assert_eq!(new.name, "billing");
+            assert_eq!(new.expires_at, None);
+        }
+
+        #[test]
+        fn a_future_expiry_in_any_offset_is_kept_in_utc() {
+            let new =
+                parse(json!({"name": "x", "expires_at": "2026-01-01T02:00:00+01:00"})).unwrap();
+            assert_eq!(
+                new.expires_at,
+                Some("2026-01-01T01:00:00Z".parse().unwrap())
+            );
+        }
+
+        #[test]
+        fn bad_names_are_rejected_with_the_field_named() {
+            for body in [
+                json!({}),
+                json!({"name": null}),
+                json!({"name": 5}),
+                json!({"name": "   "}),
+                json!({"name": "x".repeat(201)}),
+                json!({"name": "a\u{0007}b"}),
+            ] {
+                let detail = parse(body.clone()).unwrap_err();
+                assert!(detail.contains("`name`"), "{body}: {detail}");
+            }
+        }
+
+        #[test]
+        fn names_with_bidi_overrides_or_invisible_characters_are_rejected() {
+            for name in ["evil\u{202E}gnp.exe", "a\u{200B}b", "line\u{2028}break"] {
+                let detail = parse(json!({ "name": name })).unwrap_err();
+                assert!(detail.contains("`name`"), "{detail}");
+            }
+        }
+
+        #[test]
+        fn a_name_of_200_characters_is_accepted() {
+            assert!(parse(json!({"name": "é".repeat(200)})).is_ok());
+        }
+
+        #[test]
+        fn bad_expiries_are_rejected_with_the_field_named() {
+            for value in [
+                json!("tomorrow"),
+                json!(5),
+                json!("2025-12-31T23:59:59Z"),
+                json!("2026-01-01T00:00:00Z"),
+            ] {
+                let detail = parse(json!({"name": "x", "expires_at": value})).unwrap_err();
+                assert!(detail.contains("`expires_at`"), "{value}: {detail}");
+            }
+        }
+    }
+
+    mod update_body {
+        use super::super::*;
+
+        use crate::domain::key::KeyId;
+        use crate::domain::record::KeyRecord;
+        use chrono::TimeDelta;
+        use serde_json::json;
+
+        fn now() -> DateTime<Utc> {
+            "2026-01-01T00:00:00Z".parse().unwrap()
+        }
+
+        fn parse(v: Value) -> Result<KeyUpdate, String> {
+            key_update(v.as_object().unwrap()).map_err(|e| e.detail())
+        }
+
+        fn record(expires_in: Option<TimeDelta>) -> KeyRecord {
+            KeyRecord {
+                expires_at: expires_in.map(|d| now() + d),
+                ..KeyRecord::new(KeyId::generate().unwrap(), "n".into(), "kg_0".into(), now())
+            }
+        }
+
+        #[test]
+        fn an_empty_or_unknown_update_is_rejected() {
+            assert!(parse(json!({})).unwrap_err().contains("at least one"));
+            assert!(parse(json!({"state": "active"}))
+                .unwrap_err()
+                .contains("`state`"));
+        }
+
+        #[test]
+        fn expiry_may_only_move_earlier() {
+            let r = record(Some(TimeDelta::hours(1)));
+            let later = parse(json!({"expires_at": "2026-01-01T02:00:00Z"})).unwrap();
+            assert!(later
+                .apply(&r, now())
+                .unwrap_err()
+                .to_string()
+                .contains("earlier"));
+            let earlier = parse(json!({"expires_at": "2026-01-01T00:30:00Z"})).unwrap();
+            assert_eq!(earlier.apply(&r, now()).unwrap().1, ["expires_at"]);
+            assert!(parse(json!({"expires_at": null}))
+                .unwrap_err()
+                .contains("earlier"));
+        }
+
+        #[test]
+        fn a_key_without_expiry_may_be_given_one() {
+            let u = parse(json!({"expires_at": "2030-01-01T00:00:00Z"})).unwrap();
+            assert!(u.apply(&record(None), now()).is_ok());
+        }
+
+        #[test]
+        fn only_fields_that_really_change_are_reported() {
+            let u = parse(json!({"name": "n", "owner": "team"})).unwrap();
+            assert_eq!(u.apply(&record(None), now()).unwrap().1, ["owner"]);
+        }
+
+        #[test]
+        fn setting_a_quota_starts_a_new_generation_and_null_removes_limits() {
+            let set = parse(
+                json!({"quota": {"remaining": 5}, "rate_limit": {"limit": 2, "window_seconds": 9}}),
+            )
+            .unwrap();
+            let (first, changes) = set.apply(&record(None), now()).unwrap();
+            assert_eq!(changes, ["rate_limit", "quota"]);
+            assert_eq!(first.quota.as_ref().unwrap().generation, 1);
+            let (second, changes) = set.apply(&first, now()).unwrap();
+            assert_eq!(changes, ["quota"], "the same quota again is a reset");
+            assert_eq!(second.quota.as_ref().unwrap().generation, 2);
+            let clear = parse(json!({"quota": null, "rate_limit": null})).unwrap();
+            let (cleared, _) = clear.apply(&second, now()).unwrap();
+            assert_eq!((&cleared.quota, cleared.rate_limit), (&None, None));
+            let (again, _) = set.apply(&cleared, now()).unwrap();
+            assert_eq!(
+                again.quota.unwrap().generation,
+                4,
+                "never an earlier generation"
+            );
+        }
+
+        #[test]
+        fn bad_values_name_their_field() {
+            for (body, field) in [
+                (json!({"name": ""}), "name"),
+                (json!({"owner": 1}), "owner"),
+                (json!({"meta": []}), "meta"),
+                (json!({"scopes": ["A"]}), "scopes"),
+                (json!({"expires_at": "soon"}), "expires_at"),
+                (
+                    json!({"rate_limit": {"limit": 0, "window_seconds": 1}}),
+                    "rate_limit.limit",
+                ),
+                (json!({"quota": {"remaining": -5}}), "quota.remaining"),
+            ] {
+                assert!(
+                    parse(body.clone())
+                        .unwrap_err()
+                        .contains(&format!("`{field}`")),
+                    "{body}"
+                );
+            }
+        }
+    }
+
+    mod limits {
+        use super::super::*;
+        use serde_json::json;
+
+        fn body(v: Value) -> Map<String, Value> {
+            v.as_object().unwrap().clone()
+        }
+
+        #[test]
+        fn a_rate_limit_within_bounds_is_accepted() {
+            let r = rate_limit_field(&body(
+                json!({"rate_limit": {"limit": 5, "window_seconds": 60}}),
+            ));
+            assert_eq!(
+                r.unwrap(),
+                Some(RateLimit {
+                    limit: 5,
+                    window_seconds: 60
+                })
+            );
+            assert_eq!(
+                rate_limit_field(&body(json!({"rate_limit": null}))).unwrap(),
+                None
+            );
+        }
+
+        #[test]
+        fn bad_rate_limits_name_the_field() {
+            for (value, field) in [
+                (json!(5), "`rate_limit`"),
+                (
+                    json!({"limit": 0, "window_seconds": 1}),
+                    "`rate_limit.limit`",
+                ),
+                (
+                    json!({"limit": 1_000_001, "window_seconds": 1}),
+                    "`rate_limit.limit`",
+                ),
+                (
+                    json!({"limit": 1.5, "window_seconds": 1}),
+                    "`rate_limit.limit`",
+                ),
+                (
+                    json!({"limit": "5", "window_seconds": 1}),
+                    "`rate_limit.limit`",
+                ),
+                (json!({"limit": 5}), "`rate_limit.window_seconds`"),
+                (
+                    json!({"limit": 5, "window_seconds": 86_401}),
+                    "`rate_limit.window_seconds`",
+                ),
+                (
+                    json!({"limit": 5, "window_seconds": 1, "burst": 2}),
+                    "`rate_limit`",
+                ),
+            ] {
+                let detail = rate_limit_field(&body(json!({ "rate_limit": value })))
+                    .unwrap_err()
+                    .detail();
+                assert!(detail.contains(field), "{value}: {detail}");
+            }
+        }
+
+        #[test]
+        fn a_quota_with_and_without_refill_is_accepted() {
+            let q = quota_field(&body(json!({"quota": {"remaining": 0}}))).unwrap();
+            assert_eq!(q, Some((0, None)));
+            let q = quota_field(&body(json!({"quota": {"remaining": 1_000_000_000_000u64,
+                "refill": {"every": "month", "amount": 10}}})))
+            .unwrap();
+            assert_eq!(
+                q,
+                Some((
+                    MAX_QUOTA,
+                    Some(Refill {
+                        every: Every::Month,
+                        amount: 10
+                    })
+                ))
+            );
+        }
+
+        #[test]
+        fn bad_quotas_name_the_field() {
+            for (value, field) in [
+                (json!([]), "`quota`"),
+                (json!({}), "`quota.remaining`"),
+                (json!({"remaining": -1}), "`quota.remaining`"),
+                (
+                    json!({"remaining": 1_000_000_000_001u64}),
+                    "`quota.remaining`",
+                ),
+                (json!({"remaining": 1, "refill": 5}), "`quota.refill`"),
+                (
+                    json!({"remaining": 1, "refill": {"every": "week", "amount": 1}}),
+                    "`quota.refill.every`",
+                ),
+                (
+                    json!({"remaining": 1, "refill": {"every": "day", "amount": 0}}),
+                    "`quota.refill.amount`",
+                ),
+                (
+                    json!({"remaining": 1, "refill": {"every": "day"}}),
+                    "`quota.refill.amount`",
+                ),
+            ] {
+                let detail = quota_field(&body(json!({ "quota": value })))
+                    .unwrap_err()
+                    .detail();
+                assert!(detail.contains(field), "{value}: {detail}");
+            }
+        }
+    }
+
+    mod grace {
+        use super::super::*;
+        use serde_json::json;
+
+        #[test]
+        fn grace_defaults_to_a_day_and_is_bounded() {
+            assert_eq!(grace_seconds(None).unwrap(), 86_400);
+            let body = |v: Value| json!({ "grace_seconds": v }).as_object().unwrap().clone();
+            assert_eq!(grace_seconds(Some(&body(json!(0)))).unwrap(), 0);
+            assert_eq!(grace_seconds(Some(&body(json!(604_800)))).unwrap(), 604_800);
+            for bad in [json!(604_801), json!(-1), json!(1.5), json!("60")] {
+                assert!(grace_seconds(Some(&body(bad.clone()))).is_err(), "{bad}");
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! The HTTP edge: what turns a Lambda request into an operation's input, and its result
+//! into a response. Handlers in `functions/*` parse with these, call `ops`, and answer.
+//!
+//! | file           | job                                                       |
+//! |----------------|-----------------------------------------------------------|
+//! | `request.rs`   | method, headers, JSON bodies                              |
+//! | `input.rs`     | request bodies into the operations' inputs (400s)         |
+//! | `query.rs`     | query strings of the admin list and the audit log         |
+//! | `guard.rs`     | `X-API-KEY`: verify, count, require scopes                |
+//! | `auth.rs`      | the administrator's bearer token                          |
+//! | `origin.rs`    | who and where, for the audit log                          |
+//! | `response.rs`  | JSON bodies and `RateLimit-*` headers                     |
+//! | `error.rs`     | [`ApiError`](error::ApiError): every error's status, message and headers |
+//! | `telemetry.rs` | the request's span and log line                           |
+//! | `instance.rs`  | what a function's `main` does once per instance           |
+
+pub mod auth;
+pub mod error;
+pub mod guard;
+pub mod input;
+pub mod instance;
+pub mod origin;
+pub mod query;
+pub mod request;
+pub mod response;
+pub mod telemetry;

@@ -1,0 +1,193 @@
+//! Verification: from a presented key to an [`Outcome`], with as little I/O as possible.
+//!
+//! A malformed key is rejected offline. Otherwise the cache answers (one Redis round trip,
+//! which also counts the request against the key's limits), and only on a miss, or while
+//! Redis is in trouble, does DynamoDB answer (one strongly consistent GetItem), after which
+//! the cache is filled (and, for a key with limits, the request counted).
+
+use chrono::{DateTime, Utc};
+
+use crate::cache::{Cache, CacheError, Entry, Lookup, Read};
+use crate::domain::key::{ApiKey, KeyHash};
+use crate::domain::limit::{count_to_store, usage, Counted, QuotaCount, WhenCacheDown};
+use crate::domain::outcome::{KeyInfo, Outcome, Source, Unavailable, Verification};
+use crate::domain::record::Status;
+use crate::store::Store;
+
+pub async fn verify(store: &Store, cache: &Cache, raw: &str, now: DateTime<Utc>) -> Verification {
+    let Ok(key) = ApiKey::parse(raw) else {
+        return Verification {
+            outcome: Outcome::Invalid,
+            key_id: None,
+            source: Source::Format,
+        };
+    };
+    let hash = key.hash();
+    let found = lookup(store, cache, &hash, now).await;
+    if found.active && (found.first_use || found.quota.is_some()) {
+        // Once per key per minute at most (the cache's marker says when), and on a quota's
+        // refill: never a write per request, and none at all while Redis is down.
+        if let Err(err) = store.touch(&hash, now, found.quota.as_ref()).await {
+            tracing::warn!(error = %err, "could not record the key's last use");
+        }
+    }
+    found.verification
+}
+
+/// A verification, whether the key is active (refused by a limit or not), whether this is
+/// its first use in the last-used window, and the quota count to write to DynamoDB, if one
+/// is due.
+struct Found {
+    verification: Verification,
+    active: bool,
+    first_use: bool,
+    quota: Option<QuotaCount>,
+}
+
+impl Found {
+    /// An outcome about a key that is not there, or could not be looked at.
+    fn without_key(outcome: Outcome, source: Source) -> Self {
+        Self {
+            verification: Verification {
+                outcome,
+                key_id: None,
+                source,
+            },
+            active: false,
+            first_use: false,
+            quota: None,
+        }
+    }
+}
+
+/// The outcome, from the cache or else from DynamoDB.
+async fn lookup(store: &Store, cache: &Cache, hash: &KeyHash, now: DateTime<Utc>) -> Found {
+    let (cache_works, first_use) = match cache.get(hash, now).await {
+        Ok(Read {
+            lookup: Lookup::Known(entry),
+            first_use,
+            counted,
+        }) => match entry.judge(now) {
+            Ok((status, info)) => {
+                let limits = Some((&*entry, &counted));
+                return judged(status, info, Source::Cache, first_use, limits, now);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "ignoring a malformed cache entry");
+                (false, false)
+            }
+        },
+        Ok(Read {
+            lookup: Lookup::Unknown,
+            ..
+        }) => return Found::without_key(Outcome::Invalid, Source::Cache),
+        Ok(Read {
+            lookup: Lookup::Miss,
+            first_use,
+            ..
+        }) => (true, first_use),
+        Err(CacheError::Skipped) => (false, false),
+        Err(err) => {
+            tracing::warn!(error = %err, "cache read failed; verifying from DynamoDB");
+            (false, false)
+        }
+    };
+
+    let source = if cache_works {
+        Source::Database
+    } else {
+        Source::DatabaseWithoutCache
+    };
+    let record = match store.get(hash).await {
+        Ok(record) => record,
+        Err(err) => {
+            tracing::error!(error = %err, "DynamoDB request failed");
+            return Found::without_key(Outcome::Unavailable(Unavailable::Store), source);
+        }
+    };
+    if cache_works {
+        if let Err(err) = cache.fill(hash, record.as_ref(), now).await {
+            tracing::warn!(error = %err, "cache fill failed");
+        }
+    }
+    let Some(record) = record else {
+        return Found::without_key(Outcome::Invalid, source);
+    };
+    let status = record.status_at(now);
+    let limited = record.rate_limit.is_some() || record.quota.is_some();
+    if status != Status::Active || !limited {
+        return judged(status, record.key_info(), source, first_use, None, now);
+    }
+    // The entry is there now (ours or a newer one): count against it, as a hit would.
+    let counted = if cache_works {
+        match cache.count(hash, now).await {
+            Ok(Read {
+                lookup: Lookup::Known(entry),
+                counted,
+                ..
+            }) if entry.has_limits() => Some((entry, counted)),
+            Ok(_) => None,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not count the request against the key's limits");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    match counted {
+        Some((entry, counted)) => judged(
+            status,
+            record.key_info(),
+            source,
+            first_use,
+            Some((&entry, &counted)),
+            now,
+        ),
+        // A key with limits that Redis could not count: let it through or refuse it, as
+        // the deployment chose.
+        None => {
+            let mut found = judged(status, record.key_info(), source, first_use, None, now);
+            if cache.settings().limits_when_down == WhenCacheDown::Deny {
+                found.verification.outcome = Outcome::Unavailable(Unavailable::LimitsUncounted);
+            }
+            found
+        }
+    }
+}
+
+/// The outcome for a key in `status`, with what its limit counters said when they counted
+/// this request.
+fn judged(
+    status: Status,
+    info: KeyInfo,
+    source: Source,
+    first_use: bool,
+    limits: Option<(&Entry, &Counted)>,
+    now: DateTime<Utc>,
+) -> Found {
+    let key_id = Some(info.id.clone());
+    let (outcome, quota) = match (status, limits) {
+        (Status::Revoked, _) => (Outcome::Revoked, None),
+        (Status::Expired, _) => (Outcome::Expired, None),
+        (Status::Active, None) => (Outcome::Valid(Box::new(info)), None),
+        (Status::Active, Some((entry, counted))) => {
+            let quota = entry.quota();
+            let usage = usage(entry.rate_limit(), quota.as_ref(), counted, now);
+            (
+                Outcome::limited(info, usage),
+                count_to_store(quota.as_ref(), counted, first_use),
+            )
+        }
+    };
+    Found {
+        verification: Verification {
+            outcome,
+            key_id,
+            source,
+        },
+        active: status == Status::Active,
+        first_use,
+        quota,
+    }
+}

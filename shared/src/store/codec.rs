@@ -1,0 +1,399 @@
+//! Records and audit events to DynamoDB items and back. A missing or malformed attribute
+//! becomes [`StoreError::Corrupt`] naming it; the key itself never reaches an item, only its
+//! hash (in `pk`).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+use super::schema::{KIND_AUDIT, KIND_KEY};
+use super::StoreError;
+use crate::domain::audit::AuditEvent;
+use crate::domain::key::{KeyHash, KeyId};
+use crate::domain::limit::{Every, Quota, RateLimit, Refill};
+use crate::domain::record::{KeyRecord, State};
+use crate::domain::scope::Scopes;
+use crate::domain::time::timestamp;
+
+pub(super) fn pk(hash: &KeyHash) -> String {
+    format!("KEY#{}", hash.to_hex())
+}
+
+pub(super) fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+/// The condition that a key's item is still at `version`. Items written before versions
+/// existed have no `v` and count as version 0.
+pub(super) fn unchanged(version: u64) -> &'static str {
+    if version == 0 {
+        "attribute_not_exists(v) OR v = :v"
+    } else {
+        "v = :v"
+    }
+}
+
+pub(super) fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk(hash))),
+        ("kind".to_owned(), s(KIND_KEY)),
+        ("id".to_owned(), s(r.id.as_str())),
+        ("name".to_owned(), s(&r.name)),
+        ("prefix".to_owned(), s(&r.prefix)),
+        ("state".to_owned(), s(r.state.as_str())),
+        ("created_at".to_owned(), s(&timestamp(r.created_at))),
+        ("v".to_owned(), AttributeValue::N(r.version.to_string())),
+    ]);
+    if let Some(at) = r.expires_at {
+        item.insert("expires_at".to_owned(), s(&timestamp(at)));
+    }
+    if let Some(at) = r.revoked_at {
+        item.insert("revoked_at".to_owned(), s(&timestamp(at)));
+    }
+    if let Some(owner) = &r.owner {
+        item.insert("owner".to_owned(), s(owner));
+    }
+    if let Some(meta) = &r.meta {
+        // Kept as the JSON text, so it comes back exactly as given.
+        let text = serde_json::to_string(meta).expect("a JSON object always serializes");
+        item.insert("meta".to_owned(), AttributeValue::S(text));
+    }
+    if !r.scopes.is_empty() {
+        let list = r.scopes.as_slice().iter().map(|x| s(x)).collect();
+        item.insert("scopes".to_owned(), AttributeValue::L(list));
+    }
+    if let Some(at) = r.last_used_at {
+        item.insert("last_used_at".to_owned(), s(&timestamp(at)));
+    }
+    if let Some(id) = &r.rotated_to {
+        item.insert("rotated_to".to_owned(), s(id.as_str()));
+    }
+    if let Some(id) = &r.rotated_from {
+        item.insert("rotated_from".to_owned(), s(id.as_str()));
+    }
+    if let Some(rl) = &r.rate_limit {
+        let map = HashMap::from([
+            ("limit".to_owned(), n(rl.limit)),
+            ("window_seconds".to_owned(), n(rl.window_seconds)),
+        ]);
+        item.insert("rate_limit".to_owned(), AttributeValue::M(map));
+    }
+    if let Some(q) = &r.quota {
+        let mut map = HashMap::from([
+            ("remaining".to_owned(), n(q.remaining)),
+            ("period".to_owned(), s(&q.period)),
+            ("generation".to_owned(), n(q.generation)),
+        ]);
+        if let Some(refill) = &q.refill {
+            map.insert("refill_every".to_owned(), s(refill.every.as_str()));
+            map.insert("refill_amount".to_owned(), n(refill.amount));
+        }
+        item.insert("quota".to_owned(), AttributeValue::M(map));
+    }
+    item
+}
+
+fn number(
+    map: &HashMap<String, AttributeValue>,
+    parent: &str,
+    name: &str,
+) -> Result<u64, StoreError> {
+    match map.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| StoreError::Corrupt(format!("attribute `{parent}.{name}` is not a number")))
+}
+
+fn map_attribute<'a>(
+    item: &'a HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<&'a HashMap<String, AttributeValue>>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::M(map)) => Ok(Some(map)),
+        Some(_) => Err(StoreError::Corrupt(format!(
+            "attribute `{name}` is not a map"
+        ))),
+    }
+}
+
+fn rate_limit_from(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<Option<RateLimit>, StoreError> {
+    map_attribute(item, "rate_limit")?
+        .map(|m| {
+            Ok(RateLimit {
+                limit: number(m, "rate_limit", "limit")?,
+                window_seconds: number(m, "rate_limit", "window_seconds")?,
+            })
+        })
+        .transpose()
+}
+
+fn quota_from(item: &HashMap<String, AttributeValue>) -> Result<Option<Quota>, StoreError> {
+    let Some(m) = map_attribute(item, "quota")? else {
+        return Ok(None);
+    };
+    let refill = match m.get("refill_every") {
+        None => None,
+        Some(AttributeValue::S(every)) => Some(Refill {
+            every: Every::parse(every).ok_or_else(|| {
+                StoreError::Corrupt("attribute `quota.refill_every` is unknown".to_owned())
+            })?,
+            amount: number(m, "quota", "refill_amount")?,
+        }),
+        Some(_) => {
+            return Err(StoreError::Corrupt(
+                "attribute `quota.refill_every` is not a string".to_owned(),
+            ))
+        }
+    };
+    let period = match m.get("period") {
+        Some(AttributeValue::S(p)) => p.clone(),
+        _ => {
+            return Err(StoreError::Corrupt(
+                "attribute `quota.period` is not a string".to_owned(),
+            ))
+        }
+    };
+    Ok(Some(Quota {
+        remaining: number(m, "quota", "remaining")?,
+        refill,
+        period,
+        generation: number(m, "quota", "generation")?,
+    }))
+}
+
+pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreError> {
+    let text = |name: &str| -> Result<&str, StoreError> {
+        match item.get(name) {
+            Some(AttributeValue::S(v)) => Ok(v.as_str()),
+            _ => Err(StoreError::Corrupt(format!(
+                "attribute `{name}` is missing or not a string"
+            ))),
+        }
+    };
+    let optional_time = |name: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        if item.contains_key(name) {
+            parse_time(name, text(name)?).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let optional_text = |name: &str| -> Result<Option<&str>, StoreError> {
+        if item.contains_key(name) {
+            text(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let optional_id = |name: &str| -> Result<Option<KeyId>, StoreError> {
+        optional_text(name)?
+            .map(|v| {
+                KeyId::parse(v).ok_or_else(|| {
+                    StoreError::Corrupt(format!("attribute `{name}` is not a key id"))
+                })
+            })
+            .transpose()
+    };
+    let id = KeyId::parse(text("id")?)
+        .ok_or_else(|| StoreError::Corrupt("attribute `id` is not a key id".to_owned()))?;
+    let meta = optional_text("meta")?
+        .map(|v| {
+            serde_json::from_str(v).map_err(|_| {
+                StoreError::Corrupt("attribute `meta` is not a JSON object".to_owned())
+            })
+        })
+        .transpose()?;
+    let scopes = match item.get("scopes") {
+        None => Scopes::default(),
+        Some(AttributeValue::L(list)) => Scopes::from_stored(
+            list.iter()
+                .map(|v| match v {
+                    AttributeValue::S(x) => Ok(x.clone()),
+                    _ => Err(StoreError::Corrupt(
+                        "attribute `scopes` holds a non-string".to_owned(),
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(_) => {
+            return Err(StoreError::Corrupt(
+                "attribute `scopes` is not a list".to_owned(),
+            ))
+        }
+    };
+    let state = State::parse(text("state")?)
+        .ok_or_else(|| StoreError::Corrupt("attribute `state` is unknown".to_owned()))?;
+    Ok(KeyRecord {
+        id,
+        name: text("name")?.to_owned(),
+        prefix: text("prefix")?.to_owned(),
+        state,
+        created_at: parse_time("created_at", text("created_at")?)?,
+        expires_at: optional_time("expires_at")?,
+        revoked_at: optional_time("revoked_at")?,
+        owner: optional_text("owner")?.map(str::to_owned),
+        meta,
+        scopes,
+        last_used_at: optional_time("last_used_at")?,
+        rotated_to: optional_id("rotated_to")?,
+        rotated_from: optional_id("rotated_from")?,
+        rate_limit: rate_limit_from(item)?,
+        quota: quota_from(item)?,
+        version: match item.get("v") {
+            Some(AttributeValue::N(n)) => n
+                .parse()
+                .map_err(|_| StoreError::Corrupt("attribute `v` is not a version".to_owned()))?,
+            Some(_) => {
+                return Err(StoreError::Corrupt(
+                    "attribute `v` is not a number".to_owned(),
+                ))
+            }
+            None => 0,
+        },
+    })
+}
+
+pub(super) fn event_item(e: &AuditEvent) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("pk".to_owned(), s(&format!("AUDIT#{}", e.id))),
+        ("kind".to_owned(), s(KIND_AUDIT)),
+        ("created_at".to_owned(), s(&timestamp(e.at))),
+        ("action".to_owned(), s(e.action.as_str())),
+        ("audit_key".to_owned(), s(e.key_id.as_str())),
+        ("actor".to_owned(), s(&e.actor)),
+    ]);
+    let optional = [
+        ("new_key_id", e.new_key_id.as_ref().map(KeyId::as_str)),
+        ("source_ip", e.source_ip.as_deref()),
+        ("user_agent", e.user_agent.as_deref()),
+        ("request_id", e.request_id.as_deref()),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), s(value));
+        }
+    }
+    if !e.changes.is_empty() {
+        let list = e.changes.iter().map(|c| s(c)).collect();
+        item.insert("changes".to_owned(), AttributeValue::L(list));
+    }
+    item
+}
+
+pub(super) fn event_from_item(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<AuditEvent, StoreError> {
+    let corrupt =
+        |name: &str| StoreError::Corrupt(format!("audit attribute `{name}` is malformed"));
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    };
+    let id = text("pk")
+        .and_then(|pk| pk.strip_prefix("AUDIT#"))
+        .ok_or_else(|| corrupt("pk"))?;
+    let key_id = text("audit_key")
+        .and_then(KeyId::parse)
+        .ok_or_else(|| corrupt("audit_key"))?;
+    let changes = match item.get("changes") {
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|v| match v {
+                AttributeValue::S(c) => Ok(c.clone()),
+                _ => Err(corrupt("changes")),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => Vec::new(),
+    };
+    let at = text("created_at").ok_or_else(|| corrupt("created_at"))?;
+    Ok(AuditEvent {
+        id: id.to_owned(),
+        at: parse_time("created_at", at)?,
+        action: text("action")
+            .and_then(|a| a.parse().ok())
+            .ok_or_else(|| corrupt("action"))?,
+        key_id,
+        new_key_id: text("new_key_id").and_then(KeyId::parse),
+        actor: text("actor").ok_or_else(|| corrupt("actor"))?.to_owned(),
+        source_ip: text("source_ip").map(str::to_owned),
+        user_agent: text("user_agent").map(str::to_owned),
+        request_id: text("request_id").map(str::to_owned),
+        changes,
+    })
+}
+
+pub(super) fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Corrupt(format!("attribute `{name}` is not an RFC 3339 time")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::key::{ApiKey, KeyPrefix};
+
+    fn record() -> KeyRecord {
+        let now: DateTime<Utc> = "2026-01-01T00:00:00.123Z".parse().unwrap();
+        KeyRecord {
+            expires_at: Some(now + chrono::TimeDelta::days(1)),
+            ..KeyRecord::new(
+                KeyId::generate().unwrap(),
+                "ci".to_owned(),
+                "kg_01234567".to_owned(),
+                now,
+            )
+        }
+    }
+
+    #[test]
+    fn a_record_round_trips_through_its_item() {
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let r = record();
+        assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r);
+    }
+
+    #[test]
+    fn a_record_with_limits_round_trips_through_its_item() {
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let refill = Some(Refill {
+            every: Every::Month,
+            amount: 1_000_000_000_000,
+        });
+        let r = KeyRecord {
+            rate_limit: Some(RateLimit {
+                limit: 10,
+                window_seconds: 60,
+            }),
+            quota: Some(Quota::set(5, refill, 3, record().created_at)),
+            ..record()
+        };
+        assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r);
+    }
+
+    #[test]
+    fn the_item_holds_the_hash_and_never_the_key() {
+        let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
+        let item = to_item(&key.hash(), &record());
+        let dump = format!("{item:?}");
+        assert!(dump.contains(&key.hash().to_hex()));
+        assert!(!dump.contains(&key.expose()[3..]));
+    }
+
+    #[test]
+    fn a_missing_attribute_is_named() {
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let mut item = to_item(&hash, &record());
+        item.remove("name");
+        let err = from_item(&item).unwrap_err();
+        assert!(err.to_string().contains("`name`"), "{err}");
+    }
+}

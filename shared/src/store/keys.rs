@@ -1,0 +1,291 @@
+//! Key writes, each with its audit event in the same transaction, and the verify path's one
+//! database read. Writes are conditioned on the record's version (optimistic concurrency):
+//! a write that finds the item changed fails with [`StoreError::Conflict`], and the
+//! operation reads again (`ops/retry.rs`).
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
+
+use super::codec::{from_item, n, pk, s, to_item, unchanged};
+use super::{Store, StoreError};
+use crate::domain::audit::{Action, AuditEvent, Origin};
+use crate::domain::key::KeyHash;
+use crate::domain::limit::QuotaCount;
+use crate::domain::record::{KeyRecord, State};
+use crate::domain::time::timestamp;
+
+/// A rotation to write: the old key as it was read and as it ends, the new key, and who
+/// rotated it when.
+#[derive(Debug, Clone, Copy)]
+pub struct Rotation<'a> {
+    pub hash: &'a KeyHash,
+    pub old: &'a KeyRecord,
+    pub old_ended: &'a KeyRecord,
+    pub new_hash: &'a KeyHash,
+    pub new: &'a KeyRecord,
+    pub origin: &'a Origin,
+    pub now: DateTime<Utc>,
+}
+
+impl Store {
+    /// Stores a new key with its `issue` event, in one transaction; never overwrites.
+    pub async fn issue(
+        &self,
+        hash: &KeyHash,
+        record: &KeyRecord,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        let event = AuditEvent::new(Action::Issue, &record.id, origin, record.created_at);
+        let put_key = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(hash, record)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .transact(vec![
+                TransactWriteItem::builder().put(put_key).build(),
+                self.put_event(&event)?,
+            ])
+            .await;
+        match result {
+            Err(StoreError::Conflict) => Err(StoreError::AlreadyExists),
+            other => other,
+        }
+    }
+
+    /// Stores a key without an audit event: for tests and benchmarks that set up states
+    /// the API cannot create. Never overwrites.
+    pub async fn insert(&self, hash: &KeyHash, record: &KeyRecord) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(hash, record)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The verify path's only database read: strongly consistent, so a key revoked a moment
+    /// ago is seen as revoked.
+    pub async fn get(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output.item.as_ref().map(from_item).transpose()
+    }
+
+    /// Marks the key revoked, with its `revoke` event, in one transaction, on the condition
+    /// that the item is still as `record` was read (the caller reads again and retries on
+    /// [`StoreError::Conflict`]). Returns the record as it now is.
+    pub async fn revoke(
+        &self,
+        hash: &KeyHash,
+        record: &KeyRecord,
+        now: DateTime<Utc>,
+        origin: &Origin,
+    ) -> Result<KeyRecord, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .update_expression("SET #state = :revoked, revoked_at = :now, v = :next")
+            .condition_expression(unchanged(record.version))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
+            .expression_attribute_values(":now", s(&timestamp(now)))
+            .expression_attribute_values(":v", n(record.version))
+            .expression_attribute_values(":next", n(record.version + 1))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let event = AuditEvent::new(Action::Revoke, &record.id, origin, now);
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put_event(&event)?,
+        ])
+        .await?;
+        let mut revoked = record.clone();
+        revoked.state = State::Revoked;
+        revoked.revoked_at = Some(now);
+        revoked.version += 1;
+        Ok(revoked)
+    }
+
+    /// Writes a rotation: stores the new key, ends the old one as `old_ended` says, and
+    /// records the `rotate` event, all in one transaction. The old key's item must still be
+    /// as `old` was read: active, not rotated, same expiry.
+    pub async fn rotate(&self, rotation: &Rotation<'_>) -> Result<(), StoreError> {
+        let Rotation {
+            hash,
+            old,
+            old_ended,
+            new_hash,
+            new,
+            origin,
+            now,
+        } = *rotation;
+        let put_new = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(to_item(new_hash, new)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The old key must still be exactly as it was read (active, not yet rotated).
+        let mut end = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .condition_expression(unchanged(old.version))
+            .expression_attribute_values(":v", n(old.version))
+            .expression_attribute_values(":next", n(old_ended.version))
+            .expression_attribute_values(":to", s(new.id.as_str()));
+        end = match (old_ended.state, old_ended.expires_at) {
+            (State::Revoked, _) => end
+                .update_expression(
+                    "SET #state = :revoked, revoked_at = :now, rotated_to = :to, v = :next",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
+                .expression_attribute_values(":now", s(&timestamp(now))),
+            (State::Active, Some(at)) => end
+                .update_expression("SET expires_at = :end, rotated_to = :to, v = :next")
+                .expression_attribute_values(":end", s(&timestamp(at))),
+            (State::Active, None) => {
+                return Err(StoreError::Corrupt(
+                    "a rotated key must end: revoked or expiring".to_owned(),
+                ))
+            }
+        };
+        let end = end
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut event = AuditEvent::new(Action::Rotate, &old.id, origin, now);
+        event.new_key_id = Some(new.id.clone());
+        self.transact(vec![
+            TransactWriteItem::builder().put(put_new).build(),
+            TransactWriteItem::builder().update(end).build(),
+            self.put_event(&event)?,
+        ])
+        .await
+    }
+
+    /// Writes the fields of `new` named in `changes`, with the `update` event, in one
+    /// transaction, on the condition that the key is still as `old` was read.
+    pub async fn update(
+        &self,
+        hash: &KeyHash,
+        old: &KeyRecord,
+        new: &KeyRecord,
+        changes: Vec<String>,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let item = to_item(hash, new);
+        let mut sets = vec!["v = :next".to_owned()];
+        let mut removes = Vec::new();
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .condition_expression(unchanged(old.version))
+            .expression_attribute_values(":v", n(old.version))
+            .expression_attribute_values(":next", n(old.version + 1));
+        for (i, field) in changes.iter().enumerate() {
+            let name = format!("#f{i}");
+            update = update.expression_attribute_names(&name, field);
+            match item.get(field.as_str()) {
+                Some(value) => {
+                    let placeholder = format!(":f{i}");
+                    sets.push(format!("{name} = {placeholder}"));
+                    update = update.expression_attribute_values(placeholder, value.clone());
+                }
+                None => removes.push(name),
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let update = update
+            .update_expression(expression)
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut event = AuditEvent::new(Action::Update, &old.id, origin, now);
+        event.changes = changes;
+        self.transact(vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.put_event(&event)?,
+        ])
+        .await
+    }
+
+    /// Records a key's use, and the quota's live count when the key has one. Not a change
+    /// to the key: no event, no new version (the cache entry does not hold it), so it never
+    /// conflicts with one.
+    ///
+    /// The count is written only if it is the quota's latest word: same setting
+    /// (generation), and a later period or no more left than is stored. Two such writes
+    /// racing in either order thus keep the lower count, and a write from before an admin
+    /// set the quota never overwrites the new setting.
+    pub async fn touch(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        quota: Option<&QuotaCount>,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk(hash)))
+            .expression_attribute_values(":now", s(&timestamp(now)));
+        let request = match quota {
+            None => request
+                .update_expression("SET last_used_at = :now")
+                .condition_expression("attribute_exists(pk)"),
+            Some(q) => request
+                .update_expression("SET last_used_at = :now, #q.#r = :r, #q.#p = :p")
+                .condition_expression(
+                    "attribute_exists(pk) AND #q.#g = :g AND \
+                     (#q.#p < :p OR (#q.#p = :p AND #q.#r >= :r))",
+                )
+                .expression_attribute_names("#q", "quota")
+                .expression_attribute_names("#r", "remaining")
+                .expression_attribute_names("#p", "period")
+                .expression_attribute_names("#g", "generation")
+                .expression_attribute_values(":r", n(q.remaining))
+                .expression_attribute_values(":p", s(&q.period))
+                .expression_attribute_values(":g", n(q.generation)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                if quota.is_some() {
+                    // The stored quota is newer than this count; the use itself still
+                    // gets recorded.
+                    return Box::pin(self.touch(hash, now, None)).await;
+                }
+                Ok(())
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! DynamoDB, the source of truth.
+//!
+//! | file         | job                                                             |
+//! |--------------|-----------------------------------------------------------------|
+//! | `keys.rs`    | key writes and the verify path's read                           |
+//! | `audit.rs`   | audit events: the transaction item, and reading them back       |
+//! | `listing.rs` | finding keys by id and listing them for people                  |
+//! | `codec.rs`   | records and events to DynamoDB items and back                   |
+//! | `schema.rs`  | the table's indexes, and creating it locally                    |
+//!
+//! One table, partition key `pk`. A key's item is `pk = "KEY#<sha256 hex>"`, so the verify
+//! path's cache miss is a single strongly consistent GetItem. Two indexes serve people, not
+//! the hot path: `by_id` (KEYS_ONLY) finds a key's item from its public id, and
+//! `by_created` (`kind`, `created_at`) lists keys newest first.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::TransactWriteItem;
+use aws_sdk_dynamodb::Client;
+
+mod audit;
+mod codec;
+mod keys;
+mod listing;
+pub mod schema;
+
+pub use keys::Rotation;
+pub use schema::create_table;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// DynamoDB could not be reached or did not answer in time; the message holds the
+    /// SDK's error chain for the logs.
+    #[error("DynamoDB request failed: {0}")]
+    Unavailable(String),
+    /// DynamoDB answered with an error (a missing table, throttling, bad credentials...).
+    #[error("DynamoDB refused the request: {0}")]
+    Rejected(String),
+    #[error("an item already exists for this key hash")]
+    AlreadyExists,
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+    /// A transaction's condition failed: the item changed since it was read.
+    #[error("the item changed while this request was running")]
+    Conflict,
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(err: SdkError<E, R>) -> Self {
+        match err.as_service_error() {
+            Some(service) => StoreError::Rejected(format!(
+                "{}: {}",
+                service.code().unwrap_or("unknown error"),
+                service.message().unwrap_or("no message")
+            )),
+            None => StoreError::Unavailable(DisplayErrorContext(&err).to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let conflict = match err.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
+                    _ => false,
+                };
+                if conflict {
+                    Err(StoreError::Conflict)
+                } else {
+                    Err(err.into())
+                }
+            }
+        }
+    }
+}

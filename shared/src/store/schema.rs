@@ -1,0 +1,98 @@
+//! The table's shape: one table, partition key `pk`; a key's item is `KEY#<sha256 hex>`, an
+//! audit event's `AUDIT#<event id>`. The indexes serve people, not the hot path. In AWS the
+//! template creates the table; locally `keygate-local create-table` and the tests do.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::StoreError;
+
+/// A key's item from its public id (KEYS_ONLY).
+pub const INDEX_BY_ID: &str = "by_id";
+/// Keys, and audit events, newest first (`kind`, `created_at`).
+pub const INDEX_BY_CREATED: &str = "by_created";
+/// One key's audit events, newest first.
+pub const INDEX_AUDIT_BY_KEY: &str = "audit_by_key";
+/// The rotation event that created a key.
+pub const INDEX_AUDIT_BY_NEW_KEY: &str = "audit_by_new_key";
+pub(super) const KIND_KEY: &str = "key";
+pub(super) const KIND_AUDIT: &str = "audit";
+
+/// Creates the table with its indexes unless it exists. Used by `make dev` and the tests;
+/// in AWS the template creates it.
+pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreError> {
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute name and type are set")
+    };
+    let key = |name: &str, key_type: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .expect("attribute name and key type are set")
+    };
+    let index = |name: &str, hash: &str, range: Option<&str>, projection: ProjectionType| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .set_key_schema(Some(
+                std::iter::once(key(hash, KeyType::Hash))
+                    .chain(range.map(|r| key(r, KeyType::Range)))
+                    .collect(),
+            ))
+            .projection(Projection::builder().projection_type(projection).build())
+            .build()
+            .expect("index name, key schema and projection are set")
+    };
+    let by_id = index(INDEX_BY_ID, "id", None, ProjectionType::KeysOnly);
+    let by_created = index(
+        INDEX_BY_CREATED,
+        "kind",
+        Some("created_at"),
+        ProjectionType::All,
+    );
+    // Audit events: one key's, newest first; and the rotation that created a key.
+    let audit_by_key = index(
+        INDEX_AUDIT_BY_KEY,
+        "audit_key",
+        Some("created_at"),
+        ProjectionType::All,
+    );
+    let audit_by_new_key = index(
+        INDEX_AUDIT_BY_NEW_KEY,
+        "new_key_id",
+        None,
+        ProjectionType::All,
+    );
+    let attributes: Vec<_> = ["pk", "id", "kind", "created_at", "audit_key", "new_key_id"]
+        .into_iter()
+        .map(attr)
+        .collect();
+    let indexes = [by_id, by_created, audit_by_key, audit_by_new_key];
+    let result = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(attributes))
+        .key_schema(key("pk", KeyType::Hash))
+        .set_global_secondary_indexes(Some(indexes.to_vec()))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
