@@ -20,6 +20,7 @@ use lambda_http::http::HeaderMap;
 use lambda_http::Request;
 
 use super::error::ApiError;
+use super::request::single_header;
 use crate::app::App;
 use crate::domain::outcome::{KeyInfo, Outcome};
 use crate::ops::verify::verify;
@@ -46,8 +47,10 @@ pub async fn require_api_key_with_scopes(
     check_api_key_with_scopes(app, presented_api_key(req)?, required).await
 }
 
-/// The `X-API-KEY` header's value of a request.
+/// The `X-API-KEY` header's value of a request. Sent twice, it is a 400 that says so: a
+/// handler can tell the client what is wrong, where the authorizer can only deny.
 pub fn presented_api_key(req: &Request) -> Result<Option<&str>, ApiError> {
+    single_header(req, API_KEY_HEADER)?;
     presented_key(req.headers()).map_err(ApiError::Key)
 }
 
