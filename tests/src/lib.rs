@@ -231,18 +231,21 @@ impl TestApp {
     pub async fn issue_request(&self, req: Request) -> Reply {
         let admin = self.admin();
         let app = &self.app;
-        reply(keygate::telemetry::serve("issue", req, |req| issue::handle(app, &admin, req)).await)
+        reply(
+            keygate::edge::telemetry::serve("issue", req, |req| issue::handle(app, &admin, req))
+                .await,
+        )
     }
 
     pub async fn revoke_request(&self, req: Request) -> Reply {
         let app = &self.app;
-        reply(keygate::telemetry::serve("revoke", req, |req| revoke::handle(app, req)).await)
+        reply(keygate::edge::telemetry::serve("revoke", req, |req| revoke::handle(app, req)).await)
     }
 
     pub async fn protected_request(&self, req: Request) -> Reply {
         let app = &self.app;
         reply(
-            keygate::telemetry::serve("test-protected", req, |req| {
+            keygate::edge::telemetry::serve("test-protected", req, |req| {
                 test_protected::handle(app, req)
             })
             .await,
@@ -251,7 +254,7 @@ impl TestApp {
 
     pub async fn rotate_request(&self, req: Request) -> Reply {
         let app = &self.app;
-        reply(keygate::telemetry::serve("rotate", req, |req| rotate::handle(app, req)).await)
+        reply(keygate::edge::telemetry::serve("rotate", req, |req| rotate::handle(app, req)).await)
     }
 
     /// Self-service rotation: POST rotate with the key in `X-API-KEY`.
@@ -275,7 +278,10 @@ impl TestApp {
             .unwrap();
         let admin = self.admin();
         let app = &self.app;
-        reply(keygate::telemetry::serve("admin", req, |req| admin::handle(app, &admin, req)).await)
+        reply(
+            keygate::edge::telemetry::serve("admin", req, |req| admin::handle(app, &admin, req))
+                .await,
+        )
     }
 
     /// POST issue with the admin token and a JSON body.

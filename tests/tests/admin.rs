@@ -1,8 +1,8 @@
 //! The admin function: its page, and its JSON API against real DynamoDB Local and Redis.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use keygate::key::{ApiKey, KeyHash, KeyId, KeyPrefix};
-use keygate::record::{KeyRecord, State};
+use keygate::domain::key::{ApiKey, KeyHash, KeyId, KeyPrefix};
+use keygate::domain::record::{KeyRecord, State};
 use keygate_tests::{captured_logs, get, post, spawn_app, Endpoints, TestApp, DEAD_ENDPOINT};
 use lambda_http::http::{HeaderMap, Method, Request as HttpRequest};
 use lambda_http::{Body, Request};
@@ -53,7 +53,7 @@ async fn call(app: &TestApp, req: Request) -> Answer {
     let admin = app.admin();
     let handler = &app.app;
     let response =
-        keygate::telemetry::serve("admin", req, |req| admin::handle(handler, &admin, req))
+        keygate::edge::telemetry::serve("admin", req, |req| admin::handle(handler, &admin, req))
             .await
             .expect("handlers never fail at the runtime level");
     let text = match response.body() {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use keygate::verify::{verify, Source};
+use keygate::domain::outcome::{Outcome, Source};
+use keygate::ops::verify::verify;
 use keygate_tests::services::RedisServer;
 use keygate_tests::{get, spawn_app, spawn_app_on, Endpoints, Reply, TestApp, DEAD_REDIS};
 use lambda_http::http::Method;
@@ -256,28 +257,28 @@ async fn a_quota_refills_in_a_new_period_and_the_refill_is_stored() {
     .await;
     let (store, cache) = (&app.app.store, &app.app.cache);
     let today = Utc::now();
-    assert!(verify(store, cache, &key, today)
-        .await
-        .unwrap()
-        .verdict
-        .is_ok());
-    let used_up = verify(store, cache, &key, today).await.unwrap();
-    assert!(used_up.verdict.unwrap().usage.refusal.is_some());
+    assert!(verify(store, cache, &key, today).await.outcome.is_valid());
+    let used_up = verify(store, cache, &key, today).await;
+    assert!(matches!(used_up.outcome, Outcome::QuotaExhausted { .. }));
 
     // Verification is told it is tomorrow: a new period, so the quota is full again.
     let tomorrow = today + TimeDelta::days(1);
-    let refilled = verify(store, cache, &key, tomorrow).await.unwrap();
-    let info = refilled.verdict.unwrap();
-    assert_eq!(info.usage.refusal, None);
-    assert_eq!(info.usage.quota_remaining, Some(2));
+    let refilled = verify(store, cache, &key, tomorrow).await;
+    let Outcome::Valid(info) = refilled.outcome else {
+        panic!("refused after a refill: {:?}", refilled.outcome)
+    };
+    assert_eq!(info.quota_remaining, Some(2));
     // A refill is written to DynamoDB at once, whatever the minute's marker says.
-    let hash = keygate::key::ApiKey::parse(&key).unwrap().hash();
+    let hash = keygate::domain::key::ApiKey::parse(&key).unwrap().hash();
     let stored = store.get(&hash).await.unwrap().unwrap().quota.unwrap();
     assert_eq!(stored.remaining, 2);
     assert_eq!(stored.period, tomorrow.format("%Y-%m-%d").to_string());
     // And it does not refill twice in the same period.
-    let again = verify(store, cache, &key, tomorrow).await.unwrap();
-    assert_eq!(again.verdict.unwrap().usage.quota_remaining, Some(1));
+    let again = verify(store, cache, &key, tomorrow).await;
+    let Outcome::Valid(info) = again.outcome else {
+        panic!("refused: {:?}", again.outcome)
+    };
+    assert_eq!(info.quota_remaining, Some(1));
     let shown = app
         .admin_api(Method::GET, &format!("/keys/{id}"), None)
         .await;
@@ -304,9 +305,7 @@ async fn a_redis_restart_does_not_refill_a_quota() {
     redis.restart();
     // Until the cache is back, requests pass uncounted (RATE_LIMIT_WHEN_CACHE_DOWN=allow).
     for _ in 0..50 {
-        let v = verify(&app.app.store, &app.app.cache, &key, Utc::now())
-            .await
-            .unwrap();
+        let v = verify(&app.app.store, &app.app.cache, &key, Utc::now()).await;
         if v.source != Source::DatabaseWithoutCache {
             break;
         }

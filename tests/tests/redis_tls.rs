@@ -11,7 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chrono::Utc;
-use keygate::verify::{verify, Source};
+use keygate::domain::outcome::Source;
+use keygate::ops::verify::verify;
 use keygate_tests::{spawn_app, Endpoints};
 
 /// A scratch directory and the `redis-server` using it, both gone when this drops, also
@@ -145,9 +146,7 @@ async fn issue_and_verify(port: u16) {
     // tries again past the back-off before it judges.
     let mut source = None;
     for _ in 0..20 {
-        let v = verify(&app.app.store, &app.app.cache, &key, Utc::now())
-            .await
-            .unwrap();
+        let v = verify(&app.app.store, &app.app.cache, &key, Utc::now()).await;
         source = Some(v.source);
         if v.source == Source::Cache {
             break;
@@ -170,7 +169,7 @@ async fn issue_and_verify(port: u16) {
         .arg(
             app.app
                 .cache
-                .entry_key(&keygate::key::ApiKey::parse(&key).unwrap().hash()),
+                .entry_key(&keygate::domain::key::ApiKey::parse(&key).unwrap().hash()),
         )
         .query_async(&mut conn)
         .await

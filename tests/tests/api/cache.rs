@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::Utc;
-use keygate::key::ApiKey;
-use keygate::verify::{verify, Denial, Source};
+use keygate::domain::key::ApiKey;
+use keygate::domain::outcome::{Outcome, Source};
+use keygate::ops::verify::verify;
 use keygate_tests::{spawn_app, Endpoints, DEAD_ENDPOINT, DEAD_REDIS};
 
 #[tokio::test]
@@ -24,10 +25,8 @@ async fn a_fill_that_read_active_before_a_revoke_cannot_resurrect_the_key() {
         .fill(&hash, Some(&stale), Utc::now())
         .await
         .unwrap();
-    let v = verify(&app.app.store, &app.app.cache, &raw, Utc::now())
-        .await
-        .unwrap();
-    assert_eq!(v.verdict, Err(Denial::Revoked));
+    let v = verify(&app.app.store, &app.app.cache, &raw, Utc::now()).await;
+    assert_eq!(v.outcome, Outcome::Revoked);
     assert_eq!(v.source, Source::Cache);
 }
 
@@ -55,10 +54,9 @@ async fn after_revoke_answers_no_concurrent_verification_succeeds() {
                 for _ in 0..15 {
                     // Note whether revoke had answered before this verification began.
                     let after_revoke = *revoked_at.read().await;
-                    let v = verify(&instance.app.store, &instance.app.cache, &key, Utc::now())
-                        .await
-                        .unwrap();
-                    if after_revoke && v.verdict.is_ok() {
+                    let v =
+                        verify(&instance.app.store, &instance.app.cache, &key, Utc::now()).await;
+                    if after_revoke && v.outcome.is_valid() {
                         late.fetch_add(1, Ordering::SeqCst);
                     }
                 }
@@ -96,9 +94,7 @@ async fn keys_verify_from_dynamodb_when_redis_is_unreachable() {
         assert_eq!(no_redis.protected(Some(&valid)).await.status, 200);
         assert_eq!(no_redis.protected(Some(&revoked)).await.status, 403);
     }
-    let v = verify(&no_redis.app.store, &no_redis.app.cache, &valid, Utc::now())
-        .await
-        .unwrap();
+    let v = verify(&no_redis.app.store, &no_redis.app.cache, &valid, Utc::now()).await;
     assert_eq!(v.source, Source::DatabaseWithoutCache);
 }
 
@@ -142,10 +138,8 @@ async fn redis_is_skipped_after_a_failure_instead_of_paying_its_timeout_per_requ
         })
         .await;
     no_redis.protected(Some(&key)).await; // the failure that opens the back-off
-    let v = verify(&no_redis.app.store, &no_redis.app.cache, &key, Utc::now())
-        .await
-        .unwrap();
-    assert!(v.verdict.is_ok());
+    let v = verify(&no_redis.app.store, &no_redis.app.cache, &key, Utc::now()).await;
+    assert!(v.outcome.is_valid());
     assert_eq!(v.source, Source::DatabaseWithoutCache);
     // The cache reports it was skipped, not tried.
     let hash = ApiKey::parse(&key).unwrap().hash();

@@ -1,7 +1,7 @@
 //! `last_used_at`: recorded at most once per key per minute, from the same Redis round trip
 //! as the cache read, and never by a write per request.
 
-use keygate::key::ApiKey;
+use keygate::domain::key::ApiKey;
 use keygate_tests::{spawn_app, Endpoints, DEAD_REDIS};
 use lambda_http::http::Method;
 

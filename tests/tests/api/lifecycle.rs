@@ -2,11 +2,12 @@
 //! transaction with its event, and takes effect on the next verification, cached or not.
 
 use chrono::{TimeDelta, Utc};
-use keygate::audit::Origin;
-use keygate::key::{ApiKey, KeyId, KeyPrefix};
-use keygate::record::KeyRecord;
+use keygate::domain::audit::Origin;
+use keygate::domain::key::{ApiKey, KeyId, KeyPrefix};
+use keygate::domain::outcome::{Outcome, Source};
+use keygate::domain::record::KeyRecord;
+use keygate::ops::verify::verify;
 use keygate::store::StoreError;
-use keygate::verify::{verify, Denial, Source};
 use keygate_tests::{spawn_app, TestApp};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
@@ -84,15 +85,13 @@ async fn the_old_key_verifies_during_its_grace_period_and_not_after() {
         "during grace"
     );
     let after = Utc::now() + TimeDelta::seconds(3601);
-    let v = verify(&app.app.store, &app.app.cache, &old_key, after)
-        .await
-        .unwrap();
+    let v = verify(&app.app.store, &app.app.cache, &old_key, after).await;
     assert_eq!(
         v.source,
         Source::Cache,
         "the cache entry carries the new end"
     );
-    assert_eq!(v.verdict, Err(Denial::Expired));
+    assert_eq!(v.outcome, Outcome::Expired);
 }
 
 #[tokio::test]
@@ -195,19 +194,19 @@ async fn a_failed_rotation_transaction_leaves_nothing_half_done() {
         new_key.display_prefix(),
         Utc::now(),
     );
-    let ended = keygate::rotate::ended(&stale, &new.id, 60, Utc::now());
+    let ended = keygate::domain::rotation::ended(&stale, &new.id, 60, Utc::now());
     let result = app
         .app
         .store
-        .rotate(
-            &hash,
-            &stale,
-            &ended,
-            &new_key.hash(),
-            &new,
-            &Origin::default(),
-            Utc::now(),
-        )
+        .rotate(&keygate::store::Rotation {
+            hash: &hash,
+            old: &stale,
+            old_ended: &ended,
+            new_hash: &new_key.hash(),
+            new: &new,
+            origin: &Origin::default(),
+            now: Utc::now(),
+        })
         .await;
     assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
     assert!(
@@ -464,11 +463,10 @@ async fn keys_stored_before_versions_existed_count_as_version_0() {
         .await
         .unwrap();
     assert_eq!(store.get(&key.hash()).await.unwrap().unwrap().version, 0);
-    let revoked = store
-        .revoke(&key.hash(), Utc::now(), &Origin::default())
-        .await
-        .unwrap()
-        .unwrap();
+    let revoked =
+        keygate::ops::revoke::revoke_hash(&app.app, &key.hash(), Utc::now(), &Origin::default())
+            .await
+            .unwrap();
     assert!(revoked.changed);
     assert_eq!(revoked.record.version, 1);
 }

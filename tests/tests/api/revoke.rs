@@ -1,4 +1,4 @@
-use keygate::key::{ApiKey, KeyPrefix};
+use keygate::domain::key::{ApiKey, KeyPrefix};
 use keygate_tests::{post, spawn_app, Endpoints, DEAD_ENDPOINT, DEAD_REDIS};
 use lambda_http::Body;
 

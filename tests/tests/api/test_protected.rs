@@ -1,7 +1,8 @@
 use chrono::{TimeDelta, Utc};
-use keygate::key::{ApiKey, KeyId, KeyPrefix};
-use keygate::record::KeyRecord;
-use keygate::verify::{verify, Denial, Source};
+use keygate::domain::key::{ApiKey, KeyId, KeyPrefix};
+use keygate::domain::outcome::{Outcome, Source};
+use keygate::domain::record::KeyRecord;
+use keygate::ops::verify::verify;
 use keygate_tests::{get, spawn_app};
 use lambda_http::Body;
 
@@ -61,9 +62,7 @@ async fn a_malformed_key_is_403_invalid_without_any_io() {
             before,
             "{bad} reached DynamoDB"
         );
-        let v = verify(&app.app.store, &app.app.cache, bad, Utc::now())
-            .await
-            .unwrap();
+        let v = verify(&app.app.store, &app.app.cache, bad, Utc::now()).await;
         assert_eq!(v.source, Source::Format);
     }
 }
@@ -99,9 +98,7 @@ async fn a_cache_hit_costs_no_dynamodb_request() {
         assert_eq!(app.protected(Some(&key)).await.status, 200);
     }
     assert_eq!(app.dynamodb_requests.get(), before);
-    let v = verify(&app.app.store, &app.app.cache, &key, Utc::now())
-        .await
-        .unwrap();
+    let v = verify(&app.app.store, &app.app.cache, &key, Utc::now()).await;
     assert_eq!(v.source, Source::Cache);
 }
 
@@ -149,11 +146,9 @@ async fn a_cached_key_expires_on_time_without_waiting_for_the_cache() {
     let key = insert_key(&app, TimeDelta::hours(1)).await;
     assert_eq!(app.protected(Some(key.expose())).await.status, 200); // cached now
     let later = Utc::now() + TimeDelta::hours(2);
-    let v = verify(&app.app.store, &app.app.cache, key.expose(), later)
-        .await
-        .unwrap();
+    let v = verify(&app.app.store, &app.app.cache, key.expose(), later).await;
     assert_eq!(v.source, Source::Cache);
-    assert_eq!(v.verdict, Err(Denial::Expired));
+    assert_eq!(v.outcome, Outcome::Expired);
 }
 
 #[tokio::test]
