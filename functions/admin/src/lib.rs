@@ -4,7 +4,7 @@
 //! | route                          | what                                         |
 //! |--------------------------------|----------------------------------------------|
 //! | `GET  admin/`                  | the page                                     |
-//! | `GET  admin/app.js`, `app.css`, `favicon.svg` | its script, stylesheet and icon |
+//! | `GET  admin/app.js`, `app.css`, ... | its script modules, stylesheet and icon ([`ASSETS`]) |
 //! | `GET  admin/api/keys`          | a page of keys, newest first                 |
 //! | `POST admin/api/keys`          | issue a key (as the issue function)          |
 //! | `GET  admin/api/keys/{id}`     | one key                                      |
@@ -37,9 +37,56 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
-const APP_JS: &str = include_str!("../assets/app.js");
-const APP_CSS: &str = include_str!("../assets/app.css");
-const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
+
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const SVG: &str = "image/svg+xml";
+
+/// A file the page loads, compiled into the binary.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Asset {
+    /// The path it is asked for, after `admin`: its file name under `assets/`.
+    pub path: &'static str,
+    pub content_type: &'static str,
+    pub text: &'static str,
+}
+
+/// The file `assets/$name`, served at `admin/$name`: one name for both, so that a path
+/// cannot serve another file than the one it names.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            path: concat!("/", $name),
+            content_type: $content_type,
+            text: include_str!(concat!("../assets/", $name)),
+        }
+    };
+}
+
+/// The route table of the page's files: besides the page itself, nothing else under
+/// `admin/` is served as a file. The script is ES modules,
+/// one job each, that import one another by relative URL, so each module is a route of its
+/// own; `app.js` is the entry (its header says what each module does).
+pub const ASSETS: &[Asset] = &[
+    asset!("app.css", CSS),
+    asset!("favicon.svg", SVG),
+    asset!("app.js", JS),
+    asset!("audit.js", JS),
+    asset!("client.js", JS),
+    asset!("details.js", JS),
+    asset!("dom.js", JS),
+    asset!("edit.js", JS),
+    asset!("fields.js", JS),
+    asset!("format.js", JS),
+    asset!("issue.js", JS),
+    asset!("keys.js", JS),
+    asset!("revoke.js", JS),
+    asset!("rotate.js", JS),
+    asset!("session.js", JS),
+    asset!("state.js", JS),
+    asset!("ui.js", JS),
+    asset!("views.js", JS),
+];
 
 /// Only the page's own script and stylesheet run, nothing inline, and no string ever reaches
 /// an HTML sink (`require-trusted-types-for`): even a bug that put a key's name into
@@ -55,9 +102,8 @@ pub enum Route<'p> {
     /// `.../admin` without its slash: the page's relative URLs need the slash.
     AddSlash,
     Page,
-    Script,
-    Style,
-    Icon,
+    /// One of the page's files, from [`ASSETS`].
+    Asset(&'static Asset),
     Keys,
     Key(&'p str),
     Revoke(&'p str),
@@ -96,10 +142,10 @@ pub fn route(path: &str) -> Route<'_> {
     match suffix {
         "" => return Route::AddSlash,
         "/" => return Route::Page,
-        "/app.js" => return Route::Script,
-        "/app.css" => return Route::Style,
-        "/favicon.svg" => return Route::Icon,
         _ => {}
+    }
+    if let Some(file) = ASSETS.iter().find(|file| file.path == suffix) {
+        return Route::Asset(file);
     }
     let Some(api) = suffix
         .strip_prefix("/api")
@@ -142,10 +188,8 @@ async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Respons
             allow(method, Method::GET, "GET")?;
             Ok(redirect_to_slash())
         }
-        Route::Page => asset(method, "text/html; charset=utf-8", INDEX_HTML),
-        Route::Script => asset(method, "text/javascript; charset=utf-8", APP_JS),
-        Route::Style => asset(method, "text/css; charset=utf-8", APP_CSS),
-        Route::Icon => asset(method, "image/svg+xml", FAVICON_SVG),
+        Route::Page => serve(method, "text/html; charset=utf-8", INDEX_HTML),
+        Route::Asset(file) => serve(method, file.content_type, file.text),
         Route::Keys if method == Method::GET => list(app, req).await,
         Route::Keys if method == Method::POST => issue_key(app, req).await,
         Route::Keys => Err(ApiError::MethodNotAllowed("GET, POST")),
@@ -179,7 +223,7 @@ fn allow(method: &Method, expected: Method, name: &'static str) -> Result<(), Ap
     }
 }
 
-fn asset(
+fn serve(
     method: &Method,
     content_type: &'static str,
     text: &'static str,
@@ -336,9 +380,9 @@ mod tests {
             let at = |suffix: &str| format!("{prefix}{suffix}");
             assert_eq!(route(&at("")), Route::AddSlash);
             assert_eq!(route(&at("/")), Route::Page);
-            assert_eq!(route(&at("/app.js")), Route::Script);
-            assert_eq!(route(&at("/app.css")), Route::Style);
-            assert_eq!(route(&at("/favicon.svg")), Route::Icon);
+            for file in ASSETS {
+                assert_eq!(route(&at(file.path)), Route::Asset(file));
+            }
             assert_eq!(route(&at("/api/keys")), Route::Keys);
             assert_eq!(route(&at("/api/keys/")), Route::Keys);
             assert_eq!(route(&at("/api/keys/key_1")), Route::Key("key_1"));
@@ -347,12 +391,34 @@ mod tests {
         }
     }
 
+    /// The files the page asks for by name, with the type each is served as.
+    #[test]
+    fn the_page_files_are_served_with_their_types() {
+        let served = |path: &str| match route(path) {
+            Route::Asset(file) => Some(file.content_type),
+            _ => None,
+        };
+        assert_eq!(served("/admin/app.css"), Some(CSS));
+        assert_eq!(served("/admin/favicon.svg"), Some(SVG));
+        for module in [
+            "app", "audit", "client", "details", "dom", "edit", "fields", "format", "issue",
+            "keys", "revoke", "rotate", "session", "state", "ui", "views",
+        ] {
+            assert_eq!(served(&format!("/admin/{module}.js")), Some(JS), "{module}");
+        }
+    }
+
     #[test]
     fn unknown_paths_are_not_found() {
         for path in [
             "/admin/app.jsx",
+            "/admin/app.js/",
+            "/admin/App.js",
+            "/admin/js/app.js",
+            "/admin/assets/app.js",
             "/admin/index.html",
             "/admin/apix",
+            "/admin/api.js",
             "/admin//",
         ] {
             assert_eq!(route(path), Route::NotFound, "{path}");
@@ -374,6 +440,59 @@ mod tests {
         assert_eq!(route("/"), Route::Page);
         assert_eq!(route("/api/keys"), Route::Keys);
         assert_eq!(route("/administrator/api/keys"), Route::NotFound);
+    }
+
+    /// Every file in `assets/` is served (a module left out would break the page), under
+    /// its own name.
+    #[test]
+    fn every_file_of_the_assets_folder_is_in_the_table() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+        let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name != "index.html")
+            .map(|name| format!("/{name}"))
+            .collect();
+        on_disk.sort();
+        let mut served: Vec<String> = ASSETS.iter().map(|file| file.path.to_owned()).collect();
+        served.sort();
+        assert_eq!(served, on_disk);
+    }
+
+    /// Each module imports the others by a relative URL that the table serves, so the page
+    /// loads whole; the page loads its entry as a module.
+    #[test]
+    fn every_import_is_a_served_module() {
+        assert!(INDEX_HTML.contains(r#"<script type="module" src="app.js"></script>"#));
+        let mut imported = Vec::new();
+        for file in ASSETS.iter().filter(|file| file.content_type == JS) {
+            for line in file.text.lines().filter(|line| line.starts_with("import ")) {
+                let target = line
+                    .split_once(" from './")
+                    .and_then(|(_, rest)| rest.strip_suffix("';"))
+                    .unwrap_or_else(|| panic!("{}: not a relative import: {line}", file.path));
+                let path = format!("/admin/{target}");
+                let route = route(&path);
+                assert!(
+                    matches!(route, Route::Asset(module) if module.content_type == JS),
+                    "{} imports {target}, which is not served",
+                    file.path
+                );
+                imported.push(target);
+            }
+            assert!(!file.text.contains("import("), "{}", file.path);
+        }
+        // Each module but the entry is imported somewhere.
+        for file in ASSETS
+            .iter()
+            .filter(|f| f.content_type == JS && f.path != "/app.js")
+        {
+            assert!(
+                imported.contains(&&file.path[1..]),
+                "{} is never imported",
+                file.path
+            );
+        }
     }
 
     #[test]
