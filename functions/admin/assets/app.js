@@ -1,6 +1,7 @@
 // Keygate admin page: the entry module, which wires the page's elements to the other
 // modules and starts it. Plain ES modules, no build step: the admin function serves each
-// file as it is (see `ASSETS` in functions/admin/src/lib.rs).
+// file as it is (see `ASSETS` in functions/admin/src/lib.rs), and `config.js` is generated
+// there from the Rust constants the page shares with the API.
 //
 //   client.js   the admin API: fetch, errors, URLs          state.js   what the page remembers
 //   dom.js      building elements, messages                 ui.js      the page's elements
@@ -29,7 +30,7 @@ import { syncRefill } from './fields.js';
 import { copyKey, hideNewKey, issueKey } from './issue.js';
 import { applyFilters, clearFilters, loadMore } from './keys.js';
 import { askRevoke, confirmRevoke } from './revoke.js';
-import { askRotate, confirmRotate, describeGrace } from './rotate.js';
+import { askRotate, confirmRotate, describeGrace, showGraceRange } from './rotate.js';
 import { resume, showSignIn, signIn } from './session.js';
 import { state } from './state.js';
 import { DIALOGS, EDIT_LIMITS, ISSUE_LIMITS, ui } from './ui.js';
@@ -85,5 +86,6 @@ for (const dialog of DIALOGS) {
   });
 }
 
+showGraceRange();
 $('boot').remove();
 resume();

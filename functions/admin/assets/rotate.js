@@ -1,5 +1,6 @@
 // The rotate dialog: the grace period the old key keeps working for, and the new key.
 import { AuthError, api, keyUrl } from './client.js';
+import { MAX_GRACE_SECONDS } from './config.js';
 import { invalid, setMessage } from './dom.js';
 import { duration, localTime } from './format.js';
 import { showNewKey } from './issue.js';
@@ -9,7 +10,11 @@ import { state } from './state.js';
 import { ui } from './ui.js';
 import { showView } from './views.js';
 
-const MAX_GRACE_SECONDS = 604800;
+// The custom field's range, from the API's own limit: the page does not repeat the number.
+export function showGraceRange() {
+  ui.rotateSeconds.max = String(MAX_GRACE_SECONDS);
+  ui.rotateMax.textContent = String(MAX_GRACE_SECONDS);
+}
 
 function graceChoice() {
   return ui.rotateForm.querySelector('input[name=grace]:checked').value;
@@ -22,7 +27,7 @@ function graceSeconds() {
   const text = ui.rotateSeconds.value.trim();
   const seconds = Number(text);
   if (!/^[0-9]+$/.test(text) || seconds > MAX_GRACE_SECONDS) {
-    return { error: 'Enter a whole number of seconds from 0 to ' + MAX_GRACE_SECONDS + ' (7 days).' };
+    return { error: 'Enter a whole number of seconds from 0 to ' + MAX_GRACE_SECONDS + ' (' + duration(MAX_GRACE_SECONDS) + ').' };
   }
   return { seconds };
 }

@@ -61,6 +61,7 @@ export const ui = {
   rotateName: $('rotate-name'),
   rotateId: $('rotate-id'),
   rotateSeconds: $('rotate-seconds'),
+  rotateMax: $('rotate-max'),
   rotateEnd: $('rotate-end'),
   rotateError: $('rotate-error'),
   rotateCancel: $('rotate-cancel'),
