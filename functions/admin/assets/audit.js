@@ -1,0 +1,131 @@
+// The audit view: every change to a key, newest first, with its filters and paging; and
+// how one event reads, in its table and in a key's history.
+import { api, auditUrl } from './client.js';
+import { keyLink } from './details.js';
+import { el, show } from './dom.js';
+import { time } from './format.js';
+import { handleError } from './session.js';
+import { state } from './state.js';
+import { ui } from './ui.js';
+
+const AUDIT_PAGE_SIZE = 25;
+
+function actorText(actor) {
+  return actor === 'admin' ? 'admin' : actor.startsWith('key:') ? 'key holder (' + actor.slice(4) + ')' : actor;
+}
+
+// What an event did, beyond its action: the fields an update changed, or the replacement
+// a rotation made.
+function eventChanges(event, withLinks) {
+  if (event.action === 'rotate' && event.new_key_id) {
+    return el('span', { class: 'changes' }, [
+      'new key ',
+      withLinks ? keyLink(event.new_key_id, 'Details of the new key') : el('code', { text: event.new_key_id }),
+    ]);
+  }
+  if (event.changes && event.changes.length) {
+    return el('span', { class: 'changes' }, event.changes.map((c) => el('code', { class: 'chip', text: c })));
+  }
+  return el('span', { class: 'muted', text: '—' });
+}
+
+function actionBadge(action) {
+  return el('span', { class: 'badge action action-' + action, text: action });
+}
+
+function userAgent(text) {
+  if (!text) return el('span', { class: 'muted', text: '—' });
+  return el('span', { class: 'ua', title: text, text });
+}
+
+const AUDIT_COLUMNS = ['Time', 'Action', 'Key', 'Actor', 'Source IP', 'User agent', 'Changes'];
+
+function eventRow(event) {
+  const cells = [
+    time(event.time, '—'),
+    actionBadge(event.action),
+    keyLink(event.key_id, 'Details of'),
+    el('span', { text: actorText(event.actor) }),
+    event.source_ip ? el('code', { text: event.source_ip }) : el('span', { class: 'muted', text: '—' }),
+    userAgent(event.user_agent),
+    eventChanges(event, true),
+  ];
+  const row = el('tr', { 'data-event': event.id });
+  cells.forEach((content, i) => {
+    const cell = el(i === 0 ? 'th' : 'td', i === 0 ? { scope: 'row' } : null, [content]);
+    cell.dataset.label = AUDIT_COLUMNS[i];
+    row.append(cell);
+  });
+  return row;
+}
+
+// The same event, compact, for one key's history in its details.
+export function eventItem(event) {
+  const meta = [actorText(event.actor)];
+  if (event.source_ip) meta.push(event.source_ip);
+  const item = el('li', { class: 'event', 'data-event': event.id }, [
+    el('div', { class: 'event-head' }, [actionBadge(event.action), time(event.time, '—'), eventChanges(event, true)]),
+    el('div', { class: 'event-meta muted', text: meta.join(' · ') }),
+  ]);
+  if (event.user_agent) item.append(el('div', { class: 'event-meta muted ua', title: event.user_agent, text: event.user_agent }));
+  return item;
+}
+
+function renderAudit(page, fresh) {
+  if (fresh) ui.auditBody.replaceChildren();
+  for (const event of page.events) ui.auditBody.append(eventRow(event));
+  state.audit.cursor = page.next_cursor || null;
+  show(ui.auditMore, Boolean(state.audit.cursor));
+  const count = ui.auditBody.rows.length;
+  show(ui.auditTable, count > 0);
+  show(ui.auditEmpty, count === 0 && !state.audit.cursor);
+  ui.auditStatus.textContent =
+    count === 0 ? '' : count + (count === 1 ? ' event' : ' events') + ' shown' + (state.audit.cursor ? ', more available.' : '.');
+}
+
+export async function loadAudit(fresh) {
+  if (fresh) {
+    state.audit.cursor = null;
+    state.audit.generation += 1;
+    state.audit.loaded = true;
+    ui.auditStatus.textContent = 'Loading…';
+  }
+  const generation = state.audit.generation;
+  const first = ui.auditBody.rows.length;
+  ui.auditMore.disabled = true;
+  try {
+    const page = await api(
+      auditUrl({
+        key_id: state.audit.key_id,
+        action: state.audit.action,
+        cursor: fresh ? null : state.audit.cursor,
+        limit: AUDIT_PAGE_SIZE,
+      }),
+    );
+    if (generation !== state.audit.generation) return;
+    renderAudit(page, fresh);
+    if (!fresh) {
+      const button = ui.auditBody.rows[first] && ui.auditBody.rows[first].querySelector('button');
+      if (button) button.focus();
+    }
+  } catch (err) {
+    if (generation === state.audit.generation) handleError(err, ui.auditStatus);
+  } finally {
+    ui.auditMore.disabled = false;
+  }
+}
+
+export function applyAuditFilters(event) {
+  event.preventDefault();
+  state.audit.action = ui.auditAction.value;
+  state.audit.key_id = ui.auditKey.value.trim();
+  loadAudit(true);
+}
+
+export function clearAuditFilters() {
+  ui.auditForm.reset();
+  state.audit.action = '';
+  state.audit.key_id = '';
+  loadAudit(true);
+  ui.auditAction.focus();
+}

@@ -1,0 +1,59 @@
+// The admin API client: every call the page makes goes through `api`, to this page's own
+// API (relative URLs, same origin), with the admin token as an Authorization header only
+// (no cookies, no redirects followed).
+import { state } from './state.js';
+
+export class AuthError extends Error {}
+
+export async function api(path, { method = 'GET', body } = {}) {
+  const headers = { Authorization: 'Bearer ' + state.token, Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      credentials: 'omit',
+      redirect: 'error',
+    });
+  } catch (err) {
+    throw new Error('Could not reach the admin API. Check your connection and try again.');
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (err) {
+    data = null;
+  }
+  if (response.status === 401) {
+    throw new AuthError((data && data.detail) || 'The admin token was not accepted.');
+  }
+  if (!response.ok) {
+    const detail = data && typeof data.detail === 'string' ? data.detail : '';
+    throw new Error(detail || 'The admin API answered ' + response.status + '.');
+  }
+  return data;
+}
+
+export function keysUrl(cursor, limit) {
+  const params = new URLSearchParams();
+  params.set('limit', String(limit));
+  if (state.filters.status) params.set('status', state.filters.status);
+  if (state.filters.q) params.set('q', state.filters.q);
+  if (state.filters.unused_days) params.set('unused_days', state.filters.unused_days);
+  if (cursor) params.set('cursor', cursor);
+  return 'api/keys?' + params.toString();
+}
+
+export const keyUrl = (id) => 'api/keys/' + encodeURIComponent(id);
+
+export function auditUrl({ key_id, action, cursor, limit }) {
+  const params = new URLSearchParams();
+  params.set('limit', String(limit));
+  if (key_id) params.set('key_id', key_id);
+  if (action) params.set('action', action);
+  if (cursor) params.set('cursor', cursor);
+  return 'api/audit?' + params.toString();
+}

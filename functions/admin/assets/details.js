@@ -1,0 +1,92 @@
+// The details dialog: one key's full record, links between a rotated key and its
+// replacement, and the key's own history.
+import { api, auditUrl, keyUrl } from './client.js';
+import { eventItem } from './audit.js';
+import { el, show } from './dom.js';
+import { badge, quotaDetail, rateDetail, scopeList, time } from './format.js';
+import { replaceRow } from './keys.js';
+import { handleError } from './session.js';
+import { state } from './state.js';
+import { ui } from './ui.js';
+import { activeStatus } from './views.js';
+
+const KEY_AUDIT_PAGE_SIZE = 10;
+
+export async function openDetails(id, opener) {
+  if (opener) state.returnFocus = opener;
+  try {
+    const key = await api(keyUrl(id));
+    replaceRow(key);
+    fillDetails(key);
+    if (!ui.details.open) ui.details.showModal();
+    ui.detailsClose.focus();
+    loadKeyAudit(key.id, true);
+  } catch (err) {
+    handleError(err, ui.details.open ? ui.detailsStatus : activeStatus());
+  }
+}
+
+// A button that opens another key's details in the same dialog (rotation links).
+export function keyLink(id, label) {
+  const button = el('button', { type: 'button', class: 'link', 'aria-label': label + ' ' + id }, [
+    el('code', { text: id }),
+  ]);
+  button.addEventListener('click', () => openDetails(id, null));
+  return button;
+}
+
+export function fillDetails(key) {
+  const rows = [
+    ['Name', el('span', { class: 'name', text: key.name })],
+    ['Owner', key.owner ? el('span', { class: 'name', text: key.owner }) : el('span', { class: 'muted', text: 'none' })],
+    ['ID', el('code', { text: key.id })],
+    ['Prefix', el('code', { text: key.prefix })],
+    ['Status', badge(key.status)],
+    ['Scopes', scopeList(key.scopes, 0)],
+    ['Rate limit', el('span', key.rate_limit ? { text: rateDetail(key.rate_limit) } : { class: 'muted', text: 'none' })],
+    ['Quota', el('span', key.quota ? { text: quotaDetail(key.quota) } : { class: 'muted', text: 'none' })],
+    ['Created', time(key.created_at, '—')],
+    ['Expires', time(key.expires_at, 'never')],
+    ['Last used', time(key.last_used_at, 'never')],
+    ['Revoked at', time(key.revoked_at, 'not revoked')],
+  ];
+  if (key.rotated_from) rows.push(['Replaces', keyLink(key.rotated_from, 'Details of the key it replaces,')]);
+  if (key.rotated_to) rows.push(['Replaced by', keyLink(key.rotated_to, 'Details of its replacement,')]);
+  const meta = key.meta
+    ? el('pre', { class: 'meta', text: JSON.stringify(key.meta, null, 2) })
+    : el('span', { class: 'muted', text: 'none' });
+  rows.push(['Metadata', meta]);
+  ui.detailsList.replaceChildren(
+    ...rows.flatMap(([label, value]) => [el('dt', { text: label }), el('dd', null, [value])]),
+  );
+  ui.details.dataset.id = key.id;
+  ui.detailsStatus.textContent = '';
+  state.detailed = key;
+  show(ui.detailsRevoke, key.status !== 'revoked');
+  // Only an active key that has not been rotated yet can be rotated (the API answers 409
+  // or 403 otherwise); an ended key has nothing left to edit.
+  show(ui.detailsRotate, key.status === 'active' && !key.rotated_to);
+  show(ui.detailsEdit, key.status === 'active');
+}
+
+export async function loadKeyAudit(id, fresh) {
+  if (fresh) state.keyAudit = { id, cursor: null, generation: state.keyAudit.generation + 1 };
+  const generation = state.keyAudit.generation;
+  ui.keyAuditStatus.textContent = 'Loading…';
+  ui.keyAuditMore.disabled = true;
+  try {
+    const page = await api(
+      auditUrl({ key_id: id, cursor: state.keyAudit.cursor, limit: KEY_AUDIT_PAGE_SIZE }),
+    );
+    if (generation !== state.keyAudit.generation) return;
+    if (fresh) ui.keyAuditList.replaceChildren();
+    for (const event of page.events) ui.keyAuditList.append(eventItem(event));
+    state.keyAudit.cursor = page.next_cursor || null;
+    show(ui.keyAuditMore, Boolean(state.keyAudit.cursor));
+    ui.keyAuditStatus.textContent = ui.keyAuditList.children.length ? '' : 'No events for this key.';
+  } catch (err) {
+    if (generation === state.keyAudit.generation) handleError(err, ui.keyAuditStatus);
+  } finally {
+    ui.keyAuditMore.disabled = false;
+  }
+}

@@ -1,0 +1,20 @@
+// What the page remembers between events, in one object that every module shares.
+
+export const state = {
+  token: null,
+  // Filters of the list on screen, and where its next page starts.
+  filters: { q: '', status: '', unused_days: '' },
+  cursor: null,
+  // Bumped on every fresh load, so that a slow answer to an older one is dropped.
+  generation: 0,
+  // The key the revoke dialog is about, and the button to return focus to.
+  revoking: null,
+  returnFocus: null,
+  // The key shown in the details dialog, and the ones the rotate and edit dialogs act on.
+  detailed: null,
+  rotating: null,
+  editing: null,
+  // The audit view's filters and paging, and the details dialog's own history paging.
+  audit: { action: '', key_id: '', cursor: null, generation: 0, loaded: false },
+  keyAudit: { id: null, cursor: null, generation: 0 },
+};
