@@ -292,3 +292,174 @@ fn accepted() -> String {
 fn not_found() -> String {
     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned()
 }
+
+/// Runs the function binary at `binary` against a fake Runtime API for a run of invocations,
+/// each with a new trace id, then reads the idle process's writable memory (`/proc/<pid>/mem`)
+/// for `_X_AMZN_TRACE_ID=<id>` strings and panics unless only the last id is there.
+///
+/// That is what `keygate::trace_env` guarantees: one buffer, rewritten in place. If the
+/// binary's `set_var` reaches glibc's `setenv` instead, every value it was given stays in the
+/// heap, never freed, so all the ids are found: the leak itself, counted exactly, with no
+/// timing and no memory threshold.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn assert_the_binary_keeps_one_trace_id(binary: &str) {
+    use std::process::{Command, Stdio};
+
+    const INVOCATIONS: usize = 40;
+    let invocations = invocations(INVOCATIONS, HTTP_GET_EVENT);
+    let api = FakeRuntimeApi::start(invocations.clone());
+    // A clean environment: no stray `_X_AMZN_TRACE_ID`, no AWS profile; nothing listens on
+    // port 1, so Redis and DynamoDB fail fast if a handler should ever reach for them.
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.runtime_api())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "trace-env-test")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "trace-env-test")
+        .env("AWS_SECRET_ACCESS_KEY", "trace-env-test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
+        .env("TABLE_NAME", "trace-env-test")
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("ADMIN_TOKEN", "trace-env-test-admin-token")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
+    let pid = child.id();
+    let output = [
+        drain(child.stdout.take().expect("stdout")),
+        drain(child.stderr.take().expect("stderr")),
+    ];
+
+    let served = api.wait_until_idle(Duration::from_secs(120), || match child.try_wait() {
+        Ok(None) => Ok(()),
+        Ok(Some(status)) => Err(format!("{binary} exited ({status})")),
+        Err(err) => Err(format!("{binary}: {err}")),
+    });
+    let found = served
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|_| trace_ids_in_memory(pid));
+    // Only our own child, by its handle.
+    let _ = child.kill();
+    let _ = child.wait();
+    let output: Vec<String> = output.into_iter().map(|o| o.join().unwrap()).collect();
+    let context = || format!("{binary}'s output:\n{}\n{}", output[0], output[1]);
+
+    let served = served.unwrap_or_else(|err| panic!("{err}\n{}", context()));
+    for (invocation, outcome) in &served {
+        assert!(
+            matches!(outcome, Outcome::Response(_)),
+            "{binary} did not serve invocation {} (the test's event no longer parses?): \
+             {outcome:?}\n{}",
+            invocation.request_id,
+            context()
+        );
+    }
+    let found = found.unwrap_or_else(|err| panic!("{err}\n{}", context()));
+
+    let last = &invocations[INVOCATIONS - 1].trace_id;
+    let earlier: Vec<&String> = invocations[..INVOCATIONS - 1]
+        .iter()
+        .map(|invocation| &invocation.trace_id)
+        .filter(|id| found.contains(id))
+        .collect();
+    assert!(
+        earlier.is_empty(),
+        "{binary}: {} of the {} earlier trace ids are still in its memory as \
+         `_X_AMZN_TRACE_ID=<id>`: its `set_var` went to the C library's `setenv`, which keeps \
+         every value it is given (the leak keygate::trace_env exists to stop). Does its main.rs \
+         still say `keygate::keep_trace_id_env_bounded!();`? First: {}",
+        earlier.len(),
+        INVOCATIONS - 1,
+        earlier[0]
+    );
+    assert!(
+        found.contains(last),
+        "{binary}: the last trace id ({last}) is not in its memory as `_X_AMZN_TRACE_ID=<id>` \
+         (found: {found:?}): either lambda_runtime no longer sets the variable (see \
+         shared/tests/trace_env.rs) or this scan no longer sees it"
+    );
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn drain(mut from: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = from.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    })
+}
+
+/// The values of every `_X_AMZN_TRACE_ID=<value>` string in the writable memory of process
+/// `pid` (a child of this one, so readable without privileges beyond the same user).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trace_ids_in_memory(pid: u32) -> Result<Vec<String>, String> {
+    use std::os::unix::fs::FileExt;
+
+    const NEEDLE: &[u8] = b"_X_AMZN_TRACE_ID=";
+    const LONGEST: usize = 512;
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map_err(|err| format!("cannot read /proc/{pid}/maps: {err}"))?;
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).map_err(|err| {
+        format!("cannot open /proc/{pid}/mem ({err}): the test needs to read its child's memory")
+    })?;
+    // Writable mappings, adjacent ones joined: a static buffer can straddle the end of the
+    // binary's file-backed data and the anonymous rest of its .bss.
+    let mut spans: Vec<(u64, u64)> = Vec::new();
+    for line in maps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (Some(range), Some(perms)) = (fields.first(), fields.get(1)) else {
+            continue;
+        };
+        let name = fields.get(5).copied().unwrap_or("");
+        if !perms.starts_with("rw") || name.starts_with("[v") {
+            continue; // Only writable memory can hold a value set at run time.
+        }
+        let (start, end) = range
+            .split_once('-')
+            .and_then(|(s, e)| {
+                Some((
+                    u64::from_str_radix(s, 16).ok()?,
+                    u64::from_str_radix(e, 16).ok()?,
+                ))
+            })
+            .ok_or_else(|| format!("unexpected line in /proc/{pid}/maps: {line}"))?;
+        match spans.last_mut() {
+            Some(last) if last.1 == start => last.1 = end,
+            _ => spans.push((start, end)),
+        }
+    }
+    let (mut found, mut scanned) = (Vec::new(), 0usize);
+    for (start, end) in spans {
+        let mut span = vec![0; (end - start) as usize];
+        if mem.read_exact_at(&mut span, start).is_err() {
+            continue;
+        }
+        scanned += span.len();
+        let mut at = 0;
+        while let Some(offset) = find(&span[at..], NEEDLE) {
+            let value = &span[at + offset + NEEDLE.len()..];
+            let value = &value[..value.len().min(LONGEST)];
+            if let Some(nul) = value.iter().position(|&b| b == 0) {
+                found.push(String::from_utf8_lossy(&value[..nul]).into_owned());
+            }
+            at += offset + NEEDLE.len();
+        }
+    }
+    if scanned == 0 {
+        return Err(format!(
+            "could not read any of process {pid}'s writable memory"
+        ));
+    }
+    Ok(found)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
