@@ -39,7 +39,23 @@ pub async fn revoke_hash(
     now: DateTime<Utc>,
     origin: &Origin,
 ) -> Result<Revoked, OpError> {
-    let revoked = retry::on_conflict(|| attempt(app, hash, now, origin))
+    let attempt = move || async move {
+        let Some(record) = app.store.get(hash).await? else {
+            return Ok(None);
+        };
+        if record.state == State::Revoked {
+            return Ok(Some(Revoked {
+                record,
+                changed: false,
+            }));
+        }
+        let record = app.store.revoke(hash, &record, now, origin).await?;
+        Ok(Some(Revoked {
+            record,
+            changed: true,
+        }))
+    };
+    let revoked = retry::on_conflict(attempt)
         .await?
         .ok_or(OpError::NotFound)?;
     tracing::Span::current().record("key_id", revoked.record.id.as_str());
@@ -47,26 +63,4 @@ pub async fn revoke_hash(
     // right here.
     publish(app, hash, &revoked.record, now, Change::Revoke).await?;
     Ok(revoked)
-}
-
-async fn attempt(
-    app: &App,
-    hash: &KeyHash,
-    now: DateTime<Utc>,
-    origin: &Origin,
-) -> Result<Option<Revoked>, OpError> {
-    let Some(record) = app.store.get(hash).await? else {
-        return Ok(None);
-    };
-    if record.state == State::Revoked {
-        return Ok(Some(Revoked {
-            record,
-            changed: false,
-        }));
-    }
-    let record = app.store.revoke(hash, &record, now, origin).await?;
-    Ok(Some(Revoked {
-        record,
-        changed: true,
-    }))
 }

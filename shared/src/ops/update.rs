@@ -21,31 +21,24 @@ pub async fn update(
     now: DateTime<Utc>,
     origin: &Origin,
 ) -> Result<Option<KeyRecord>, OpError> {
-    let Some(record) = retry::on_conflict(|| attempt(app, hash, update, now, origin)).await? else {
+    let attempt = move || async move {
+        let Some(old) = app.store.get(hash).await? else {
+            return Ok(None);
+        };
+        let (new, changes) = update.apply(&old, now)?;
+        if changes.is_empty() {
+            return Ok(Some(old));
+        }
+        app.store
+            .update(hash, &old, &new, changes, origin, now)
+            .await?;
+        Ok(Some(new))
+    };
+    let Some(record) = retry::on_conflict(attempt).await? else {
         return Ok(None);
     };
     tracing::Span::current().record("key_id", record.id.as_str());
     // Replaced even when nothing changed: an earlier attempt may have stopped here.
     publish(app, hash, &record, now, Change::Update).await?;
     Ok(Some(record))
-}
-
-async fn attempt(
-    app: &App,
-    hash: &KeyHash,
-    update: &KeyUpdate,
-    now: DateTime<Utc>,
-    origin: &Origin,
-) -> Result<Option<KeyRecord>, OpError> {
-    let Some(old) = app.store.get(hash).await? else {
-        return Ok(None);
-    };
-    let (new, changes) = update.apply(&old, now)?;
-    if changes.is_empty() {
-        return Ok(Some(old));
-    }
-    app.store
-        .update(hash, &old, &new, changes, origin, now)
-        .await?;
-    Ok(Some(new))
 }
