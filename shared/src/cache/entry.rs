@@ -267,4 +267,28 @@ mod tests {
         assert_eq!(refill_of(0), None);
         assert_eq!(refill_of(9), None);
     }
+
+    /// The same times as the store's round trip: an entry keeps every storable expiry.
+    #[test]
+    fn every_storable_expiry_round_trips_through_an_entry() {
+        use crate::domain::time::{storable, STORABLE_YEARS};
+        use chrono::NaiveDate;
+        use rand::Rng;
+        let first = NaiveDate::from_ymd_opt(*STORABLE_YEARS.start(), 1, 1).unwrap();
+        let last = NaiveDate::from_ymd_opt(*STORABLE_YEARS.end(), 12, 31).unwrap();
+        let start = first.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let span = (last - first).num_milliseconds() + 86_400_000;
+        let mut rng = rand::rng();
+        for _ in 0..2_000 {
+            let at = start + TimeDelta::milliseconds(rng.random_range(0..span));
+            assert!(storable(at));
+            let r = KeyRecord {
+                expires_at: Some(at),
+                ..record(State::Active, None)
+            };
+            let bytes = serde_json::to_vec(&Entry::from_record(&r)).unwrap();
+            let back: Entry = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(back.expires_at().unwrap(), Some(at), "{at}");
+        }
+    }
 }

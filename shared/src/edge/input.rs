@@ -10,7 +10,7 @@ use crate::domain::limit::{
 };
 use crate::domain::rotation::{DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS};
 use crate::domain::scope::Scopes;
-use crate::domain::time::{parse_rfc3339, to_millis};
+use crate::domain::time::{parse_rfc3339, storable, to_millis, STORABLE_YEARS};
 use crate::domain::update::{KeyUpdate, FIELDS};
 use crate::ops::issue::NewKey;
 
@@ -146,14 +146,22 @@ fn expires_at_field(
     }
 }
 
-/// A time field's value: RFC 3339 in any offset, kept in UTC to the millisecond (the one
-/// time parser for every body).
+/// A time field's value: RFC 3339 in any offset, kept in UTC to the millisecond, and only
+/// a time that can be stored and read back (the one time parser for every body).
 fn time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    parse_rfc3339(text).map(to_millis).ok_or_else(|| {
+    let at = parse_rfc3339(text).map(to_millis).ok_or_else(|| {
         bad(&format!(
             "`{field}` must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z."
         ))
-    })
+    })?;
+    if !storable(at) {
+        return Err(bad(&format!(
+            "`{field}` must fall between the years {} and {} in UTC.",
+            STORABLE_YEARS.start(),
+            STORABLE_YEARS.end()
+        )));
+    }
+    Ok(at)
 }
 
 /// The `rate_limit` field of an issue or update body: absent or null for none.
@@ -388,6 +396,24 @@ mod tests {
                 let detail = parse(json!({"name": "x", "expires_at": value})).unwrap_err();
                 assert!(detail.contains("`expires_at`"), "{value}: {detail}");
             }
+        }
+
+        #[test]
+        fn an_expiry_past_the_year_9999_in_utc_is_rejected_naming_the_field() {
+            let detail =
+                parse(json!({"name": "x", "expires_at": "9999-12-31T23:00:00-05:00"})).unwrap_err();
+            assert!(
+                detail.contains("`expires_at`") && detail.contains("9999"),
+                "{detail}"
+            );
+            let last = parse(json!({"name": "x", "expires_at": "9999-12-31T23:59:59.999Z"}));
+            assert!(last.is_ok());
+            let update = key_update(
+                json!({"expires_at": "0001-01-01T00:00:00+01:00"})
+                    .as_object()
+                    .unwrap(),
+            );
+            assert!(update.unwrap_err().detail().contains("`expires_at`"));
         }
     }
 

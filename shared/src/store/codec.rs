@@ -396,4 +396,34 @@ mod tests {
         let err = from_item(&item).unwrap_err();
         assert!(err.to_string().contains("`name`"), "{err}");
     }
+
+    /// Every time the edge accepts (see `domain::time::storable`) round trips through an
+    /// item, whatever its year, millisecond or the offset it was given in.
+    #[test]
+    fn every_storable_time_round_trips_through_an_item() {
+        use crate::domain::time::{storable, to_millis, STORABLE_YEARS};
+        use rand::Rng;
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let mut rng = rand::rng();
+        let (first, last) = (
+            chrono::NaiveDate::from_ymd_opt(*STORABLE_YEARS.start(), 1, 1).unwrap(),
+            chrono::NaiveDate::from_ymd_opt(*STORABLE_YEARS.end(), 12, 31).unwrap(),
+        );
+        let span = (last - first).num_milliseconds() + 86_400_000;
+        let start = first.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        let mut times: Vec<DateTime<Utc>> = (0..2_000)
+            .map(|_| start + chrono::TimeDelta::milliseconds(rng.random_range(0..span)))
+            .collect();
+        times.extend([start, start + chrono::TimeDelta::milliseconds(span - 1)]);
+        for at in times.into_iter().map(to_millis) {
+            assert!(storable(at), "{at}");
+            let r = KeyRecord {
+                expires_at: Some(at),
+                revoked_at: Some(at),
+                last_used_at: Some(at),
+                ..record()
+            };
+            assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r, "{at}");
+        }
+    }
 }
