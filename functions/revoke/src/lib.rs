@@ -1,6 +1,7 @@
 //! `POST /api/v1/keys/revoke/`: revokes the key given in the body.
 
 use chrono::Utc;
+use keygate::edge::input::key_field;
 use keygate::edge::request::{json_object, require_method};
 use keygate::edge::response::{json_response, REVOKED};
 use keygate::edge::{origin, telemetry};
@@ -8,18 +9,12 @@ use keygate::ops::revoke::revoke;
 use keygate::{ApiError, App};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method(&req, Method::POST)?;
     let body = json_object(&req)?;
-    let raw = match body.get("key") {
-        Some(Value::String(raw)) => raw,
-        None | Some(Value::Null) => {
-            return Err(ApiError::BadRequest("`key` is required.".to_owned()))
-        }
-        Some(_) => return Err(ApiError::BadRequest("`key` must be a string.".to_owned())),
-    };
+    let raw = key_field(&body)?;
     let revoked = revoke(app, raw, Utc::now(), &origin::key_holder(&req)).await?;
     telemetry::outcome(if revoked.changed {
         "revoked"

@@ -18,8 +18,20 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_OWNER_CHARS: usize = 200;
 pub const MAX_META_BYTES: usize = 4 * 1024;
 
+/// The fields of an issue body.
+pub const ISSUE_FIELDS: [&str; 7] = [
+    "name",
+    "expires_at",
+    "owner",
+    "meta",
+    "scopes",
+    "rate_limit",
+    "quota",
+];
+
 /// The body of an issue request.
 pub fn new_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewKey, ApiError> {
+    only_fields_of_request(body, &ISSUE_FIELDS)?;
     let name = text_field(body, "name", MAX_NAME_CHARS)?;
     let expires_at = expires_at_field(body, now)?;
     Ok(NewKey {
@@ -35,13 +47,7 @@ pub fn new_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewKey, 
 
 /// The body of an update (`PATCH admin/api/keys/{id}`): the fields to change.
 pub fn key_update(body: &Map<String, Value>) -> Result<KeyUpdate, ApiError> {
-    if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(ApiError::BadRequest(format!(
-            "`{}` cannot be updated; send any of {}.",
-            printable(unknown),
-            FIELDS.join(", ")
-        )));
-    }
+    only_fields_of_request(body, &FIELDS)?;
     if body.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "Send at least one of {}.",
@@ -260,6 +266,9 @@ fn bad(detail: &str) -> ApiError {
 
 /// `grace_seconds` from an optional rotate body: 0 to 604800, default 86400.
 pub fn grace_seconds(body: Option<&Map<String, Value>>) -> Result<u64, ApiError> {
+    if let Some(body) = body {
+        only_fields_of_request(body, &["grace_seconds"])?;
+    }
     let bad = || {
         ApiError::BadRequest(format!(
             "`grace_seconds` must be a whole number from 0 to {MAX_GRACE_SECONDS}."
@@ -273,6 +282,65 @@ pub fn grace_seconds(body: Option<&Map<String, Value>>) -> Result<u64, ApiError>
             .ok_or_else(bad),
         Some(_) => Err(bad()),
     }
+}
+
+/// `key` of a revoke body: the key to revoke.
+pub fn key_field(body: &Map<String, Value>) -> Result<&str, ApiError> {
+    only_fields_of_request(body, &["key"])?;
+    match body.get("key") {
+        Some(Value::String(raw)) => Ok(raw),
+        None | Some(Value::Null) => Err(bad("`key` is required.")),
+        Some(_) => Err(bad("`key` must be a string.")),
+    }
+}
+
+/// Refuses a body with a field its request does not have. Ignoring it would be worse than
+/// refusing: `"scope"` for `scopes` would issue a key without the rights the caller meant,
+/// `"expires"` a key that never ends.
+pub fn only_fields_of_request(body: &Map<String, Value>, fields: &[&str]) -> Result<(), ApiError> {
+    let Some(unknown) = body.keys().find(|k| !fields.contains(&k.as_str())) else {
+        return Ok(());
+    };
+    let name = printable(unknown);
+    Err(bad(&match closest(unknown, fields) {
+        Some(meant) => format!("`{name}` is not a field of this request; did you mean `{meant}`?"),
+        None => format!(
+            "`{name}` is not a field of this request; send any of {}.",
+            fields.join(", ")
+        ),
+    }))
+}
+
+/// The field a misspelt name most likely meant: one it starts or ends, or one at most two
+/// edits away.
+fn closest<'f>(name: &str, fields: &[&'f str]) -> Option<&'f str> {
+    let name = name.to_ascii_lowercase();
+    fields
+        .iter()
+        .map(|f| (edits(&name, f), *f))
+        .filter(|(d, f)| {
+            *d <= 2 || (name.len() >= 3 && (f.starts_with(&name) || name.starts_with(f)))
+        })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, f)| f)
+}
+
+/// Levenshtein distance, for short field names.
+fn edits(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 /// A name from a request for an error message: printable, and short.
@@ -634,6 +702,46 @@ mod tests {
                     .detail();
                 assert!(detail.contains(field), "{value}: {detail}");
             }
+        }
+    }
+
+    mod unknown_fields {
+        use super::super::*;
+        use serde_json::json;
+
+        fn detail(body: Value, read: fn(&Map<String, Value>) -> Result<(), ApiError>) -> String {
+            read(body.as_object().unwrap()).unwrap_err().detail()
+        }
+
+        #[test]
+        fn a_misspelt_field_is_refused_with_the_field_it_likely_meant() {
+            let issue = |b: &Map<String, Value>| new_key(b, Utc::now()).map(|_| ());
+            assert_eq!(
+                detail(json!({"name": "x", "scope": ["orders:read"]}), issue),
+                "`scope` is not a field of this request; did you mean `scopes`?"
+            );
+            assert_eq!(
+                detail(
+                    json!({"name": "x", "expires": "2030-01-01T00:00:00Z"}),
+                    issue
+                ),
+                "`expires` is not a field of this request; did you mean `expires_at`?"
+            );
+            let update = |b: &Map<String, Value>| key_update(b).map(|_| ());
+            assert!(detail(json!({"nmae": "x"}), update).contains("did you mean `name`?"));
+            let rotate = |b: &Map<String, Value>| grace_seconds(Some(b)).map(|_| ());
+            assert!(detail(json!({"grace": 5}), rotate).contains("`grace_seconds`"));
+            let revoke = |b: &Map<String, Value>| key_field(b).map(|_| ());
+            assert!(detail(json!({"key": "k", "keys": []}), revoke).contains("`keys`"));
+        }
+
+        #[test]
+        fn a_field_like_none_lists_the_fields_of_the_request() {
+            let revoke = |b: &Map<String, Value>| key_field(b).map(|_| ());
+            assert_eq!(
+                detail(json!({"key": "k", "reason": "leaked"}), revoke),
+                "`reason` is not a field of this request; send any of key."
+            );
         }
     }
 
