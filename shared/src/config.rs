@@ -35,6 +35,9 @@ pub struct CacheSettings {
     pub negative_ttl: Duration,
     /// Per-command budget before Redis is given up on for this request (`REDIS_TIMEOUT_MS`).
     pub timeout: Duration,
+    /// Per-try budget of a change's cache write (`REDIS_WRITE_TIMEOUT_MS`): changes are rare,
+    /// and one must not fail for a slow moment.
+    pub write_timeout: Duration,
     /// Prepended to every Redis key (`CACHE_KEY_PREFIX`), so deployments and tests can share
     /// one Redis.
     pub namespace: String,
@@ -49,6 +52,7 @@ impl Default for CacheSettings {
             ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(30),
             timeout: Duration::from_millis(50),
+            write_timeout: Duration::from_millis(250),
             namespace: "kg".to_owned(),
             limits_when_down: WhenCacheDown::Allow,
         }
@@ -100,21 +104,18 @@ impl Config {
                 )),
             },
         };
+        let millis = |name: &'static str, default: Duration| match get(name) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(n) if (1..=10_000).contains(&n) => Ok(Duration::from_millis(n)),
+                _ => Err(invalid(name, "expected milliseconds from 1 to 10000")),
+            },
+        };
         let cache = CacheSettings {
             ttl: seconds("CACHE_TTL_SECONDS", defaults.ttl, 86_400)?,
             negative_ttl: seconds("NEGATIVE_CACHE_TTL_SECONDS", defaults.negative_ttl, 3_600)?,
-            timeout: match get("REDIS_TIMEOUT_MS") {
-                None => defaults.timeout,
-                Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if (1..=10_000).contains(&n) => Duration::from_millis(n),
-                    _ => {
-                        return Err(invalid(
-                            "REDIS_TIMEOUT_MS",
-                            "expected milliseconds from 1 to 10000",
-                        ))
-                    }
-                },
-            },
+            timeout: millis("REDIS_TIMEOUT_MS", defaults.timeout)?,
+            write_timeout: millis("REDIS_WRITE_TIMEOUT_MS", defaults.write_timeout)?,
             namespace: match get("CACHE_KEY_PREFIX") {
                 None => defaults.namespace,
                 Some(ns) if ns.len() <= 64 && !ns.contains(char::is_whitespace) => ns,
@@ -246,6 +247,7 @@ mod tests {
             ("CACHE_TTL_SECONDS", "0"),
             ("NEGATIVE_CACHE_TTL_SECONDS", "-1"),
             ("REDIS_TIMEOUT_MS", "0"),
+            ("REDIS_WRITE_TIMEOUT_MS", "10001"),
             ("KEY_PREFIX", "bad prefix"),
             ("ADMIN_TOKEN", "short"),
             ("TABLE_NAME", "a"),

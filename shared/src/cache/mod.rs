@@ -61,10 +61,18 @@ pub enum CacheError {
 
 pub struct Cache {
     scripts: Scripts,
+    /// The verify path's reads and fills, on a tight budget.
     link: Link,
+    /// Changes, on a patient one (see [`Cache::replace`]).
+    writes: Link,
     settings: CacheSettings,
     unlimited: Unlimited,
 }
+
+/// How many times a change's cache write is tried, and the pause before the second try (the
+/// third waits twice as long).
+pub const WRITE_ATTEMPTS: u32 = 3;
+const WRITE_PAUSE: Duration = Duration::from_millis(50);
 
 impl Cache {
     pub fn new(redis_url: &str, settings: CacheSettings) -> Result<Self, CacheError> {
@@ -75,7 +83,8 @@ impl Cache {
     pub fn with_client(client: redis::Client, settings: CacheSettings) -> Self {
         Self {
             scripts: Scripts::new(),
-            link: Link::new(client, settings.timeout),
+            link: Link::new(client.clone(), settings.timeout),
+            writes: Link::new(client, settings.write_timeout),
             settings,
             unlimited: Unlimited::default(),
         }
@@ -94,7 +103,7 @@ impl Cache {
     /// Connects at start-up so the first request does not pay for it. A failure here is
     /// only logged: verification works without the cache.
     pub async fn warm_up(&self) {
-        if let Err(err) = self.link.connection(true).await {
+        if let Err(err) = self.link.connect().await {
             tracing::warn!(error = %err, "Redis is not reachable at start-up; verifying from DynamoDB until it is");
         }
     }
@@ -159,20 +168,22 @@ impl Cache {
 
     /// The entry and the last-used marker, pipelined: the read of a key without limits.
     async fn read_plain(&self, hash: &KeyHash) -> Result<Read, CacheError> {
-        let mut conn = self.link.connection(false).await?;
-        let (value, marked): (Option<Vec<u8>>, Option<String>) = self.link.run(
-            redis::pipe()
-                .cmd("GET")
-                .arg(self.entry_key(hash))
-                .cmd("SET")
-                .arg(self.used_key(hash))
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(millis(LAST_USED_WINDOW))
-                .query_async(&mut conn)
-                .await,
-        )?;
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET")
+            .arg(self.entry_key(hash))
+            .cmd("SET")
+            .arg(self.used_key(hash))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(LAST_USED_WINDOW));
+        let pipe = &pipe;
+        let (value, marked): (Option<Vec<u8>>, Option<String>) = self
+            .link
+            .call(false, |mut conn| async move {
+                pipe.query_async(&mut conn).await
+            })
+            .await?;
         Ok(Read {
             lookup: lookup_of(value)?,
             first_use: marked.is_some(),
@@ -192,19 +203,20 @@ impl Cache {
         now: DateTime<Utc>,
         mark: bool,
     ) -> Result<Read, CacheError> {
-        let mut conn = self.link.connection(false).await?;
         let args = VerifyArgs {
             used_window: LAST_USED_WINDOW,
             now,
             quota_counter_ttl: QUOTA_COUNTER_TTL,
             mark,
         };
-        let reply: Vec<redis::Value> = self.link.run(
-            self.scripts
-                .verify(&self.names(hash), &args)
-                .invoke_async(&mut conn)
-                .await,
-        )?;
+        let names = self.names(hash);
+        let reply: Vec<redis::Value> = self
+            .link
+            .call(false, |mut conn| {
+                let call = self.scripts.verify(&names, &args);
+                async move { call.invoke_async(&mut conn).await }
+            })
+            .await?;
         parse_read(reply)
     }
 
@@ -212,19 +224,17 @@ impl Cache {
     /// generation). Otherwise `None`: DynamoDB's copy is then the best there is (at most a
     /// minute behind).
     pub async fn live_quota(&self, hash: &KeyHash, quota: &Quota) -> Option<QuotaCount> {
-        let mut conn = self.link.connection(false).await.ok()?;
         let (_, quota_key) = self.counter_keys(hash);
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(quota_key).arg("r").arg("p").arg("g");
+        let cmd = &cmd;
         let (left, period, generation): (Option<u64>, Option<String>, Option<u64>) = self
             .link
-            .run(
-                redis::cmd("HMGET")
-                    .arg(quota_key)
-                    .arg("r")
-                    .arg("p")
-                    .arg("g")
-                    .query_async(&mut conn)
-                    .await,
+            .call(
+                false,
+                |mut conn| async move { cmd.query_async(&mut conn).await },
             )
+            .await
             .ok()?;
         match (left, period, generation) {
             (Some(remaining), Some(period), Some(generation)) if generation == quota.generation => {
@@ -246,51 +256,65 @@ impl Cache {
         record: Option<&KeyRecord>,
         now: DateTime<Utc>,
     ) -> Result<(), CacheError> {
-        let mut conn = self.link.connection(false).await?;
         let value = match record {
             Some(r) => entry_bytes(r),
             None => UNKNOWN.to_vec(),
         };
         let ttl = entry_ttl(record, now, &self.settings);
-        let _: Option<String> = self.link.run(
-            redis::cmd("SET")
-                .arg(self.entry_key(hash))
-                .arg(value)
-                .arg("NX")
-                .arg("PX")
-                .arg(millis(ttl))
-                .query_async(&mut conn)
-                .await,
-        )?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.entry_key(hash))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl));
+        let cmd = &cmd;
+        let _: Option<String> = self
+            .link
+            .call(
+                false,
+                |mut conn| async move { cmd.query_async(&mut conn).await },
+            )
+            .await?;
         Ok(())
     }
 
     /// Writes the entry of a key that was just changed, replacing whatever is cached unless
-    /// that is a newer version. It tries Redis even while it is being skipped: a change is
-    /// rare and must not be lost.
+    /// that is a newer version. A change is rare and must not be lost to a slow moment, so
+    /// writes have their own connection with a longer budget (`REDIS_WRITE_TIMEOUT_MS`),
+    /// ignore the back-off, and are tried up to [`WRITE_ATTEMPTS`] times: the script keeps
+    /// the newest version, so a repeated write changes nothing.
     pub async fn replace(
         &self,
         hash: &KeyHash,
         record: &KeyRecord,
         now: DateTime<Utc>,
     ) -> Result<(), CacheError> {
-        let mut conn = self.link.connection(true).await?;
         let ttl = if record.state == State::Revoked {
             self.settings.ttl
         } else {
             entry_ttl(Some(record), now, &self.settings)
         };
-        let _: i64 = self.link.run(
-            self.scripts
-                .replace_if_newer(
-                    &self.entry_key(hash),
-                    entry_bytes(record),
-                    record.version,
-                    ttl,
-                )
-                .invoke_async(&mut conn)
-                .await,
-        )?;
-        Ok(())
+        let (key, entry) = (self.entry_key(hash), entry_bytes(record));
+        let mut attempt = 1;
+        loop {
+            let written: Result<i64, CacheError> = self
+                .writes
+                .call(true, |mut conn| {
+                    let call =
+                        self.scripts
+                            .replace_if_newer(&key, entry.clone(), record.version, ttl);
+                    async move { call.invoke_async(&mut conn).await }
+                })
+                .await;
+            match written {
+                Ok(_) => return Ok(()),
+                Err(err) if attempt < WRITE_ATTEMPTS => {
+                    tracing::warn!(error = %err, attempt, "cache write failed; trying again");
+                    tokio::time::sleep(WRITE_PAUSE * attempt).await;
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 }
