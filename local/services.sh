@@ -21,12 +21,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source-path=SCRIPTDIR source=env.sh
-. "$here/env.sh"
-
-log() { printf 'keygate: %s\n' "$*" >&2; }
-die() { printf 'keygate: error: %s\n' "$*" >&2; exit 1; }
-have() { command -v "$1" >/dev/null 2>&1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 compose_file="$here/docker-compose.yml"
 ddb_pidfile="$KEYGATE_RUN_DIR/dynamodb.pid"
