@@ -61,9 +61,7 @@ if [ ! -f "$browser_dir/node_modules/playwright-core/package.json" ]; then
 fi
 
 # ------------------------------------------------------------------ services
-dynamodb_up() { curl -s --noproxy '*' -o /dev/null --max-time 3 -X POST "$AWS_ENDPOINT_URL_DYNAMODB"; }
-redis_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/6379' 2>/dev/null; }
-if ! dynamodb_up || ! redis_up; then
+if ! bash "$here/services.sh" status 2>/dev/null; then
   bash "$here/services.sh" up
   started_services=1
 fi
