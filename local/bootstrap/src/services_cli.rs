@@ -36,7 +36,7 @@ REDIS_URL, KEYGATE_RUN_DIR, KEYGATE_TOOLS_DIR, KEYGATE_USE_DOCKER=0|1,
 KEYGATE_DYNAMODB_IN_MEMORY=1 (no data kept between restarts),
 KEYGATE_DYNAMODB_JAVA_OPTS (extra JVM options, e.g. -Xmx256m),
 KEYGATE_DYNAMODB_WAIT (seconds, default 60), KEYGATE_REDIS_WAIT (default 10).
-A native DynamoDB Local keeps its data in $KEYGATE_RUN_DIR/dynamodb (unless in memory);
+A native DynamoDB Local works in $KEYGATE_RUN_DIR/dynamodb (its data, unless in memory);
 the logs and pid files are $KEYGATE_RUN_DIR/{dynamodb,redis}.{log,pid}.
 ";
 
@@ -660,16 +660,19 @@ impl Services {
         let Some(jar_dir) = dynamodb_jar_dir(&tools) else {
             die("DynamoDB Local jar not found after install")
         };
-        let data_dir = self.file("dynamodb");
+        // DynamoDB Local writes into its working directory (dynamodb-local-metadata.json,
+        // when telemetry is on): keep that with the other run-time files, out of the
+        // clone and of the shared jar directory.
+        let work_dir = self.file("dynamodb");
+        if let Err(err) = fs::create_dir_all(&work_dir) {
+            die(format!("cannot create {}: {err}", work_dir.display()));
+        }
         let (storage, place) = if self.in_memory {
             (Storage::InMemory, "in memory".to_string())
         } else {
-            if let Err(err) = fs::create_dir_all(&data_dir) {
-                die(format!("cannot create {}: {err}", data_dir.display()));
-            }
             (
-                Storage::OnDisk(&data_dir),
-                format!("data in {}", data_dir.display()),
+                Storage::OnDisk(&work_dir),
+                format!("data in {}", work_dir.display()),
             )
         };
         let log_file = self.file("dynamodb.log");
@@ -683,7 +686,7 @@ impl Services {
             .and_then(|f| Ok((f.try_clone()?, f)))
             .unwrap_or_else(|err| die(format!("cannot write {}: {err}", log_file.display())));
         let mut child = dynamodb_command(&jar_dir, *port, storage, &self.java_options)
-            .current_dir(&jar_dir)
+            .current_dir(&work_dir)
             .stdin(Stdio::null())
             .stdout(output.0)
             .stderr(output.1)
