@@ -1,11 +1,14 @@
 # Keygate. `make dev` runs everything locally; `make test` proves the contract.
-.PHONY: dev test build bench fuzz services-up services-down fmt lint
+.PHONY: dev test check build bench fuzz services-up services-down fmt lint
 
 dev: ## Install what is missing, start DynamoDB Local and Redis, serve the functions
 	bash local/dev.sh
 
 test: ## Install and start what the tests need, then lint, test and smoke-test
 	bash local/test.sh
+
+check: ## The fast inner loop: format check, clippy, unit and integration tests
+	bash local/check.sh
 
 build: ## Cross-build every function for arm64 Lambda and print each zip's size
 	bash local/build.sh

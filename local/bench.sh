@@ -19,24 +19,20 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 export KEYGATE_DYNAMODB_IN_MEMORY=1
 export KEYGATE_RUN_DIR="$root/local/.run/bench"
 export TABLE_NAME=keygate-bench
-# shellcheck source-path=SCRIPTDIR source=env.sh
-. "$here/env.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 export KEYGATE_BENCH_TABLE="$TABLE_NAME"
 export KEYGATE_BENCH_NAMESPACE="kgbench-$$"
 export CACHE_KEY_PREFIX="$KEYGATE_BENCH_NAMESPACE" # what the functions under the emulator read
 port="${KEYGATE_BENCH_PORT:-9100}"
 output="${BENCH_OUTPUT:-$root/bench/RESULTS.md}"
 
-log() { printf 'keygate: %s\n' "$*" >&2; }
-step() { printf '\nkeygate: == %s\n' "$*" >&2; }
-die() { printf 'keygate: error: %s\n' "$*" >&2; exit 1; }
-
 work="$(mktemp -d)"
 cleanup() {
   # The emulator runs in its own process group (setsid), so this stops it and the
   # function instances it started, and nothing else.
   if [ -n "${watch_pid:-}" ]; then kill -- "-$watch_pid" 2>/dev/null || true; fi
-  if command -v redis-cli >/dev/null 2>&1; then
+  if have redis-cli; then
     # Whatever the functions cached under this run's prefix.
     redis-cli -u "$REDIS_URL" --scan --pattern "$KEYGATE_BENCH_NAMESPACE:*" 2>/dev/null \
       | xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
@@ -48,8 +44,8 @@ trap cleanup EXIT
 
 step "tools"
 bash "$here/install-tools.sh"
-if ! command -v wrk >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+if ! have wrk; then
+  if is_root && have apt-get; then
     log "installing wrk (the HTTP load generator)"
     DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
       --no-install-recommends wrk >&2 \
@@ -57,7 +53,7 @@ if ! command -v wrk >/dev/null 2>&1; then
         && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
           --no-install-recommends wrk >&2; }
   fi
-  command -v wrk >/dev/null 2>&1 || die "wrk not found; install it (e.g. sudo apt-get install wrk)"
+  have wrk || die "wrk not found; install it (e.g. sudo apt-get install wrk)"
 fi
 
 step "services (in-memory DynamoDB Local on $DYNAMODB_PORT, Redis at $REDIS_URL)"

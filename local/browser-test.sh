@@ -19,15 +19,12 @@ root="$(cd "$here/.." && pwd -P)"
 : "${KEYGATE_DYNAMODB_IN_MEMORY:=1}"
 : "${KEYGATE_RUN_DIR:=$root/local/.run/test}"
 export DYNAMODB_PORT AWS_ENDPOINT_URL_DYNAMODB KEYGATE_DYNAMODB_IN_MEMORY KEYGATE_RUN_DIR
-random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+log_prefix="keygate: browser"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 TABLE_NAME="keygate-browser-$(random_hex 4)"
 ADMIN_TOKEN="browser-$(random_hex 16)"
 export TABLE_NAME ADMIN_TOKEN
-# shellcheck source-path=SCRIPTDIR source=env.sh
-. "$here/env.sh"
-
-log() { printf 'keygate: browser: %s\n' "$*" >&2; }
-die() { printf 'keygate: browser: error: %s\n' "$*" >&2; exit 1; }
 
 chromium_bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
 browser_dir="$root/tests/browser"
@@ -50,29 +47,27 @@ trap cleanup EXIT
 
 # ------------------------------------------------------------------ tools
 if [ ! -x "$chromium_bin" ]; then
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  if ! is_root || ! have apt-get; then
     die "$chromium_bin is missing; install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
   fi
   log "installing chromium with apt"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2
 fi
-command -v node >/dev/null || die "node is missing (Node.js 20 or later)"
+have node || die "node is missing (Node.js 20 or later)"
 if [ ! -f "$browser_dir/node_modules/playwright-core/package.json" ]; then
   log "installing playwright-core (npm ci)"
   (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
 fi
 
 # ------------------------------------------------------------------ services
-dynamodb_up() { curl -s --noproxy '*' -o /dev/null --max-time 3 -X POST "$AWS_ENDPOINT_URL_DYNAMODB"; }
-redis_up() { timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/6379' 2>/dev/null; }
-if ! dynamodb_up || ! redis_up; then
+if ! bash "$here/services.sh" status 2>/dev/null; then
   bash "$here/services.sh" up
   started_services=1
 fi
 
 cd "$root"
-cargo run --quiet --package keygate-local -- create-table
+keygate_local create-table
 cargo build --quiet --package admin --package test-protected
 
 # ------------------------------------------------------------------ the functions

@@ -10,6 +10,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 root="$(cd "$here/.." && pwd -P)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 cd "$root"
 
 target=aarch64-unknown-linux-gnu
@@ -24,15 +26,14 @@ mapfile -t functions < <(
     sort
 )
 if [ "${#functions[@]}" -eq 0 ]; then
-  echo "keygate: no function packages found under functions/" >&2
-  exit 1
+  die "no function packages found under functions/"
 fi
 
 package_args=()
 for f in "${functions[@]}"; do
   package_args+=(--package "$f")
 done
-echo "keygate: building ${functions[*]} for $target" >&2
+log "building ${functions[*]} for $target"
 # One cargo invocation, so shared dependencies (the AWS SDK, rustls, aws-lc) compile once.
 cargo lambda build --release --arm64 --output-format zip "${package_args[@]}"
 
@@ -40,8 +41,7 @@ printf '\n%-16s %12s %9s\n' function bytes MB
 for f in "${functions[@]}"; do
   zip="${CARGO_TARGET_DIR:-target}/lambda/$f/bootstrap.zip"
   if [ ! -f "$zip" ]; then
-    echo "keygate: $zip is missing" >&2
-    exit 1
+    die "$zip is missing"
   fi
   bytes=$(stat -c %s "$zip")
   printf '%-16s %12d %9s\n' "$f" "$bytes" "$(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1048576 }')"

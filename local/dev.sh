@@ -7,26 +7,24 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source-path=SCRIPTDIR source=env.sh
-. "$here/env.sh"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 : "${LAMBDA_CONCURRENCY:=4}"
 : "${KEYGATE_PORT:=9000}"
 : "${KEYGATE_HOST:=127.0.0.1}"
-
-log() { printf 'keygate: %s\n' "$*" >&2; }
 
 bash "$here/install-tools.sh" cargo-lambda
 bash "$here/services.sh" up
 
 log "creating table $TABLE_NAME if it is missing"
-cargo run --quiet --package keygate-local -- create-table
+keygate_local create-table
 
 mkdir -p "$KEYGATE_RUN_DIR"
 token_file="$KEYGATE_RUN_DIR/admin-token"
 if [ -z "${ADMIN_TOKEN:-}" ]; then
   # Keep one generated token across restarts, readable only by this user.
   if [ ! -s "$token_file" ]; then
-    (umask 077 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$token_file")
+    (umask 077 && random_hex 24 >"$token_file")
     log "generated a random ADMIN_TOKEN (kept in $token_file)"
   fi
   ADMIN_TOKEN="$(cat "$token_file")"

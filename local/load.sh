@@ -14,20 +14,18 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 root="$(cd "$here/.." && pwd -P)"
+log_prefix=load
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 # Its own table and cache namespace: the load leaves thousands of keys behind.
 # A fresh table per run: one left by an older build may lack an index or attribute the
 # code now needs.
-export TABLE_NAME="${KEYGATE_LOAD_TABLE:-keygate-load-$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')}"
+export TABLE_NAME="${KEYGATE_LOAD_TABLE:-keygate-load-$(random_hex 4)}"
 export CACHE_KEY_PREFIX="kgload"
-# shellcheck source-path=SCRIPTDIR source=env.sh
-. "$here/env.sh"
 
 port="${KEYGATE_LOAD_PORT:-9014}"
 run_dir="$KEYGATE_RUN_DIR/load"
 watch_log="$run_dir/watch.log"
-
-log() { printf 'load: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 cleanup() {
   if [ -n "${watch_pid:-}" ]; then
@@ -40,8 +38,8 @@ trap cleanup EXIT
 bash "$here/services.sh" status >/dev/null || die "DynamoDB Local and Redis must be up: bash local/services.sh up"
 mkdir -p "$run_dir"
 cd "$root"
-cargo run --quiet --package keygate-local -- create-table
-token="load-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+keygate_local create-table
+token="load-$(random_hex 16)"
 export ADMIN_TOKEN="$token"
 log "building release binaries"
 cargo build --quiet --release --package issue --package revoke --package test-protected

@@ -15,16 +15,17 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 root="$(cd "$here/.." && pwd -P)"
+log_prefix=schemathesis
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 # Its own table and cache namespace, so generated keys never mix with anyone's data.
 # A fresh table per run: one left by an older build may lack an index or attribute the
 # code now needs.
-export TABLE_NAME="${KEYGATE_SCHEMATHESIS_TABLE:-keygate-st-$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')}"
+export TABLE_NAME="${KEYGATE_SCHEMATHESIS_TABLE:-keygate-st-$(random_hex 4)}"
 export CACHE_KEY_PREFIX="kgst"
 # This run checks the contract, not Redis faults (tests/tests/faults.rs does): on a busy CI
 # host the default 50 ms budget can expire and turn a revoke into its documented 503.
 export REDIS_TIMEOUT_MS="${REDIS_TIMEOUT_MS:-1000}"
-# shellcheck source-path=SCRIPTDIR source=env.sh
-. "$here/env.sh"
 
 version=4.32.5
 # CPython 3.11.7 trips over its own AST recursion check inside hypothesis during the coverage
@@ -54,9 +55,6 @@ port="${KEYGATE_SCHEMATHESIS_PORT:-9013}"
 base="http://127.0.0.1:$port/lambda-url"
 run_dir="$KEYGATE_RUN_DIR/schemathesis"
 watch_log="$run_dir/watch.log"
-
-log() { printf 'schemathesis: %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
 
 cleanup() {
   if [ -n "${watch_pid:-}" ]; then
@@ -98,8 +96,8 @@ def filter_failure(context, failure, case, response):
 PY
 export SCHEMATHESIS_HOOKS="$hooks"
 cd "$root"
-cargo run --quiet --package keygate-local -- create-table
-ADMIN_TOKEN="st-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+keygate_local create-table
+ADMIN_TOKEN="st-$(random_hex 16)"
 export ADMIN_TOKEN
 cargo build --quiet --workspace --bins
 if curl -s -o /dev/null "http://127.0.0.1:$port/"; then

@@ -12,13 +12,11 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT"
 export KEYGATE_DYNAMODB_IN_MEMORY=1
 export KEYGATE_RUN_DIR="$root/local/.run/test"
 export TABLE_NAME=keygate-smoke
-# shellcheck source-path=SCRIPTDIR source=env.sh
-. "$here/env.sh"
-
-step() { printf '\nkeygate: == %s\n' "$*" >&2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 
 cleanup() {
-  [ -n "${watch_pid:-}" ] && kill "$watch_pid" 2>/dev/null || true
+  if [ -n "${watch_pid:-}" ]; then kill "$watch_pid" 2>/dev/null || true; fi
   bash "$here/services.sh" down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -45,9 +43,10 @@ mkdir -p "$KEYGATE_RUN_DIR"
 cargo test --workspace 2>&1 | tee "$results"
 
 step "end to end through cargo lambda watch"
-cargo run --quiet --package keygate-local -- create-table
+keygate_local create-table
 port="${KEYGATE_TEST_PORT:-9001}"
-export ADMIN_TOKEN="smoke-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')"
+ADMIN_TOKEN="smoke-$(random_hex 16)"
+export ADMIN_TOKEN
 cargo build --quiet --workspace --bins
 watch_log="$KEYGATE_RUN_DIR/watch.log"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \

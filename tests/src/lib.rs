@@ -21,7 +21,7 @@ use lambda_http::{Body, Request, Response};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::Value;
 
-pub mod services;
+pub use keygate_local::services;
 
 pub const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
 pub const DEAD_REDIS: &str = "redis://127.0.0.1:9";

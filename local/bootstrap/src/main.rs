@@ -1,20 +1,33 @@
 //! `keygate-local create-table`: creates `TABLE_NAME` (with its indexes) in the DynamoDB
 //! that the SDK's configuration points at, unless it exists. In AWS the template does this.
+//!
+//! `keygate-local services up|down|status [dynamodb] [redis]`: starts, stops and probes
+//! DynamoDB Local and Redis (see `services_cli.rs`; local/services.sh calls it).
 
 use std::time::{Duration, Instant};
 
 use keygate::app::dynamodb_client;
 use keygate::store::{create_table, StoreError};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let command = std::env::args().nth(1).unwrap_or_default();
-    if command != "create-table" {
-        eprintln!(
-            "usage: keygate-local create-table   (reads TABLE_NAME and the AWS SDK variables)"
-        );
-        std::process::exit(2);
+mod services_cli;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("create-table") => create_table_command(),
+        Some("services") => std::process::exit(services_cli::run(args.collect())),
+        _ => {
+            eprintln!(
+                "usage: keygate-local create-table   (reads TABLE_NAME and the AWS SDK variables)"
+            );
+            eprintln!("       keygate-local services up|down|status [dynamodb] [redis]   (--help)");
+            std::process::exit(2);
+        }
     }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn create_table_command() {
     let Some(table) = std::env::var("TABLE_NAME").ok().filter(|t| !t.is_empty()) else {
         eprintln!("keygate: TABLE_NAME is not set");
         std::process::exit(1);

@@ -1,0 +1,4 @@
+//! Keygate's local set-up, as a library: the process management and probes of DynamoDB
+//! Local and Redis, shared by the `keygate-local` binary and the tests harness.
+
+pub mod services;
