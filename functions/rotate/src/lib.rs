@@ -1,11 +1,13 @@
-//! `POST /api/v1/keys/rotate/`: a key holder replaces their own key. The key in `X-API-KEY`
-//! is rotated; the optional body `{"grace_seconds": 0..604800}` (default 86400) says how
-//! long it keeps working. The answer is the new key, shown once.
+//! `POST /api/v1/keys/rotate/`: a key holder replaces their own key, if an administrator
+//! allowed the key to rotate itself (`self_rotation`). The key in `X-API-KEY` passes the
+//! guard like any request (counted against its limits), then is rotated; the optional body
+//! `{"grace_seconds": 0..604800}` (default 86400) says how long it keeps working. The answer
+//! is the new key, shown once.
 
 use chrono::Utc;
 use keygate::domain::key::ApiKey;
 use keygate::domain::outcome::Outcome;
-use keygate::edge::guard::presented_api_key;
+use keygate::edge::guard::{presented_api_key, require_api_key};
 use keygate::edge::input::grace_seconds;
 use keygate::edge::request::{optional_json_object, require_method};
 use keygate::edge::response::json_response;
@@ -17,10 +19,9 @@ use lambda_http::{Body, Request, Response};
 
 pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
     require_method(&req, Method::POST)?;
+    // Counted and refused like any request: rotating is no way around a limit.
+    require_api_key(app, &req).await?;
     let raw = presented_api_key(&req)?.map(str::trim).unwrap_or_default();
-    if raw.is_empty() {
-        return Err(ApiError::Key(Outcome::Missing));
-    }
     let key = ApiKey::parse(raw).map_err(|_| ApiError::Key(Outcome::Invalid))?;
     let grace = grace_seconds(optional_json_object(&req)?.as_ref())?;
     let now = Utc::now();

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::CacheError;
 use crate::config::CacheSettings;
-use crate::domain::key::KeyId;
+use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Counted, Every, Quota, RateLimit, Refill};
 use crate::domain::outcome::KeyInfo;
 use crate::domain::record::{status_at, KeyRecord, State, Status};
@@ -18,7 +18,7 @@ use crate::domain::scope::Scopes;
 pub(super) const UNKNOWN: &[u8] = b"!";
 
 /// The refills in the order of their wire codes: code `i + 1` is `REFILLS[i]`, 0 is none.
-/// The verify script finds the current period of code `c` at `ARGV[PERIOD_ARGS + c]`,
+/// The verify script finds the current period of code `c` at `ARGV[5 + c]`,
 /// because the call passes one period per entry of this list, in this order
 /// (`scripts.rs`): the two sides cannot disagree.
 pub(super) const REFILLS: [Every; 2] = [Every::Day, Every::Month];
@@ -61,6 +61,10 @@ pub struct Entry {
     /// plain numbers in a fixed order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<(u64, u64, u64, u8, String)>,
+    /// The replacement's hash, once the key is rotated: in its grace period the key counts
+    /// against the replacement's limits, so the verify script leaves its own counters alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 impl Entry {
@@ -77,6 +81,7 @@ impl Entry {
             sc: r.scopes.as_slice().to_vec(),
             v: r.version,
             rl: r.rate_limit.map(|l| (l.limit, l.window_seconds)),
+            to: r.rotated_to_hash.map(|h| h.to_hex()),
             q: r.quota.as_ref().map(|q| {
                 let amount = q.refill.map_or(0, |r| r.amount);
                 let code = refill_code(q.refill.map(|r| r.every));
@@ -104,6 +109,11 @@ impl Entry {
                 period: period.clone(),
                 generation: *generation,
             })
+    }
+
+    /// The replacement whose limits this key shares, once rotated.
+    pub fn successor(&self) -> Option<KeyHash> {
+        self.to.as_deref().and_then(KeyHash::from_hex)
     }
 
     pub fn has_limits(&self) -> bool {

@@ -192,9 +192,16 @@ impl Cache {
     }
 
     /// Counts a request against the limits of the key whose entry was just filled, after a
-    /// miss: the same script, without touching the last-used marker again.
+    /// miss (or of a rotated key's replacement): the same script, without touching the
+    /// last-used marker again.
     pub async fn count(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
         self.read(hash, now, false).await
+    }
+
+    /// Counts a rotated key on its own counters, when its replacement cannot count it (gone
+    /// or revoked, say).
+    pub async fn count_own(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
+        self.script(hash, now, false, true).await
     }
 
     async fn read(
@@ -203,11 +210,22 @@ impl Cache {
         now: DateTime<Utc>,
         mark: bool,
     ) -> Result<Read, CacheError> {
+        self.script(hash, now, mark, false).await
+    }
+
+    async fn script(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        mark: bool,
+        own_counters: bool,
+    ) -> Result<Read, CacheError> {
         let args = VerifyArgs {
             used_window: LAST_USED_WINDOW,
             now,
             quota_counter_ttl: QUOTA_COUNTER_TTL,
             mark,
+            own_counters,
         };
         let names = self.names(hash);
         let reply: Vec<redis::Value> = self

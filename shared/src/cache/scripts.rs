@@ -31,6 +31,8 @@ pub(super) struct VerifyArgs {
     pub quota_counter_ttl: Duration,
     /// Set the last-used marker (false when the read already did).
     pub mark: bool,
+    /// Count a rotated key on its own counters (its replacement could not count it).
+    pub own_counters: bool,
 }
 
 impl Scripts {
@@ -44,8 +46,9 @@ impl Scripts {
     /// `verify.lua`.
     /// - KEYS: entry, used marker, rate counter, quota counter.
     /// - ARGV: 1 marker TTL ms, 2 now ms, 3 quota counter TTL ms, 4 `1` to set the marker,
-    ///   then the current period of each refill, in the order of `REFILLS` (the script reads
-    ///   refill code `c` at `ARGV[4 + c]`).
+    ///   5 `1` to count a rotated key on its own counters, then the current period of each
+    ///   refill, in the order of `REFILLS` (the script reads refill code `c` at
+    ///   `ARGV[5 + c]`).
     /// - Reply: `{first_use, entry, rate count, rate TTL ms, quota left, quota flags,
     ///   period}`, the tail only for a counted key; flags: 1 exhausted, 2 refilled; a quota
     ///   left of -1 means the quota was not counted.
@@ -58,7 +61,8 @@ impl Scripts {
             .arg(millis(args.used_window))
             .arg(args.now.timestamp_millis())
             .arg(millis(args.quota_counter_ttl))
-            .arg(if args.mark { "1" } else { "0" });
+            .arg(if args.mark { "1" } else { "0" })
+            .arg(if args.own_counters { "1" } else { "0" });
         for refill in REFILLS {
             call.arg(refill.period(args.now));
         }

@@ -21,6 +21,9 @@ if has_q then
     string.match(e, '"q":%[(%d+),(%d+),(%d+),(%d),"([^"]*)"%]', has_q)
 end
 if not limit and not gen then return {first, e} end
+-- A rotated key in its grace period counts against its replacement's limits (a second
+-- call, to the replacement's slot), unless it is told to count on its own.
+if ARGV[5] ~= '1' and string.find(e, '"to":"', 1, true) then return {first, e} end
 if not string.find(e, '"st":"a"', 1, true) then return {first, e} end
 local exp = string.match(e, '"exp":(%-?%d+)')
 if exp and tonumber(exp) <= tonumber(ARGV[2]) then return {first, e} end
@@ -45,7 +48,7 @@ end
 local flags = 0
 -- The current period of this refill code (0: no refill) follows the fixed arguments.
 local now_period = nil
-if code ~= '0' then now_period = ARGV[4 + tonumber(code)] end
+if code ~= '0' then now_period = ARGV[5 + tonumber(code)] end
 if now_period and now_period > at then
   left, at, flags = tonumber(amount), now_period, 2
 end

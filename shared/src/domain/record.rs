@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::key::KeyId;
+use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Quota, QuotaCount, RateLimit, Refill};
 use crate::domain::outcome::KeyInfo;
 use crate::domain::scope::Scopes;
@@ -30,8 +30,18 @@ pub struct KeyRecord {
     pub last_used_at: Option<DateTime<Utc>>,
     /// The key that replaced this one by rotation.
     pub rotated_to: Option<KeyId>,
+    /// That key's hash: while this key is in its grace period, its requests count against
+    /// the replacement's limits (one rate limit and one quota for the pair), and revoking
+    /// this key finds a replacement it made itself without a lookup by id.
+    pub rotated_to_hash: Option<KeyHash>,
     /// The key this one replaced.
     pub rotated_from: Option<KeyId>,
+    /// Whether the key may rotate itself (`POST rotate` with the key). Off unless an
+    /// administrator allows it: a leaked key must not be able to mint its own successor.
+    pub self_rotation: bool,
+    /// Whether this key was made by its predecessor rotating itself: such a key is revoked
+    /// with its predecessor, so a thief's successor dies with the leaked key.
+    pub self_rotated: bool,
     pub rate_limit: Option<RateLimit>,
     pub quota: Option<Quota>,
     /// Bumped by every change. DynamoDB writes are conditioned on it (optimistic
@@ -99,7 +109,10 @@ impl KeyRecord {
             scopes: Scopes::default(),
             last_used_at: None,
             rotated_to: None,
+            rotated_to_hash: None,
             rotated_from: None,
+            self_rotation: false,
+            self_rotated: false,
             rate_limit: None,
             quota: None,
             version: 0,
@@ -144,6 +157,7 @@ impl KeyRecord {
             last_used_at: self.last_used_at.map(timestamp),
             rotated_to: self.rotated_to.as_ref().map(KeyId::as_str),
             rotated_from: self.rotated_from.as_ref().map(KeyId::as_str),
+            self_rotation: self.self_rotation,
             rate_limit: self.rate_limit,
             quota: self.quota.as_ref().map(|q| QuotaView {
                 remaining: q.remaining_at(live, now),
@@ -168,6 +182,7 @@ pub struct KeyView<'a> {
     pub last_used_at: Option<String>,
     pub rotated_to: Option<&'a str>,
     pub rotated_from: Option<&'a str>,
+    pub self_rotation: bool,
     pub rate_limit: Option<RateLimit>,
     pub quota: Option<QuotaView>,
 }

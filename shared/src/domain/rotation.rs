@@ -1,12 +1,82 @@
-//! Rotation's rules: how long the old key lives on, how it ends, and what the replacement
-//! inherits. The operation that applies them is `ops/rotate.rs`.
+//! Rotation's rules: who may rotate a key, how long the old key lives on, how it ends, and
+//! what the replacement inherits. The operation that applies them is `ops/rotate.rs`.
+//!
+//! A key rotates itself (`POST rotate` with the key) only if an administrator allowed it
+//! (`self_rotation`), and never while its own predecessor is still in its grace period, so
+//! a leaked key cannot grow a chain of successors. A successor it makes itself is revoked
+//! with it. During a grace period the old key's requests count against the new key's
+//! limits: the pair has one rate limit and one quota.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::domain::key::KeyId;
 use crate::domain::limit::{Quota, QuotaCount};
-use crate::domain::record::{KeyRecord, State};
+use crate::domain::record::{KeyRecord, State, Status};
 use crate::domain::time::to_millis;
+
+/// Who rotates a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotator {
+    Administrator,
+    /// The key itself, through `POST rotate`.
+    KeyHolder,
+}
+
+/// Why a key may not rotate itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SelfRotationRefused {
+    /// The key does not allow it (`self_rotation` is off).
+    #[error("the key does not allow self-rotation")]
+    NotAllowed,
+    /// Its predecessor is still in its grace period, which ends at `until`.
+    #[error("the key's predecessor is still in its grace period")]
+    PredecessorInGrace { until: Option<DateTime<Utc>> },
+}
+
+/// How many keys one revoke ends at most in one DynamoDB transaction: the key and the
+/// successors it made itself, each an update and an audit event (DynamoDB allows 100 items).
+pub const MAX_FAMILY: usize = 50;
+
+/// Whether `key` may rotate itself at `now`; `predecessor` is the key it replaced, if any.
+pub fn may_rotate_itself(
+    key: &KeyRecord,
+    predecessor: Option<&KeyRecord>,
+    now: DateTime<Utc>,
+) -> Result<(), SelfRotationRefused> {
+    if !key.self_rotation {
+        return Err(SelfRotationRefused::NotAllowed);
+    }
+    match predecessor {
+        Some(p) if p.status_at(now) == Status::Active => {
+            Err(SelfRotationRefused::PredecessorInGrace {
+                until: p.expires_at,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The replacement's record, before its id and display prefix: what it inherits from
+/// `old`, and whether it was made by the key itself.
+pub fn successor(
+    old: &KeyRecord,
+    fresh: KeyRecord,
+    rotator: Rotator,
+    live: Option<&QuotaCount>,
+    now: DateTime<Utc>,
+) -> KeyRecord {
+    KeyRecord {
+        owner: old.owner.clone(),
+        meta: old.meta.clone(),
+        scopes: old.scopes.clone(),
+        rate_limit: old.rate_limit,
+        quota: inherited_quota(old, live, now),
+        rotated_from: Some(old.id.clone()),
+        self_rotation: old.self_rotation,
+        self_rotated: rotator == Rotator::KeyHolder,
+        ..fresh
+    }
+}
 
 pub const DEFAULT_GRACE_SECONDS: u64 = 86_400;
 pub const MAX_GRACE_SECONDS: u64 = 604_800;
@@ -28,8 +98,8 @@ pub fn ended(old: &KeyRecord, new_id: &KeyId, grace: u64, now: DateTime<Utc>) ->
 }
 
 /// The replacement's quota: the same setting, starting from what the old key has left now
-/// (its live count, or else the stored one). From here on the two keys count separately:
-/// uses of the old key in its grace period do not draw on the new key's quota.
+/// (its live count, or else the stored one). From here on the old key's uses in its grace
+/// period draw on the new key's quota.
 pub fn inherited_quota(
     old: &KeyRecord,
     live: Option<&QuotaCount>,
@@ -81,5 +151,42 @@ mod tests {
         let old = ended(&record(None), &new_id, 0, now());
         assert_eq!(old.state, State::Revoked);
         assert_eq!(old.revoked_at, Some(now()));
+    }
+
+    #[test]
+    fn a_key_rotates_itself_only_when_allowed_and_its_predecessor_has_ended() {
+        let mut key = record(None);
+        assert_eq!(
+            may_rotate_itself(&key, None, now()),
+            Err(SelfRotationRefused::NotAllowed)
+        );
+        key.self_rotation = true;
+        assert_eq!(may_rotate_itself(&key, None, now()), Ok(()));
+        let in_grace = ended(&record(None), &key.id, 60, now());
+        assert_eq!(
+            may_rotate_itself(&key, Some(&in_grace), now()),
+            Err(SelfRotationRefused::PredecessorInGrace {
+                until: in_grace.expires_at
+            })
+        );
+        let later = now() + TimeDelta::seconds(61);
+        assert_eq!(may_rotate_itself(&key, Some(&in_grace), later), Ok(()));
+        let revoked_at_once = ended(&record(None), &key.id, 0, now());
+        assert_eq!(
+            may_rotate_itself(&key, Some(&revoked_at_once), now()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_successor_inherits_the_right_to_rotate_and_knows_who_made_it() {
+        let mut old = record(None);
+        old.self_rotation = true;
+        let fresh = record(None);
+        let by_key = successor(&old, fresh.clone(), Rotator::KeyHolder, None, now());
+        assert!(by_key.self_rotation && by_key.self_rotated);
+        assert_eq!(by_key.rotated_from, Some(old.id.clone()));
+        let by_admin = successor(&old, fresh, Rotator::Administrator, None, now());
+        assert!(by_admin.self_rotation && !by_admin.self_rotated);
     }
 }

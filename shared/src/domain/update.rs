@@ -12,7 +12,7 @@ use crate::domain::scope::Scopes;
 use crate::domain::time::timestamp;
 
 /// The fields an update may name, in the order their changes are reported.
-pub const FIELDS: [&str; 7] = [
+pub const FIELDS: [&str; 8] = [
     "name",
     "owner",
     "meta",
@@ -20,6 +20,7 @@ pub const FIELDS: [&str; 7] = [
     "expires_at",
     "rate_limit",
     "quota",
+    "self_rotation",
 ];
 
 /// The fields a request asks to change; `None` leaves a field as it is.
@@ -33,6 +34,7 @@ pub struct KeyUpdate {
     pub rate_limit: Option<Option<RateLimit>>,
     /// The quota's new `remaining` and refill; `Some(None)` removes the quota.
     pub quota: Option<Option<(u64, Option<Refill>)>>,
+    pub self_rotation: Option<bool>,
 }
 
 impl KeyUpdate {
@@ -78,6 +80,9 @@ impl KeyUpdate {
                 quota.map(|(remaining, refill)| Quota::set(remaining, refill, generation, now));
             quota_set = new.quota.is_some() || record.quota.is_some();
         }
+        if let Some(allowed) = self.self_rotation {
+            new.self_rotation = allowed;
+        }
         let mut changes = Vec::new();
         for (field, changed) in [
             ("name", new.name != record.name),
@@ -87,6 +92,7 @@ impl KeyUpdate {
             ("expires_at", new.expires_at != record.expires_at),
             ("rate_limit", new.rate_limit != record.rate_limit),
             ("quota", quota_set),
+            ("self_rotation", new.self_rotation != record.self_rotation),
         ] {
             if changed {
                 changes.push(field.to_owned());

@@ -10,6 +10,8 @@ use super::request::BODY_LIMIT;
 use super::response::{json_response, write_rate_headers};
 use crate::domain::invalid::Invalid;
 use crate::domain::outcome::{Outcome, Unavailable};
+use crate::domain::rotation::SelfRotationRefused;
+use crate::domain::time::timestamp;
 use crate::ops::publish::Change;
 use crate::ops::OpError;
 use crate::store::StoreError;
@@ -28,6 +30,9 @@ pub enum ApiError {
     /// A key that verification refused: 403, 429 or 503, as its outcome says.
     #[error("{}", refusal_detail(.0))]
     Key(Outcome),
+    /// A request the caller may not make (not a refused key: see `Key`).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -104,6 +109,18 @@ impl From<OpError> for ApiError {
                  replacement instead, or revoke this key to end it now."
                     .to_owned(),
             ),
+            OpError::SelfRotation(SelfRotationRefused::NotAllowed) => {
+                ApiError::Forbidden("This key may not rotate itself; ask an administrator.")
+            }
+            OpError::SelfRotation(SelfRotationRefused::PredecessorInGrace { until }) => {
+                ApiError::Conflict(format!(
+                    "The key this one replaced is still in its grace period{}. Wait until it \
+                     ends before this key rotates itself, or ask an administrator to rotate it.",
+                    until
+                        .map(|at| format!(" (until {})", timestamp(at)))
+                        .unwrap_or_default()
+                ))
+            }
             OpError::CacheNotUpdated {
                 change,
                 ttl_seconds,
@@ -139,6 +156,7 @@ impl ApiError {
                 Outcome::Valid(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::FORBIDDEN,
             },
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -176,6 +194,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Key(outcome) => outcome.name(),
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",

@@ -19,7 +19,7 @@ pub const MAX_OWNER_CHARS: usize = 200;
 pub const MAX_META_BYTES: usize = 4 * 1024;
 
 /// The fields of an issue body.
-pub const ISSUE_FIELDS: [&str; 7] = [
+pub const ISSUE_FIELDS: [&str; 8] = [
     "name",
     "expires_at",
     "owner",
@@ -27,6 +27,7 @@ pub const ISSUE_FIELDS: [&str; 7] = [
     "scopes",
     "rate_limit",
     "quota",
+    "self_rotation",
 ];
 
 /// The body of an issue request.
@@ -42,6 +43,7 @@ pub fn new_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewKey, 
         scopes: scopes_field(body)?,
         rate_limit: rate_limit_field(body)?,
         quota: quota_field(body)?.map(|(remaining, refill)| Quota::set(remaining, refill, 0, now)),
+        self_rotation: self_rotation_field(body)?.unwrap_or(false),
     })
 }
 
@@ -94,6 +96,7 @@ pub fn key_update(body: &Map<String, Value>) -> Result<KeyUpdate, ApiError> {
             .contains_key("quota")
             .then(|| quota_field(body))
             .transpose()?,
+        self_rotation: self_rotation_field(body)?,
     })
 }
 
@@ -123,6 +126,15 @@ pub fn meta_field(body: &Map<String, Value>) -> Result<Option<Map<String, Value>
         Some(_) => Err(ApiError::BadRequest(
             "`meta` must be a JSON object or null.".to_owned(),
         )),
+    }
+}
+
+/// `self_rotation`: absent for "as it is" (false on issue), else a boolean.
+fn self_rotation_field(body: &Map<String, Value>) -> Result<Option<bool>, ApiError> {
+    match body.get("self_rotation") {
+        None => Ok(None),
+        Some(Value::Bool(on)) => Ok(Some(*on)),
+        Some(_) => Err(bad("`self_rotation` must be true or false.")),
     }
 }
 

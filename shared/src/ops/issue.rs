@@ -23,6 +23,8 @@ pub struct NewKey {
     pub scopes: Scopes,
     pub rate_limit: Option<RateLimit>,
     pub quota: Option<Quota>,
+    /// May the key rotate itself (`POST rotate`)?
+    pub self_rotation: bool,
 }
 
 /// A freshly issued key: the only value in Keygate that holds a raw key.
@@ -66,6 +68,7 @@ pub async fn issue(
         scopes: new.scopes,
         rate_limit: new.rate_limit,
         quota: new.quota,
+        self_rotation: new.self_rotation,
         ..KeyRecord::new(id, new.name, key.display_prefix(), to_millis(now))
     };
     app.store.issue(&key.hash(), &record, origin).await?;

@@ -20,6 +20,7 @@ pub mod verify;
 use crate::cache::CacheError;
 use crate::domain::invalid::Invalid;
 use crate::domain::outcome::Outcome;
+use crate::domain::rotation::SelfRotationRefused;
 use crate::store::StoreError;
 
 /// Every way an operation can fail.
@@ -38,6 +39,9 @@ pub enum OpError {
     /// The key is in the grace period of an earlier rotation.
     #[error("the key was already rotated")]
     AlreadyRotated,
+    /// The key holder asked the key to rotate itself, and the rules say no.
+    #[error(transparent)]
+    SelfRotation(#[from] SelfRotationRefused),
     /// The change is in DynamoDB, but the cache may still hold the key's old entry, for up
     /// to `ttl_seconds`.
     #[error("the key's cache entry was not replaced after a {change}: {source}")]

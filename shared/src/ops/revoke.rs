@@ -1,5 +1,12 @@
-//! Revoking a key: the database first, then the cache entry, so that once revoke answers
+//! Revoking a key: the database first, then the cache entries, so that once revoke answers
 //! 200 no verification anywhere can accept the key again.
+//!
+//! A key ends with every successor it made by rotating itself, transitively: whoever stole
+//! a key and rotated it must not keep the successor once the key is revoked. The whole
+//! family is revoked in one transaction, up to [`MAX_FAMILY`] keys (DynamoDB's limit of 100
+//! items, an update and an audit event per key); a longer family would take more than one.
+//! Keys made by an administrator's rotation are not revoked with their predecessor: that is
+//! how an administrator hands a leaked key's clients a key of their own.
 
 use chrono::{DateTime, Utc};
 
@@ -9,14 +16,18 @@ use crate::app::App;
 use crate::domain::audit::Origin;
 use crate::domain::key::{ApiKey, KeyHash};
 use crate::domain::record::{KeyRecord, State};
+use crate::domain::rotation::MAX_FAMILY;
 
 /// What revoking found.
 #[derive(Debug)]
 pub struct Revoked {
     /// The record as it is now, revoked.
     pub record: KeyRecord,
-    /// False when the key was already revoked: nothing changed.
+    /// False when nothing had to change: the key and its self-made successors were already
+    /// revoked.
     pub changed: bool,
+    /// The successors the key made by rotating itself (with their hashes), revoked with it.
+    pub successors: Vec<(KeyHash, KeyRecord)>,
 }
 
 /// Holding a key is enough to revoke it, as with leaked-credential revocation APIs: the
@@ -40,19 +51,30 @@ pub async fn revoke_hash(
     origin: &Origin,
 ) -> Result<Revoked, OpError> {
     let attempt = move || async move {
-        let Some(record) = app.store.get(hash).await? else {
+        let Some(family) = family(app, hash).await? else {
             return Ok(None);
         };
-        if record.state == State::Revoked {
-            return Ok(Some(Revoked {
-                record,
-                changed: false,
-            }));
+        let live: Vec<(KeyHash, KeyRecord)> = family
+            .iter()
+            .filter(|(_, record)| record.state != State::Revoked)
+            .cloned()
+            .collect();
+        let changed = !live.is_empty();
+        let mut now_revoked = if changed {
+            app.store.revoke(&live, now, origin).await?
+        } else {
+            Vec::new()
         }
-        let record = app.store.revoke(hash, &record, now, origin).await?;
+        .into_iter();
+        let mut family = family.into_iter().map(|(hash, record)| match record.state {
+            State::Revoked => (hash, record),
+            State::Active => (hash, now_revoked.next().unwrap_or(record)),
+        });
+        let (_, record) = family.next().expect("a family starts with its key");
         Ok(Some(Revoked {
             record,
-            changed: true,
+            changed,
+            successors: family.collect(),
         }))
     };
     let revoked = retry::on_conflict(attempt)
@@ -62,5 +84,27 @@ pub async fn revoke_hash(
     // Written even when nothing changed in the table: an earlier revoke may have stopped
     // right here.
     publish(app, hash, &revoked.record, now, Change::Revoke).await?;
+    for (successor_hash, successor) in &revoked.successors {
+        publish(app, successor_hash, successor, now, Change::Revoke).await?;
+    }
     Ok(revoked)
+}
+
+/// The key with this hash, then each successor made by the one before it rotating itself,
+/// up to [`MAX_FAMILY`] keys. `None` when no key has this hash.
+async fn family(app: &App, hash: &KeyHash) -> Result<Option<Vec<(KeyHash, KeyRecord)>>, OpError> {
+    let Some(record) = app.store.get(hash).await? else {
+        return Ok(None);
+    };
+    let mut family = vec![(*hash, record)];
+    while family.len() < MAX_FAMILY {
+        let Some(next) = family.last().and_then(|(_, r)| r.rotated_to_hash) else {
+            break;
+        };
+        match app.store.get(&next).await? {
+            Some(successor) if successor.self_rotated => family.push((next, successor)),
+            _ => break,
+        }
+    }
+    Ok(Some(family))
 }

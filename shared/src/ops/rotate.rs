@@ -15,11 +15,11 @@ use super::issue::{Issued, IssuedView};
 use super::publish::{publish, Change};
 use super::{retry, OpError};
 use crate::app::App;
-use crate::domain::audit::Origin;
+use crate::domain::audit::{Actor, Origin};
 use crate::domain::key::{mint, KeyHash, Minted};
 use crate::domain::outcome::Outcome;
 use crate::domain::record::{KeyRecord, KeyView, Status};
-use crate::domain::rotation::{ended, inherited_quota};
+use crate::domain::rotation::{ended, may_rotate_itself, successor, Rotator};
 use crate::domain::time::to_millis;
 use crate::store::Rotation;
 
@@ -35,7 +35,8 @@ pub struct Rotated {
 
 /// Rotates the key with this hash. Refused, with the guard's own outcomes, for a key that
 /// is revoked or expired (a rotated key past its grace included); `AlreadyRotated` for a
-/// key still in the grace period of an earlier rotation.
+/// key still in the grace period of an earlier rotation; and, when the key holder rotates
+/// (`origin`), unless the key may rotate itself (`domain/rotation.rs`).
 pub async fn rotate(
     app: &App,
     hash: &KeyHash,
@@ -74,21 +75,26 @@ async fn attempt(
         Status::Active if old.rotated_to.is_some() => return Err(OpError::AlreadyRotated),
         Status::Active => {}
     }
+    let rotator = match origin.actor {
+        Actor::KeyHolder => Rotator::KeyHolder,
+        Actor::Admin => Rotator::Administrator,
+    };
+    if rotator == Rotator::KeyHolder {
+        let predecessor = match &old.rotated_from {
+            Some(id) => app.store.find_by_id(id).await?.map(|(_, record)| record),
+            None => None,
+        };
+        may_rotate_itself(&old, predecessor.as_ref(), now)?;
+    }
     let Minted { key, id } = mint(&app.config.key_prefix)?;
     let live = match &old.quota {
         Some(quota) => app.cache.live_quota(hash, quota).await,
         None => None,
     };
-    let new = KeyRecord {
-        owner: old.owner.clone(),
-        meta: old.meta.clone(),
-        scopes: old.scopes.clone(),
-        rate_limit: old.rate_limit,
-        quota: inherited_quota(&old, live.as_ref(), now),
-        rotated_from: Some(old.id.clone()),
-        ..KeyRecord::new(id, old.name.clone(), key.display_prefix(), now)
-    };
-    let old_ended = ended(&old, &new.id, grace, now);
+    let fresh = KeyRecord::new(id, old.name.clone(), key.display_prefix(), now);
+    let new = successor(&old, fresh, rotator, live.as_ref(), now);
+    let mut old_ended = ended(&old, &new.id, grace, now);
+    old_ended.rotated_to_hash = Some(key.hash());
     app.store
         .rotate(&Rotation {
             hash,

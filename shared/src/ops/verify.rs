@@ -24,11 +24,23 @@ pub async fn verify(store: &Store, cache: &Cache, raw: &str, now: DateTime<Utc>)
     };
     let hash = key.hash();
     let found = lookup(store, cache, &hash, now).await;
-    if found.active && (found.first_use || found.quota.is_some()) {
+    if found.active {
         // Once per key per minute at most (the cache's marker says when), and on a quota's
-        // refill: never a write per request, and none at all while Redis is down.
-        if let Err(err) = store.touch(&hash, now, found.quota.as_ref()).await {
-            tracing::warn!(error = %err, "could not record the key's last use");
+        // refill: never a write per request, and none at all while Redis is down. A quota
+        // shared with a replacement is the replacement's to record.
+        let (own_quota, shared_quota) = match found.quota {
+            Some((owner, count)) if owner == hash => (Some(count), None),
+            other => (None, other),
+        };
+        if found.first_use || own_quota.is_some() {
+            if let Err(err) = store.touch(&hash, Some(now), own_quota.as_ref()).await {
+                tracing::warn!(error = %err, "could not record the key's last use");
+            }
+        }
+        if let Some((owner, count)) = shared_quota {
+            if let Err(err) = store.touch(&owner, None, Some(&count)).await {
+                tracing::warn!(error = %err, "could not record the shared quota's count");
+            }
         }
     }
     found.verification
@@ -36,12 +48,12 @@ pub async fn verify(store: &Store, cache: &Cache, raw: &str, now: DateTime<Utc>)
 
 /// A verification, whether the key is active (refused by a limit or not), whether this is
 /// its first use in the last-used window, and the quota count to write to DynamoDB, if one
-/// is due.
+/// is due, with the key it belongs to (a rotated key's replacement, in its grace period).
 struct Found {
     verification: Verification,
     active: bool,
     first_use: bool,
-    quota: Option<QuotaCount>,
+    quota: Option<(KeyHash, QuotaCount)>,
 }
 
 impl Found {
@@ -69,8 +81,22 @@ async fn lookup(store: &Store, cache: &Cache, hash: &KeyHash, now: DateTime<Utc>
             counted,
         }) => match entry.judge(now) {
             Ok((status, info)) => {
-                let limits = Some((&*entry, &counted));
-                return judged(status, info, Source::Cache, first_use, limits, now);
+                let shared = match entry.successor() {
+                    Some(next) if status == Status::Active && entry.has_limits() => {
+                        Some(shared_counters(store, cache, hash, &next, now).await)
+                    }
+                    _ => None,
+                };
+                let limits = match &shared {
+                    Some(Some((owner, entry, counted))) => Some((owner, &**entry, counted)),
+                    Some(None) => None,
+                    None => Some((hash, &*entry, &counted)),
+                };
+                let mut found = judged(status, info, Source::Cache, first_use, limits, now);
+                if matches!(shared, Some(None)) {
+                    uncounted(&mut found, cache);
+                }
+                return found;
             }
             Err(err) => {
                 tracing::warn!(error = %err, "ignoring a malformed cache entry");
@@ -118,42 +144,85 @@ async fn lookup(store: &Store, cache: &Cache, hash: &KeyHash, now: DateTime<Utc>
     if status != Status::Active || !limited {
         return judged(status, record.key_info(), source, first_use, None, now);
     }
-    // The entry is there now (ours or a newer one): count against it, as a hit would.
-    let counted = if cache_works {
-        match cache.count(hash, now).await {
+    // The entry is there now (ours or a newer one): count against it, as a hit would, or
+    // against the replacement's in a grace period.
+    let counted = match (cache_works, record.rotated_to_hash) {
+        (false, _) => None,
+        (true, Some(next)) => shared_counters(store, cache, hash, &next, now).await,
+        (true, None) => match cache.count(hash, now).await {
             Ok(Read {
                 lookup: Lookup::Known(entry),
                 counted,
                 ..
-            }) if entry.has_limits() => Some((entry, counted)),
+            }) if entry.has_limits() => Some((*hash, entry, counted)),
             Ok(_) => None,
             Err(err) => {
                 tracing::warn!(error = %err, "could not count the request against the key's limits");
                 None
             }
-        }
-    } else {
-        None
+        },
     };
     match counted {
-        Some((entry, counted)) => judged(
+        Some((owner, entry, counted)) => judged(
             status,
             record.key_info(),
             source,
             first_use,
-            Some((&entry, &counted)),
+            Some((&owner, &entry, &counted)),
             now,
         ),
-        // A key with limits that Redis could not count: let it through or refuse it, as
-        // the deployment chose.
         None => {
             let mut found = judged(status, record.key_info(), source, first_use, None, now);
-            if cache.settings().limits_when_down == WhenCacheDown::Deny {
-                found.verification.outcome = Outcome::Unavailable(Unavailable::LimitsUncounted);
-            }
+            uncounted(&mut found, cache);
             found
         }
     }
+}
+
+/// A key with limits that Redis could not count: let it through or refuse it, as the
+/// deployment chose.
+fn uncounted(found: &mut Found, cache: &Cache) {
+    if found.verification.outcome.is_valid()
+        && cache.settings().limits_when_down == WhenCacheDown::Deny
+    {
+        found.verification.outcome = Outcome::Unavailable(Unavailable::LimitsUncounted);
+    }
+}
+
+/// The counters a rotated key shares with its replacement `next` during its grace period:
+/// the replacement's entry (filled from DynamoDB on a miss) and what its counters said,
+/// with the hash they belong to. A second round trip, to the replacement's hash slot, paid
+/// only by keys in a grace period. When the replacement cannot count (gone, revoked,
+/// without limits), the key counts on its own counters. `None` when Redis cannot count.
+async fn shared_counters(
+    store: &Store,
+    cache: &Cache,
+    hash: &KeyHash,
+    next: &KeyHash,
+    now: DateTime<Utc>,
+) -> Option<(KeyHash, Box<Entry>, Counted)> {
+    let counted = |read: Read| match read.lookup {
+        Lookup::Known(entry) if read.counted != Counted::default() => Some((entry, read.counted)),
+        _ => None,
+    };
+    for _ in 0..2 {
+        match cache.count(next, now).await {
+            Ok(read) if matches!(read.lookup, Lookup::Miss) => {
+                let record = store.get(next).await.ok()??;
+                cache.fill(next, Some(&record), now).await.ok()?;
+            }
+            Ok(read) => match counted(read) {
+                Some((entry, c)) => return Some((*next, entry, c)),
+                None => break,
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "could not count the request against the replacement's limits");
+                return None;
+            }
+        }
+    }
+    let own = cache.count_own(hash, now).await.ok()?;
+    counted(own).map(|(entry, c)| (*hash, entry, c))
 }
 
 /// The outcome for a key in `status`, with what its limit counters said when they counted
@@ -163,7 +232,7 @@ fn judged(
     info: KeyInfo,
     source: Source,
     first_use: bool,
-    limits: Option<(&Entry, &Counted)>,
+    limits: Option<(&KeyHash, &Entry, &Counted)>,
     now: DateTime<Utc>,
 ) -> Found {
     let key_id = Some(info.id.clone());
@@ -171,12 +240,12 @@ fn judged(
         (Status::Revoked, _) => (Outcome::Revoked, None),
         (Status::Expired, _) => (Outcome::Expired, None),
         (Status::Active, None) => (Outcome::Valid(Box::new(info)), None),
-        (Status::Active, Some((entry, counted))) => {
+        (Status::Active, Some((owner, entry, counted))) => {
             let quota = entry.quota();
             let usage = usage(entry.rate_limit(), quota.as_ref(), counted, now);
             (
                 Outcome::limited(info, usage),
-                count_to_store(quota.as_ref(), counted, first_use),
+                count_to_store(quota.as_ref(), counted, first_use).map(|q| (*owner, q)),
             )
         }
     };

@@ -76,6 +76,18 @@ pub(super) fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, Attribut
     if let Some(id) = &r.rotated_from {
         item.insert("rotated_from".to_owned(), s(id.as_str()));
     }
+    if let Some(hash) = &r.rotated_to_hash {
+        item.insert("rotated_to_hash".to_owned(), s(&hash.to_hex()));
+    }
+    // Written only when true: items from before these flags read as false.
+    for (name, on) in [
+        ("self_rotation", r.self_rotation),
+        ("self_rotated", r.self_rotated),
+    ] {
+        if on {
+            item.insert(name.to_owned(), AttributeValue::Bool(true));
+        }
+    }
     if let Some(rl) = &r.rate_limit {
         let map = HashMap::from([
             ("limit".to_owned(), n(rl.limit)),
@@ -170,6 +182,16 @@ fn quota_from(item: &HashMap<String, AttributeValue>) -> Result<Option<Quota>, S
     }))
 }
 
+fn flag(item: &HashMap<String, AttributeValue>, name: &str) -> Result<bool, StoreError> {
+    match item.get(name) {
+        None => Ok(false),
+        Some(AttributeValue::Bool(on)) => Ok(*on),
+        Some(_) => Err(StoreError::Corrupt(format!(
+            "attribute `{name}` is not a boolean"
+        ))),
+    }
+}
+
 pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreError> {
     let text = |name: &str| -> Result<&str, StoreError> {
         match item.get(name) {
@@ -245,6 +267,15 @@ pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRec
         last_used_at: optional_time("last_used_at")?,
         rotated_to: optional_id("rotated_to")?,
         rotated_from: optional_id("rotated_from")?,
+        rotated_to_hash: optional_text("rotated_to_hash")?
+            .map(|v| {
+                KeyHash::from_hex(v).ok_or_else(|| {
+                    StoreError::Corrupt("attribute `rotated_to_hash` is not a hash".to_owned())
+                })
+            })
+            .transpose()?,
+        self_rotation: flag(item, "self_rotation")?,
+        self_rotated: flag(item, "self_rotated")?,
         rate_limit: rate_limit_from(item)?,
         quota: quota_from(item)?,
         version: match item.get("v") {
@@ -374,6 +405,21 @@ mod tests {
                 window_seconds: 60,
             }),
             quota: Some(Quota::set(5, refill, 3, record().created_at)),
+            ..record()
+        };
+        assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r);
+    }
+
+    #[test]
+    fn a_rotated_record_with_its_flags_round_trips_through_its_item() {
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let next = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let r = KeyRecord {
+            rotated_to: Some(KeyId::generate().unwrap()),
+            rotated_to_hash: Some(next),
+            rotated_from: Some(KeyId::generate().unwrap()),
+            self_rotation: true,
+            self_rotated: true,
             ..record()
         };
         assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r);

@@ -92,38 +92,41 @@ impl Store {
         output.item.as_ref().map(from_item).transpose()
     }
 
-    /// Marks the key revoked, with its `revoke` event, in one transaction, on the condition
-    /// that the item is still as `record` was read (the caller reads again and retries on
-    /// [`StoreError::Conflict`]). Returns the record as it now is.
+    /// Marks these keys revoked, each with its `revoke` event, in one transaction, on the
+    /// condition that every item is still as its record was read (the caller reads again and
+    /// retries on [`StoreError::Conflict`]). At most 50 keys: DynamoDB takes 100 items in a
+    /// transaction. Returns the records as they now are.
     pub async fn revoke(
         &self,
-        hash: &KeyHash,
-        record: &KeyRecord,
+        keys: &[(KeyHash, KeyRecord)],
         now: DateTime<Utc>,
         origin: &Origin,
-    ) -> Result<KeyRecord, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk(hash)))
-            .update_expression("SET #state = :revoked, revoked_at = :now, v = :next")
-            .condition_expression(unchanged(record.version))
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
-            .expression_attribute_values(":now", s(&timestamp(now)))
-            .expression_attribute_values(":v", n(record.version))
-            .expression_attribute_values(":next", n(record.version + 1))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let event = AuditEvent::new(Action::Revoke, &record.id, origin, now);
-        self.transact(vec![
-            TransactWriteItem::builder().update(update).build(),
-            self.put_event(&event)?,
-        ])
-        .await?;
-        let mut revoked = record.clone();
-        revoked.state = State::Revoked;
-        revoked.revoked_at = Some(now);
-        revoked.version += 1;
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len() * 2);
+        let mut revoked = Vec::with_capacity(keys.len());
+        for (hash, record) in keys {
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk(hash)))
+                .update_expression("SET #state = :revoked, revoked_at = :now, v = :next")
+                .condition_expression(unchanged(record.version))
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
+                .expression_attribute_values(":now", s(&timestamp(now)))
+                .expression_attribute_values(":v", n(record.version))
+                .expression_attribute_values(":next", n(record.version + 1))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let event = AuditEvent::new(Action::Revoke, &record.id, origin, now);
+            items.push(TransactWriteItem::builder().update(update).build());
+            items.push(self.put_event(&event)?);
+            let mut record = record.clone();
+            record.state = State::Revoked;
+            record.revoked_at = Some(now);
+            record.version += 1;
+            revoked.push(record);
+        }
+        self.transact(items).await?;
         Ok(revoked)
     }
 
@@ -233,9 +236,9 @@ impl Store {
         .await
     }
 
-    /// Records a key's use, and the quota's live count when the key has one. Not a change
-    /// to the key: no event, no new version (the cache entry does not hold it), so it never
-    /// conflicts with one.
+    /// Records a key's use (`used_at`), and the quota's live count when there is one. Not a
+    /// change to the key: no event, no new version (the cache entry does not hold it), so it
+    /// never conflicts with one.
     ///
     /// The count is written only if it is the quota's latest word: same setting
     /// (generation), and a later period or no more left than is stored. Two such writes
@@ -244,33 +247,39 @@ impl Store {
     pub async fn touch(
         &self,
         hash: &KeyHash,
-        now: DateTime<Utc>,
+        used_at: Option<DateTime<Utc>>,
         quota: Option<&QuotaCount>,
     ) -> Result<(), StoreError> {
-        let request = self
+        let mut sets = Vec::with_capacity(3);
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk(hash)))
-            .expression_attribute_values(":now", s(&timestamp(now)));
-        let request = match quota {
-            None => request
-                .update_expression("SET last_used_at = :now")
-                .condition_expression("attribute_exists(pk)"),
-            Some(q) => request
-                .update_expression("SET last_used_at = :now, #q.#r = :r, #q.#p = :p")
-                .condition_expression(
-                    "attribute_exists(pk) AND #q.#g = :g AND \
-                     (#q.#p < :p OR (#q.#p = :p AND #q.#r >= :r))",
-                )
+            .key("pk", AttributeValue::S(pk(hash)));
+        if let Some(at) = used_at {
+            sets.push("last_used_at = :now");
+            request = request.expression_attribute_values(":now", s(&timestamp(at)));
+        }
+        let mut condition = "attribute_exists(pk)";
+        if let Some(q) = quota {
+            sets.extend(["#q.#r = :r", "#q.#p = :p"]);
+            condition = "attribute_exists(pk) AND #q.#g = :g AND \
+                         (#q.#p < :p OR (#q.#p = :p AND #q.#r >= :r))";
+            request = request
                 .expression_attribute_names("#q", "quota")
                 .expression_attribute_names("#r", "remaining")
                 .expression_attribute_names("#p", "period")
                 .expression_attribute_names("#g", "generation")
                 .expression_attribute_values(":r", n(q.remaining))
                 .expression_attribute_values(":p", s(&q.period))
-                .expression_attribute_values(":g", n(q.generation)),
-        };
+                .expression_attribute_values(":g", n(q.generation));
+        }
+        if sets.is_empty() {
+            return Ok(());
+        }
+        let request = request
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition);
         match request.send().await {
             Ok(_) => Ok(()),
             Err(err)
@@ -281,7 +290,7 @@ impl Store {
                 if quota.is_some() {
                     // The stored quota is newer than this count; the use itself still
                     // gets recorded.
-                    return Box::pin(self.touch(hash, now, None)).await;
+                    return Box::pin(self.touch(hash, used_at, None)).await;
                 }
                 Ok(())
             }
