@@ -160,7 +160,11 @@ fn assert_security_headers(answer: &Answer) {
 async fn the_page_its_script_and_its_stylesheet_are_served_with_security_headers() {
     let app = spawn_app().await;
     for (path, content_type, marker) in [
-        ("/admin/", "text/html", "<script type=\"module\" src=\"app.js\""),
+        (
+            "/admin/",
+            "text/html",
+            "<script type=\"module\" src=\"app.js\"",
+        ),
         ("/admin/app.js", "text/javascript", "textContent"),
         ("/admin/app.css", "text/css", ":focus-visible"),
     ] {

@@ -296,6 +296,46 @@ impl Cache {
         Ok(())
     }
 
+    /// Starts a rotated key's replacement in the old key's rate window: the pair has one
+    /// rate limit, also across the moment of rotation. Best effort: on failure the new key
+    /// starts a fresh window, as a key issued then would.
+    pub async fn carry_rate_window(&self, old: &KeyHash, new: &KeyHash) {
+        let ((old_rate, _), (new_rate, _)) = (self.counter_keys(old), self.counter_keys(new));
+        let mut read = redis::pipe();
+        read.cmd("GET").arg(&old_rate).cmd("PTTL").arg(&old_rate);
+        let read = &read;
+        let window: Result<(Option<u64>, i64), _> = self
+            .writes
+            .call(
+                true,
+                |mut conn| async move { read.query_async(&mut conn).await },
+            )
+            .await;
+        let Ok((Some(count), ttl_ms)) = window else {
+            return;
+        };
+        if ttl_ms <= 0 {
+            return;
+        }
+        let mut write = redis::cmd("SET");
+        write
+            .arg(&new_rate)
+            .arg(count)
+            .arg("PX")
+            .arg(ttl_ms)
+            .arg("NX");
+        let write = &write;
+        let carried: Result<Option<String>, _> = self
+            .writes
+            .call(true, |mut conn| async move {
+                write.query_async(&mut conn).await
+            })
+            .await;
+        if let Err(err) = carried {
+            tracing::warn!(error = %err, "could not carry the rate window to the rotated key");
+        }
+    }
+
     /// Writes the entry of a key that was just changed, replacing whatever is cached unless
     /// that is a newer version. A change is rare and must not be lost to a slow moment, so
     /// writes have their own connection with a longer budget (`REDIS_WRITE_TIMEOUT_MS`),
