@@ -9,8 +9,8 @@ use keygate::verify::{verify, Source};
 use keygate_tests::{captured_logs, spawn_app, Endpoints, TestApp, DEAD_ENDPOINT, DEAD_REDIS};
 use serde_json::{json, Value};
 
-const ALLOW_EVENT: &str = include_str!("../../local/events/authorizer-allow.json");
-const MISSING_EVENT: &str = include_str!("../../local/events/authorizer-missing.json");
+const ALLOW_EVENT: &str = include_str!("../../../local/events/authorizer-allow.json");
+const MISSING_EVENT: &str = include_str!("../../../local/events/authorizer-missing.json");
 
 /// The sample event, carrying `key` in `X-API-KEY` as API Gateway would (header names
 /// lower-cased, the header also listed as the identity source).
