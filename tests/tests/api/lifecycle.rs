@@ -3,39 +3,23 @@
 
 use chrono::{TimeDelta, Utc};
 use keygate::audit::Origin;
-use keygate::key::{ApiKey, KeyId, KeyPrefix};
-use keygate::record::KeyRecord;
+use keygate::key::KeyId;
 use keygate::store::StoreError;
-use keygate::verify::{verify, Denial, Source};
-use keygate_tests::{spawn_app, TestApp};
+use keygate::verify::{Denial, Source};
+use keygate_tests::detail::{EXPIRED, INVALID, REVOKED};
+use keygate_tests::{key_hash, new_record, spawn_app, unissued_key, Issued, TestApp};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 
-const REVOKED: &str = "API Key is not active or has been revoked.";
-const EXPIRED: &str = "API Key has expired.";
-
-async fn issue_full(app: &TestApp) -> (String, String) {
-    let reply = app
-        .issue(json!({
-            "name": "orders",
-            "owner": "team-a",
-            "meta": {"plan": "pro"},
-            "scopes": ["orders:read"],
-        }))
-        .await;
-    assert_eq!(reply.status, 201);
-    (
-        reply.body["key"].as_str().unwrap().to_owned(),
-        reply.body["id"].as_str().unwrap().to_owned(),
-    )
-}
-
-async fn events(app: &TestApp, query: &str) -> Vec<Value> {
-    let reply = app
-        .admin_api(Method::GET, &format!("/audit{query}"), None)
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body["events"].as_array().unwrap().clone()
+/// A key with an owner, metadata and a scope, for a rotation or an update to carry over.
+async fn issue_full(app: &TestApp) -> Issued {
+    app.issue_with(json!({
+        "name": "orders",
+        "owner": "team-a",
+        "meta": {"plan": "pro"},
+        "scopes": ["orders:read"],
+    }))
+    .await
 }
 
 fn actions(events: &[Value]) -> Vec<&str> {
@@ -48,7 +32,7 @@ fn actions(events: &[Value]) -> Vec<&str> {
 #[tokio::test]
 async fn admin_rotation_answers_201_with_a_new_key_that_inherits_the_old_ones_fields() {
     let app = spawn_app().await;
-    let (_, old_id) = issue_full(&app).await;
+    let old_id = issue_full(&app).await.id;
     let reply = app
         .admin_api(
             Method::POST,
@@ -66,27 +50,21 @@ async fn admin_rotation_answers_201_with_a_new_key_that_inherits_the_old_ones_fi
     assert_eq!(b["rotated_from"], old_id.as_str());
     assert_eq!(b["old_key"]["rotated_to"], b["id"]);
     let new_key = b["key"].as_str().unwrap();
-    assert_eq!(app.protected(Some(new_key)).await.status, 200);
+    assert_eq!(app.protected(new_key).await.status, 200);
 }
 
 #[tokio::test]
 async fn the_old_key_verifies_during_its_grace_period_and_not_after() {
     let app = spawn_app().await;
-    let (old_key, _) = issue_full(&app).await;
-    assert_eq!(app.protected(Some(&old_key)).await.status, 200); // cached before rotation
+    let old_key = issue_full(&app).await.key;
+    assert_eq!(app.protected(&old_key).await.status, 200); // cached before rotation
     let reply = app
         .rotate(&old_key, Some(json!({"grace_seconds": 3600})))
         .await;
     assert_eq!(reply.status, 201, "{}", reply.body);
-    assert_eq!(
-        app.protected(Some(&old_key)).await.status,
-        200,
-        "during grace"
-    );
+    assert_eq!(app.protected(&old_key).await.status, 200, "during grace");
     let after = Utc::now() + TimeDelta::seconds(3601);
-    let v = verify(&app.app.store, &app.app.cache, &old_key, after)
-        .await
-        .unwrap();
+    let v = app.verify_at(&old_key, after).await;
     assert_eq!(
         v.source,
         Source::Cache,
@@ -98,19 +76,19 @@ async fn the_old_key_verifies_during_its_grace_period_and_not_after() {
 #[tokio::test]
 async fn a_grace_of_zero_revokes_the_old_key_at_once_even_when_cached() {
     let app = spawn_app().await;
-    let (old_key, _) = issue_full(&app).await;
-    app.protected(Some(&old_key)).await;
+    let old_key = issue_full(&app).await.key;
+    app.protected(&old_key).await;
     let reply = app
         .rotate(&old_key, Some(json!({"grace_seconds": 0})))
         .await;
     assert_eq!(reply.status, 201);
-    assert_eq!(app.protected(Some(&old_key)).await.detail(), REVOKED);
+    assert_eq!(app.protected(&old_key).await.detail(), REVOKED);
 }
 
 #[tokio::test]
 async fn rotating_a_key_in_its_grace_period_is_409() {
     let app = spawn_app().await;
-    let (old_key, _) = issue_full(&app).await;
+    let old_key = issue_full(&app).await.key;
     assert_eq!(app.rotate(&old_key, None).await.status, 201);
     let again = app.rotate(&old_key, None).await;
     assert_eq!(again.status, 409);
@@ -120,18 +98,18 @@ async fn rotating_a_key_in_its_grace_period_is_409() {
 #[tokio::test]
 async fn rotating_a_revoked_or_expired_key_is_403_with_the_usual_message() {
     let app = spawn_app().await;
-    let key = app.issue_key("revoked").await;
+    let key = app.issue("revoked").await.key;
     app.revoke(&key).await;
     assert_eq!(app.rotate(&key, None).await.detail(), REVOKED);
 
-    let (old_key, _) = issue_full(&app).await;
+    let old_key = issue_full(&app).await.key;
     app.rotate(&old_key, Some(json!({"grace_seconds": 0})))
         .await;
     assert_eq!(app.rotate(&old_key, None).await.detail(), REVOKED);
 
-    let unknown = ApiKey::generate(&KeyPrefix::default()).unwrap();
+    let unknown = unissued_key();
     let reply = app.rotate(unknown.expose(), None).await;
-    assert_eq!((reply.status, reply.detail()), (403, "Invalid API Key."));
+    assert_eq!((reply.status, reply.detail()), (403, INVALID));
     let reply = app.rotate("", None).await;
     assert_eq!(reply.status, 403);
 }
@@ -139,15 +117,9 @@ async fn rotating_a_revoked_or_expired_key_is_403_with_the_usual_message() {
 #[tokio::test]
 async fn an_expired_key_cannot_be_rotated() {
     let app = spawn_app().await;
-    let (key, id) = issue_full(&app).await;
+    let Issued { id, key } = issue_full(&app).await;
     let past = (Utc::now() - TimeDelta::seconds(1)).to_rfc3339();
-    let patched = app
-        .admin_api(
-            Method::PATCH,
-            &format!("/keys/{id}"),
-            Some(json!({"expires_at": past})),
-        )
-        .await;
+    let patched = app.update_key(&id, json!({"expires_at": past})).await;
     assert_eq!(patched.status, 200, "{}", patched.body);
     assert_eq!(app.rotate(&key, None).await.detail(), EXPIRED);
 }
@@ -155,7 +127,7 @@ async fn an_expired_key_cannot_be_rotated() {
 #[tokio::test]
 async fn a_bad_grace_period_is_400() {
     let app = spawn_app().await;
-    let (key, _) = issue_full(&app).await;
+    let key = issue_full(&app).await.key;
     for grace in [json!(-1), json!(604_801), json!("1"), json!(1.5)] {
         let reply = app
             .rotate(&key, Some(json!({"grace_seconds": grace})))
@@ -168,33 +140,25 @@ async fn a_bad_grace_period_is_400() {
 #[tokio::test]
 async fn the_old_key_can_still_be_revoked_during_its_grace_period() {
     let app = spawn_app().await;
-    let (old_key, _) = issue_full(&app).await;
+    let old_key = issue_full(&app).await.key;
     app.rotate(&old_key, None).await;
     assert_eq!(app.revoke(&old_key).await.status, 200);
-    assert_eq!(app.protected(Some(&old_key)).await.detail(), REVOKED);
+    assert_eq!(app.protected(&old_key).await.detail(), REVOKED);
 }
 
 #[tokio::test]
 async fn a_failed_rotation_transaction_leaves_nothing_half_done() {
     let app = spawn_app().await;
-    let (old_key, old_id) = issue_full(&app).await;
-    let hash = ApiKey::parse(&old_key).unwrap().hash();
-    let mut stale = app.app.store.get(&hash).await.unwrap().unwrap();
+    let Issued {
+        id: old_id,
+        key: old_key,
+    } = issue_full(&app).await;
+    let hash = key_hash(&old_key);
+    let mut stale = app.stored(&hash).await;
     // Someone else changed the key since it was read: the old key's condition fails.
-    app.admin_api(
-        Method::PATCH,
-        &format!("/keys/{old_id}"),
-        Some(json!({"name": "renamed"})),
-    )
-    .await;
+    app.update_key(&old_id, json!({"name": "renamed"})).await;
     stale.version = 0;
-    let new_key = ApiKey::generate(&KeyPrefix::default()).unwrap();
-    let new = KeyRecord::new(
-        KeyId::generate().unwrap(),
-        "n".into(),
-        new_key.display_prefix(),
-        Utc::now(),
-    );
+    let (new_key, new) = new_record("n", Utc::now());
     let ended = keygate::rotate::ended(&stale, &new.id, 60, Utc::now());
     let result = app
         .app
@@ -214,52 +178,36 @@ async fn a_failed_rotation_transaction_leaves_nothing_half_done() {
         app.app.store.get(&new_key.hash()).await.unwrap().is_none(),
         "no new key"
     );
-    let old = app.app.store.get(&hash).await.unwrap().unwrap();
+    let old = app.stored(&hash).await;
     assert_eq!(old.rotated_to, None, "the old key was not ended");
-    assert!(!actions(&events(&app, &format!("?key_id={old_id}")).await).contains(&"rotate"));
+    assert!(!actions(&app.audit(&format!("?key_id={old_id}")).await).contains(&"rotate"));
 }
 
 #[tokio::test]
 async fn an_update_takes_effect_on_the_next_verification_even_when_cached() {
     let app = spawn_app().await;
-    let (key, id) = issue_full(&app).await;
-    let with_scope = |scope: &'static str| {
-        keygate_tests::get(&format!("/?scope={scope}"))
-            .header("x-api-key", key.clone())
-            .body(lambda_http::Body::Empty)
-            .unwrap()
-    };
+    let Issued { id, key } = issue_full(&app).await;
     assert_eq!(
-        app.protected_request(with_scope("orders:read"))
-            .await
-            .status,
+        app.protected_with_scope(&key, "orders:read").await.status,
         200
     );
     let reply = app
-        .admin_api(
-            Method::PATCH,
-            &format!("/keys/{id}"),
-            Some(json!({"scopes": ["orders:write"], "owner": null})),
-        )
+        .update_key(&id, json!({"scopes": ["orders:write"], "owner": null}))
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.body["owner"], Value::Null);
     let before = app.dynamodb_requests.get();
     assert_eq!(
-        app.protected_request(with_scope("orders:read"))
-            .await
-            .status,
+        app.protected_with_scope(&key, "orders:read").await.status,
         403
     );
     assert_eq!(
-        app.protected_request(with_scope("orders:write"))
-            .await
-            .status,
+        app.protected_with_scope(&key, "orders:write").await.status,
         200
     );
     assert_eq!(
-        app.dynamodb_requests.get(),
-        before,
+        app.dynamodb_requests.since(before),
+        0,
         "answered from the updated cache entry"
     );
 }
@@ -267,83 +215,50 @@ async fn an_update_takes_effect_on_the_next_verification_even_when_cached() {
 #[tokio::test]
 async fn an_expiry_may_only_move_earlier_and_a_past_one_ends_the_key_at_once() {
     let app = spawn_app().await;
-    let reply = app
-        .issue(json!({"name": "dated", "expires_at": "2099-01-01T00:00:00Z"}))
+    let Issued { id, key } = app
+        .issue_with(json!({"name": "dated", "expires_at": "2099-01-01T00:00:00Z"}))
         .await;
-    let (key, id) = (
-        reply.body["key"].as_str().unwrap().to_owned(),
-        reply.body["id"].as_str().unwrap().to_owned(),
-    );
-    app.protected(Some(&key)).await;
+    app.protected(&key).await;
     for later in [json!("2099-06-01T00:00:00Z"), json!(null)] {
-        let r = app
-            .admin_api(
-                Method::PATCH,
-                &format!("/keys/{id}"),
-                Some(json!({"expires_at": later})),
-            )
-            .await;
+        let r = app.update_key(&id, json!({"expires_at": later})).await;
         assert_eq!(r.status, 400, "{later}");
         assert!(r.detail().contains("`expires_at`"));
     }
     let past = (Utc::now() - TimeDelta::seconds(5)).to_rfc3339();
-    let r = app
-        .admin_api(
-            Method::PATCH,
-            &format!("/keys/{id}"),
-            Some(json!({"expires_at": past})),
-        )
-        .await;
+    let r = app.update_key(&id, json!({"expires_at": past})).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "expired");
-    assert_eq!(app.protected(Some(&key)).await.detail(), EXPIRED);
+    assert_eq!(app.protected(&key).await.detail(), EXPIRED);
 }
 
 #[tokio::test]
 async fn bad_updates_are_4xx() {
     let app = spawn_app().await;
-    let (_, id) = issue_full(&app).await;
+    let id = issue_full(&app).await.id;
     for body in [
         json!({}),
         json!({"state": "active"}),
         json!({"name": ""}),
         json!({"scopes": ["X"]}),
     ] {
-        let r = app
-            .admin_api(Method::PATCH, &format!("/keys/{id}"), Some(body.clone()))
-            .await;
+        let r = app.update_key(&id, body.clone()).await;
         assert_eq!(r.status, 400, "{body}");
     }
     let unknown = KeyId::generate().unwrap();
-    let r = app
-        .admin_api(
-            Method::PATCH,
-            &format!("/keys/{unknown}"),
-            Some(json!({"name": "x"})),
-        )
-        .await;
+    let r = app.update_key(unknown.as_str(), json!({"name": "x"})).await;
     assert_eq!(r.status, 404);
 }
 
 #[tokio::test]
 async fn every_change_has_exactly_one_audit_event() {
     let app = spawn_app().await;
-    let (key, id) = issue_full(&app).await;
-    app.admin_api(
-        Method::PATCH,
-        &format!("/keys/{id}"),
-        Some(json!({"name": "renamed", "owner": "team-b"})),
-    )
-    .await;
-    app.admin_api(
-        Method::PATCH,
-        &format!("/keys/{id}"),
-        Some(json!({"name": "renamed"})),
-    )
-    .await; // no change: no event
+    let Issued { id, key } = issue_full(&app).await;
+    app.update_key(&id, json!({"name": "renamed", "owner": "team-b"}))
+        .await;
+    app.update_key(&id, json!({"name": "renamed"})).await; // no change: no event
     app.revoke(&key).await;
     app.revoke(&key).await; // already revoked: no event
-    let log = events(&app, &format!("?key_id={id}")).await;
+    let log = app.audit(&format!("?key_id={id}")).await;
     assert_eq!(actions(&log), ["revoke", "update", "issue"], "newest first");
     assert_eq!(log[0]["actor"], format!("key:{id}"), "self-service revoke");
     assert_eq!(log[1]["actor"], "admin");
@@ -356,17 +271,20 @@ async fn every_change_has_exactly_one_audit_event() {
 #[tokio::test]
 async fn a_rotation_is_one_event_found_by_either_keys_id() {
     let app = spawn_app().await;
-    let (old_key, old_id) = issue_full(&app).await;
+    let Issued {
+        id: old_id,
+        key: old_key,
+    } = issue_full(&app).await;
     let reply = app.rotate(&old_key, None).await;
-    let new_id = reply.body["id"].as_str().unwrap().to_owned();
-    let by_old = events(&app, &format!("?key_id={old_id}")).await;
+    let new_id = reply.id().to_owned();
+    let by_old = app.audit(&format!("?key_id={old_id}")).await;
     assert_eq!(actions(&by_old), ["rotate", "issue"]);
     assert_eq!(by_old[0]["new_key_id"], new_id.as_str());
     assert_eq!(by_old[0]["actor"], format!("key:{old_id}"));
-    let by_new = events(&app, &format!("?key_id={new_id}")).await;
+    let by_new = app.audit(&format!("?key_id={new_id}")).await;
     assert_eq!(actions(&by_new), ["rotate"]);
     assert_eq!(by_new[0]["id"], by_old[0]["id"]);
-    let rotations = events(&app, "?action=rotate").await;
+    let rotations = app.audit("?action=rotate").await;
     assert_eq!(rotations.len(), 1);
 }
 
@@ -374,7 +292,7 @@ async fn a_rotation_is_one_event_found_by_either_keys_id() {
 async fn the_audit_log_pages_newest_first() {
     let app = spawn_app().await;
     for i in 0..5 {
-        app.issue_key(&format!("k{i}")).await;
+        app.issue(&format!("k{i}")).await;
     }
     let first = app.admin_api(Method::GET, "/audit?limit=3", None).await;
     assert_eq!(first.body["events"].as_array().unwrap().len(), 3);
@@ -422,9 +340,9 @@ async fn bad_audit_queries_are_400() {
 #[tokio::test]
 async fn an_older_version_can_never_replace_a_newer_one_in_the_cache() {
     let app = spawn_app().await;
-    let key = app.issue_key("race").await;
-    let hash = ApiKey::parse(&key).unwrap().hash();
-    let before = app.app.store.get(&hash).await.unwrap().unwrap();
+    let key = app.issue("race").await.key;
+    let hash = key_hash(&key);
+    let before = app.stored(&hash).await;
     assert_eq!(app.revoke(&key).await.status, 200);
     // An update that read the key before the revoke writes its (active) entry late.
     let mut stale = before.clone();
@@ -435,7 +353,7 @@ async fn an_older_version_can_never_replace_a_newer_one_in_the_cache() {
         .replace(&hash, &stale, Utc::now())
         .await
         .unwrap();
-    assert_eq!(app.protected(Some(&key)).await.detail(), REVOKED);
+    assert_eq!(app.protected(&key).await.detail(), REVOKED);
 }
 
 #[tokio::test]
@@ -443,14 +361,8 @@ async fn keys_stored_before_versions_existed_count_as_version_0() {
     use aws_sdk_dynamodb::types::AttributeValue;
     let app = spawn_app().await;
     let store = &app.app.store;
-    let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
-    let record = KeyRecord::new(
-        KeyId::generate().unwrap(),
-        "old".into(),
-        key.display_prefix(),
-        Utc::now(),
-    );
-    store.insert(&key.hash(), &record).await.unwrap();
+    let (key, record) = new_record("old", Utc::now());
+    app.insert(&key, &record).await;
     store
         .client()
         .update_item()

@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chrono::Utc;
-use keygate::verify::{verify, Source};
+use keygate::verify::Source;
 use keygate_tests::services::spare_port;
-use keygate_tests::{spawn_app, Endpoints};
+use keygate_tests::{key_hash, spawn_app, Endpoints};
 
 /// Set in the child process only: the port of the TLS Redis its parent started.
 const CHILD_PORT: &str = "KEYGATE_TEST_TLS_REDIS_PORT";
@@ -157,23 +156,16 @@ fn keys_issue_verify_and_cache_through_a_tls_redis() {
 async fn issue_and_verify(port: u16) {
     let tls_url = format!("rediss://localhost:{port}");
     let plain = spawn_app().await;
-    let app = plain
-        .instance(Endpoints {
-            redis: tls_url.clone(),
-            ..Default::default()
-        })
-        .await;
+    let app = plain.instance(Endpoints::with_redis(tls_url.clone())).await;
 
-    let key = app.issue_key("tls").await;
-    assert_eq!(app.protected(Some(&key)).await.status, 200);
+    let key = app.issue("tls").await.key;
+    assert_eq!(app.protected(&key).await.status, 200);
     // A TLS handshake on a busy machine can outlast the connect timeout (4 x 50 ms), which
     // only opens the cache's back-off; what this test asks is that TLS works at all, so it
     // tries again past the back-off before it judges.
     let mut source = None;
     for _ in 0..20 {
-        let v = verify(&app.app.store, &app.app.cache, &key, Utc::now())
-            .await
-            .unwrap();
+        let v = app.verify(&key).await;
         source = Some(v.source);
         if v.source == Source::Cache {
             break;
@@ -193,11 +185,7 @@ async fn issue_and_verify(port: u16) {
         .await
         .expect("a TLS connection trusting the test CA");
     let entry: Option<String> = redis::cmd("GET")
-        .arg(
-            app.app
-                .cache
-                .entry_key(&keygate::key::ApiKey::parse(&key).unwrap().hash()),
-        )
+        .arg(app.app.cache.entry_key(&key_hash(&key)))
         .query_async(&mut conn)
         .await
         .unwrap();
