@@ -103,12 +103,17 @@ async fn the_page_has_no_inline_script_or_style() {
 }
 
 #[tokio::test]
-async fn the_page_is_found_under_every_prefix_and_without_its_slash_is_redirected() {
+async fn the_page_is_found_under_every_prefix() {
     let app = spawn_app().await;
     for path in ["/admin/", "/prod/admin/", "/"] {
         let answer = get_anonymously(&app, path).await;
         assert_eq!(answer.status, 200, "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_page_without_its_slash_is_redirected() {
+    let app = spawn_app().await;
     let answer = get_anonymously(&app, "/prod/admin").await;
     assert_eq!(answer.status, 308);
     assert_eq!(answer.header("location"), "admin/");
@@ -200,7 +205,7 @@ async fn one_key_is_shown_by_id_without_its_key_or_hash() {
 }
 
 #[tokio::test]
-async fn an_unknown_id_is_404_and_a_malformed_id_is_400() {
+async fn an_unknown_id_is_404() {
     let app = spawn_app().await;
     let unknown = KeyId::generate().unwrap();
     for path in [
@@ -216,6 +221,11 @@ async fn an_unknown_id_is_404_and_a_malformed_id_is_400() {
         assert_eq!(answer.detail(), NOT_FOUND);
         assert_security_headers(&answer);
     }
+}
+
+#[tokio::test]
+async fn a_malformed_id_is_400() {
+    let app = spawn_app().await;
     for bad in [
         "nope",
         "key_XYZ",
@@ -230,8 +240,18 @@ async fn an_unknown_id_is_404_and_a_malformed_id_is_400() {
     }
 }
 
+/// POST `/admin/api/keys` with the admin token and this body as it is.
+async fn issue_raw(app: &TestApp, content_type: &str, body: &str) -> Reply {
+    let req = post("/admin/api/keys")
+        .header("authorization", app.bearer())
+        .header("content-type", content_type)
+        .body(Body::Text(body.to_owned()))
+        .unwrap();
+    app.admin_request(req).await
+}
+
 #[tokio::test]
-async fn bad_issue_bodies_are_4xx_with_a_detail() {
+async fn bad_issue_bodies_are_400_with_a_detail() {
     let app = spawn_app().await;
     for body in [
         "",
@@ -242,20 +262,16 @@ async fn bad_issue_bodies_are_4xx_with_a_detail() {
         r#"{"name": 5}"#,
         r#"{"name": "x", "expires_at": "2000-01-01T00:00:00Z"}"#,
     ] {
-        let req = post("/admin/api/keys")
-            .header("authorization", app.bearer())
-            .header("content-type", "application/json")
-            .body(Body::Text(body.to_owned()))
-            .unwrap();
-        let answer = app.admin_request(req).await;
+        let answer = issue_raw(&app, "application/json", body).await;
         assert_error(&answer, 400, body);
     }
-    let req = post("/admin/api/keys")
-        .header("authorization", app.bearer())
-        .header("content-type", "text/plain")
-        .body(Body::Text("name=x".to_owned()))
-        .unwrap();
-    assert_eq!(app.admin_request(req).await.status, 415);
+}
+
+#[tokio::test]
+async fn an_issue_body_that_is_not_json_is_415() {
+    let app = spawn_app().await;
+    let answer = issue_raw(&app, "text/plain", "name=x").await;
+    assert_eq!(answer.status, 415);
 }
 
 // ------------------------------------------------------------------ revoke
@@ -270,12 +286,17 @@ async fn revoking_by_id_stops_the_key_at_once_even_when_cached() {
     assert_eq!(answer.body, json!({"detail": REVOKED_NOW}));
     assert_security_headers(&answer);
     assert_eq!(app.protected(&key).await.status, 403);
+    assert_eq!(app.view_key(&id).await.body["status"], "revoked");
+}
 
+#[tokio::test]
+async fn revoking_by_id_twice_is_harmless_and_keeps_the_first_time() {
+    let app = spawn_app().await;
+    let id = app.admin_issue("leaked").await.id;
+    app.revoke_by_id(&id).await;
     let view = app.view_key(&id).await.body;
-    assert_eq!(view["status"], "revoked");
     let revoked_at = view["revoked_at"].as_str().unwrap().to_owned();
 
-    // Twice is harmless, and keeps the first time.
     let again = app.revoke_by_id(&id).await;
     assert_eq!(again.status, 200);
     let view = app.view_key(&id).await.body;
@@ -484,7 +505,7 @@ async fn bad_list_queries_are_400_with_a_detail() {
 // ------------------------------------------------------------------ routes and methods
 
 #[tokio::test]
-async fn unknown_routes_are_404_and_wrong_methods_405() {
+async fn unknown_routes_are_404() {
     let app = spawn_app().await;
     for path in [
         "/admin/api/users",
@@ -495,6 +516,11 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         let answer = app.admin_at(Method::GET, path, None).await;
         assert_error(&answer, 404, path);
     }
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_naming_the_allowed_ones() {
+    let app = spawn_app().await;
     let id = KeyId::generate().unwrap();
     for (method, path, allow) in [
         (Method::DELETE, "/admin/api/keys".to_owned(), "GET, POST"),

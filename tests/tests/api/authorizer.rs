@@ -198,22 +198,33 @@ async fn a_route_can_require_scopes() {
 }
 
 #[tokio::test]
-async fn a_key_over_its_rate_limit_or_quota_is_denied() {
+async fn a_key_over_its_rate_limit_is_denied_and_the_log_line_says_so() {
     let app = spawn_app().await;
-    let key = &app
+    let Issued { id, key } = app
         .issue_with(json!({"name": "limited", "rate_limit": {"limit": 2, "window_seconds": 3600}}))
-        .await
-        .key;
-    assert!(ask(&app, key).await.is_authorized);
-    assert!(ask(&app, key).await.is_authorized);
-    assert_eq!(ask(&app, key).await, Response::deny());
-
-    let key = &app
-        .issue_with(json!({"name": "quota", "quota": {"remaining": 1}}))
-        .await
-        .key;
-    assert!(ask(&app, key).await.is_authorized);
-    assert_eq!(ask(&app, key).await, Response::deny());
+        .await;
+    assert!(ask(&app, &key).await.is_authorized);
+    assert!(ask(&app, &key).await.is_authorized);
+    assert_eq!(ask(&app, &key).await, Response::deny());
+    // Other modules of this test binary log `rate_limited` too: this key's line says it.
     let logs = captured_logs();
-    assert!(logs.contains("rate_limited") && logs.contains("quota_exhausted"));
+    assert!(a_line_with(
+        logs.lines(),
+        &["authorizer", &id, "rate_limited"]
+    ));
+}
+
+#[tokio::test]
+async fn a_key_with_its_quota_used_up_is_denied_and_the_log_line_says_so() {
+    let app = spawn_app().await;
+    let Issued { id, key } = app
+        .issue_with(json!({"name": "quota", "quota": {"remaining": 1}}))
+        .await;
+    assert!(ask(&app, &key).await.is_authorized);
+    assert_eq!(ask(&app, &key).await, Response::deny());
+    let logs = captured_logs();
+    assert!(a_line_with(
+        logs.lines(),
+        &["authorizer", &id, "quota_exhausted"]
+    ));
 }

@@ -28,10 +28,16 @@ async fn last_used_at_is_written_once_however_many_verifications_arrive_in_a_min
         0,
         "no write after the first"
     );
+}
 
-    // When the window ends (its marker expires), the next use is written again.
+#[tokio::test]
+async fn last_used_at_is_written_again_once_its_minute_is_over() {
+    let app = spawn_app().await;
+    let key = app.issue("busy").await.key;
+    app.protected(&key).await; // the first write
     let hash = key_hash(&key);
     let first = app.stored(&hash).await.last_used_at.unwrap();
+    // The minute's window ends when its marker expires.
     let mut conn = keygate_tests::redis_connection().await;
     let _: () = redis::cmd("DEL")
         .arg(app.app.cache.used_key(&hash))
@@ -72,6 +78,11 @@ async fn unused_days_finds_keys_not_used_lately_including_never_used_ones() {
         .map(|k| k["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["never used"]);
+}
+
+#[tokio::test]
+async fn unused_days_that_is_not_a_number_is_400() {
+    let app = spawn_app().await;
     let bad = app.try_list_keys("unused_days=zero").await;
     assert_eq!(bad.status, 400);
 }

@@ -96,17 +96,25 @@ async fn rotating_a_key_in_its_grace_period_is_409() {
 }
 
 #[tokio::test]
-async fn rotating_a_revoked_or_expired_key_is_403_with_the_usual_message() {
+async fn rotating_a_revoked_key_is_403_with_the_usual_message() {
     let app = spawn_app().await;
     let key = app.issue("revoked").await.key;
     app.revoke(&key).await;
     assert_eq!(app.rotate(&key, None).await.detail(), REVOKED);
+}
 
+#[tokio::test]
+async fn rotating_a_key_a_rotation_has_ended_is_403_with_the_usual_message() {
+    let app = spawn_app().await;
     let old_key = issue_full(&app).await.key;
     app.rotate(&old_key, Some(json!({"grace_seconds": 0})))
         .await;
     assert_eq!(app.rotate(&old_key, None).await.detail(), REVOKED);
+}
 
+#[tokio::test]
+async fn rotating_an_unknown_or_missing_key_is_403() {
+    let app = spawn_app().await;
     let unknown = unissued_key();
     let reply = app.rotate(unknown.expose(), None).await;
     assert_eq!((reply.status, reply.detail()), (403, INVALID));
@@ -212,18 +220,30 @@ async fn an_update_takes_effect_on_the_next_verification_even_when_cached() {
     );
 }
 
-#[tokio::test]
-async fn an_expiry_may_only_move_earlier_and_a_past_one_ends_the_key_at_once() {
-    let app = spawn_app().await;
-    let Issued { id, key } = app
+/// A key that expires in 2099, verified once so that it is cached.
+async fn issue_cached_dated(app: &TestApp) -> Issued {
+    let issued = app
         .issue_with(json!({"name": "dated", "expires_at": "2099-01-01T00:00:00Z"}))
         .await;
-    app.protected(&key).await;
+    app.protected(&issued.key).await;
+    issued
+}
+
+#[tokio::test]
+async fn an_expiry_may_only_move_earlier() {
+    let app = spawn_app().await;
+    let id = issue_cached_dated(&app).await.id;
     for later in [json!("2099-06-01T00:00:00Z"), json!(null)] {
         let r = app.update_key(&id, json!({"expires_at": later})).await;
         assert_eq!(r.status, 400, "{later}");
         assert!(r.detail().contains("`expires_at`"));
     }
+}
+
+#[tokio::test]
+async fn an_expiry_in_the_past_ends_the_key_at_once_even_when_cached() {
+    let app = spawn_app().await;
+    let Issued { id, key } = issue_cached_dated(&app).await;
     let past = (Utc::now() - TimeDelta::seconds(5)).to_rfc3339();
     let r = app.update_key(&id, json!({"expires_at": past})).await;
     assert_eq!(r.status, 200);
@@ -232,7 +252,7 @@ async fn an_expiry_may_only_move_earlier_and_a_past_one_ends_the_key_at_once() {
 }
 
 #[tokio::test]
-async fn bad_updates_are_4xx() {
+async fn bad_updates_are_400() {
     let app = spawn_app().await;
     let id = issue_full(&app).await.id;
     for body in [
@@ -244,6 +264,11 @@ async fn bad_updates_are_4xx() {
         let r = app.update_key(&id, body.clone()).await;
         assert_eq!(r.status, 400, "{body}");
     }
+}
+
+#[tokio::test]
+async fn updating_an_unknown_key_is_404() {
+    let app = spawn_app().await;
     let unknown = KeyId::generate().unwrap();
     let r = app.update_key(unknown.as_str(), json!({"name": "x"})).await;
     assert_eq!(r.status, 404);
