@@ -362,6 +362,18 @@ impl TestApp {
         self.try_issue(body).await.issued()
     }
 
+    /// Issues a key with an owner, metadata and a scope, for a rotation or an update to
+    /// carry over.
+    pub async fn issue_full(&self) -> Issued {
+        self.issue_with(json!({
+            "name": "orders",
+            "owner": "team-a",
+            "meta": {"plan": "pro"},
+            "scopes": ["orders:read"],
+        }))
+        .await
+    }
+
     /// Issues a key with just a name.
     pub async fn issue(&self, name: &str) -> Issued {
         self.issue_with(json!({ "name": name })).await
@@ -612,6 +624,14 @@ pub fn new_record(name: &str, created_at: DateTime<Utc>) -> (ApiKey, KeyRecord) 
         created_at,
     );
     (key, record)
+}
+
+/// The `action` of each audit event, in order.
+pub fn actions(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
 }
 
 /// A key just issued: its id, and the raw key, shown this once.

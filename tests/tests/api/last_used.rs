@@ -86,16 +86,3 @@ async fn unused_days_that_is_not_a_number_is_400() {
     let bad = app.try_list_keys("unused_days=zero").await;
     assert_eq!(bad.status, 400);
 }
-
-#[tokio::test]
-async fn keys_can_be_listed_by_owner() {
-    let app = spawn_app().await;
-    app.try_issue(serde_json::json!({"name": "a", "owner": "team-a"}))
-        .await;
-    app.try_issue(serde_json::json!({"name": "b", "owner": "team-b"}))
-        .await;
-    let reply = app.try_list_keys("owner=team-b").await;
-    let keys = reply.body["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0]["name"], "b");
-}

@@ -7,16 +7,18 @@
 //! child process of this same binary.
 
 mod admin;
+mod audit;
 mod authorizer;
 mod cache;
 mod faults;
 mod hostile;
 mod issue;
 mod last_used;
-mod lifecycle;
 mod limits;
 mod redis_tls;
 mod revoke;
+mod rotate;
 mod scopes;
 mod secrets;
 mod test_protected;
+mod update;

@@ -34,6 +34,17 @@ async fn issue_keeps_owner_meta_and_scopes_and_returns_them() {
 }
 
 #[tokio::test]
+async fn keys_can_be_listed_by_owner() {
+    let app = spawn_app().await;
+    app.try_issue(json!({"name": "a", "owner": "team-a"})).await;
+    app.try_issue(json!({"name": "b", "owner": "team-b"})).await;
+    let reply = app.try_list_keys("owner=team-b").await;
+    let keys = reply.body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["name"], "b");
+}
+
+#[tokio::test]
 async fn bad_owner_meta_or_scopes_are_400_naming_the_field() {
     let app = spawn_app().await;
     let big = "x".repeat(5000);
