@@ -347,14 +347,18 @@ impl TestApp {
 
     // ------------------------------------------------------------ issue
 
+    /// POST issue with the admin token, the content type when one is given, and the body as
+    /// it is, whatever the answer.
+    pub async fn issue_raw(&self, content_type: Option<&str>, body: Body) -> Reply {
+        let req = post("/api/v1/keys/issue/").header("authorization", self.bearer());
+        self.issue_request(with_content_type(req, content_type, body))
+            .await
+    }
+
     /// POST issue with the admin token and a JSON body, whatever the answer.
     pub async fn try_issue(&self, body: Value) -> Reply {
-        let req = post("/api/v1/keys/issue/")
-            .header("authorization", self.bearer())
-            .header("content-type", "application/json")
-            .body(Body::Text(body.to_string()))
-            .unwrap();
-        self.issue_request(req).await
+        self.issue_raw(Some("application/json"), Body::Text(body.to_string()))
+            .await
     }
 
     /// Issues a key with this body; the issue must succeed.
@@ -460,10 +464,13 @@ impl TestApp {
 
     /// POST revoke with any JSON body.
     pub async fn revoke_body(&self, body: Value) -> Reply {
-        let req = post("/api/v1/keys/revoke/")
-            .header("content-type", "application/json")
-            .body(Body::Text(body.to_string()))
-            .unwrap();
+        self.revoke_raw(Some("application/json"), Body::Text(body.to_string()))
+            .await
+    }
+
+    /// POST revoke with the content type when one is given, and the body as it is.
+    pub async fn revoke_raw(&self, content_type: Option<&str>, body: Body) -> Reply {
+        let req = with_content_type(post("/api/v1/keys/revoke/"), content_type, body);
         self.revoke_request(req).await
     }
 
@@ -602,6 +609,14 @@ pub fn get(path: &str) -> Builder {
     HttpRequest::builder()
         .method(Method::GET)
         .uri(format!("https://keygate.test{path}"))
+}
+
+/// The request, with the content type when one is given.
+fn with_content_type(mut req: Builder, content_type: Option<&str>, body: Body) -> Request {
+    if let Some(content_type) = content_type {
+        req = req.header("content-type", content_type);
+    }
+    req.body(body).unwrap()
 }
 
 /// The hash a raw key is stored and cached under.

@@ -27,11 +27,9 @@ async fn every_change_has_exactly_one_audit_event() {
 #[tokio::test]
 async fn a_rotation_is_one_event_found_by_either_keys_id() {
     let app = spawn_app().await;
-    let Issued {
-        id: old_id,
-        key: old_key,
-    } = app.issue_full().await;
-    let reply = app.rotate(&old_key, None).await;
+    let old = app.issue_full().await;
+    let old_id = &old.id;
+    let reply = app.rotate(&old.key, None).await;
     let new_id = reply.id().to_owned();
     let by_old = app.audit(&format!("?key_id={old_id}")).await;
     assert_eq!(actions(&by_old), ["rotate", "issue"]);

@@ -25,6 +25,16 @@ async fn ask(app: &TestApp, key: &str) -> Response {
     authorize(&app.app, &event_with_key(key)).await
 }
 
+/// The authorizer's log line for this key names `outcome` (other modules of the test binary
+/// log the same outcomes for keys of their own).
+fn assert_logged(key_id: &str, outcome: &str) {
+    let logs = captured_logs();
+    assert!(
+        a_line_with(logs.lines(), &["authorizer", key_id, outcome]),
+        "{key_id} {outcome}"
+    );
+}
+
 #[tokio::test]
 async fn a_valid_key_is_authorized_with_its_id_and_name_in_context() {
     let app = spawn_app().await;
@@ -206,12 +216,7 @@ async fn a_key_over_its_rate_limit_is_denied_and_the_log_line_says_so() {
     assert!(ask(&app, &key).await.is_authorized);
     assert!(ask(&app, &key).await.is_authorized);
     assert_eq!(ask(&app, &key).await, Response::deny());
-    // Other modules of this test binary log `rate_limited` too: this key's line says it.
-    let logs = captured_logs();
-    assert!(a_line_with(
-        logs.lines(),
-        &["authorizer", &id, "rate_limited"]
-    ));
+    assert_logged(&id, "rate_limited");
 }
 
 #[tokio::test]
@@ -222,9 +227,5 @@ async fn a_key_with_its_quota_used_up_is_denied_and_the_log_line_says_so() {
         .await;
     assert!(ask(&app, &key).await.is_authorized);
     assert_eq!(ask(&app, &key).await, Response::deny());
-    let logs = captured_logs();
-    assert!(a_line_with(
-        logs.lines(),
-        &["authorizer", &id, "quota_exhausted"]
-    ));
+    assert_logged(&id, "quota_exhausted");
 }

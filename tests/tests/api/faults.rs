@@ -1,5 +1,6 @@
 //! Faults: each test runs its own Redis or DynamoDB Local on a spare port and stops, stalls
-//! or restarts it while Keygate works.
+//! or restarts it while Keygate works, so it disturbs no other test of the binary; the
+//! last one bursts 1,000 issues at the shared services.
 //!
 //! Latency figures are printed (run with `--nocapture` to see them), never asserted:
 //! what is asserted is that every answer stays right.

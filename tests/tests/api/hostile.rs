@@ -6,29 +6,12 @@ use keygate_tests::detail::{INVALID, NOT_FOUND};
 use keygate_tests::{get, post, spawn_app, Reply, TestApp};
 use lambda_http::http::request::Builder;
 use lambda_http::http::HeaderValue;
-use lambda_http::{Body, Request};
+use lambda_http::Body;
 use serde_json::json;
 
 const BODY_LIMIT: usize = 64 * 1024;
 const NAME_X: &str = r#"{"name": "x"}"#;
-
-/// The request, with the content type when one is given.
-fn with_content_type(mut req: Builder, content_type: Option<&str>, body: Body) -> Request {
-    if let Some(content_type) = content_type {
-        req = req.header("content-type", content_type);
-    }
-    req.body(body).unwrap()
-}
-
-/// An issue request with the admin token.
-fn issue_req(app: &TestApp, content_type: Option<&str>, body: Body) -> Request {
-    let req = post("/api/v1/keys/issue/").header("authorization", app.bearer());
-    with_content_type(req, content_type, body)
-}
-
-fn revoke_req(content_type: Option<&str>, body: Body) -> Request {
-    with_content_type(post("/api/v1/keys/revoke/"), content_type, body)
-}
+const JSON: Option<&str> = Some("application/json");
 
 fn json_body(text: impl Into<String>) -> Body {
     Body::Text(text.into())
@@ -68,8 +51,7 @@ fn padded_issue_body(len: usize) -> String {
 async fn a_body_of_exactly_64_kib_is_read() {
     let app = spawn_app().await;
     let body = padded_issue_body(BODY_LIMIT);
-    let req = issue_req(&app, Some("application/json"), json_body(body));
-    let reply = app.issue_request(req).await;
+    let reply = app.issue_raw(JSON, json_body(body)).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
 }
 
@@ -77,14 +59,11 @@ async fn a_body_of_exactly_64_kib_is_read() {
 async fn a_body_one_byte_over_64_kib_is_413_on_issue_and_revoke() {
     let app = spawn_app().await;
     let body = padded_issue_body(BODY_LIMIT + 1);
-    let req = issue_req(&app, Some("application/json"), json_body(body.clone()));
-    let reply = app.issue_request(req).await;
+    let reply = app.issue_raw(JSON, json_body(body.clone())).await;
     assert_refused(&reply, 413, &[&app.admin_token]);
     assert!(reply.detail().contains("64 KiB"), "{}", reply.detail());
 
-    let reply = app
-        .revoke_request(revoke_req(Some("application/json"), json_body(body)))
-        .await;
+    let reply = app.revoke_raw(JSON, json_body(body)).await;
     assert_refused(&reply, 413, &[]);
 }
 
@@ -92,12 +71,8 @@ async fn a_body_one_byte_over_64_kib_is_413_on_issue_and_revoke() {
 async fn a_10_mb_body_is_413_and_nothing_is_stored() {
     let app = spawn_app().await;
     let body = padded_issue_body(10 * 1024 * 1024);
-    let req = issue_req(
-        &app,
-        Some("application/json"),
-        Body::Binary(body.into_bytes()),
-    );
-    assert_refused(&app.issue_request(req).await, 413, &[&app.admin_token]);
+    let reply = app.issue_raw(JSON, Body::Binary(body.into_bytes())).await;
+    assert_refused(&reply, 413, &[&app.admin_token]);
     assert_eq!(app.table_dump().await, "[]");
 }
 
@@ -117,12 +92,12 @@ async fn non_json_content_types_are_415_on_issue_and_revoke() {
         "",
         "*/*",
     ] {
-        let req = issue_req(&app, Some(content_type), json_body(NAME_X));
-        let reply = app.issue_request(req).await;
+        let reply = app.issue_raw(Some(content_type), json_body(NAME_X)).await;
         assert_refused(&reply, 415, &[&app.admin_token]);
 
-        let req = revoke_req(Some(content_type), json_body(revoke_json.clone()));
-        let reply = app.revoke_request(req).await;
+        let reply = app
+            .revoke_raw(Some(content_type), json_body(revoke_json.clone()))
+            .await;
         assert_refused(&reply, 415, &[&key]);
     }
     // None of those revokes went through.
@@ -137,8 +112,13 @@ async fn json_content_types_with_parameters_or_a_json_suffix_are_read() {
         "Application/JSON",
         "application/merge-patch+json",
     ] {
-        let req = issue_req(&app, Some(content_type), json_body(NAME_X));
-        assert_eq!(app.issue_request(req).await.status, 201, "{content_type}");
+        assert_eq!(
+            app.issue_raw(Some(content_type), json_body(NAME_X))
+                .await
+                .status,
+            201,
+            "{content_type}"
+        );
     }
 }
 
@@ -194,8 +174,8 @@ async fn non_utf8_bytes_in_a_body_are_400_on_issue_and_revoke() {
         b"{\"name\": \"\xed\xa0\x80\"}",
         b"\x00\x01\x02\x03",
     ] {
-        let req = issue_req(&app, Some("application/json"), Body::Binary(body.to_vec()));
-        assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
+        let reply = app.issue_raw(JSON, Body::Binary(body.to_vec())).await;
+        assert_refused(&reply, 400, &[&app.admin_token]);
     }
     for body in [
         &b"{\"key\": \"kg_\xff\xfe\"}"[..],
@@ -204,8 +184,8 @@ async fn non_utf8_bytes_in_a_body_are_400_on_issue_and_revoke() {
         b"{\"key\": \"\xed\xa0\x80\"}",
         b"\x00\x01\x02\x03",
     ] {
-        let req = revoke_req(Some("application/json"), Body::Binary(body.to_vec()));
-        assert_refused(&app.revoke_request(req).await, 400, &[]);
+        let reply = app.revoke_raw(JSON, Body::Binary(body.to_vec())).await;
+        assert_refused(&reply, 400, &[]);
     }
 }
 
@@ -310,12 +290,10 @@ async fn a_name_of_201_combining_marks_is_400() {
 #[tokio::test]
 async fn a_lone_surrogate_escape_in_a_name_is_400() {
     let app = spawn_app().await;
-    let req = issue_req(
-        &app,
-        Some("application/json"),
-        json_body(r#"{"name": "a\ud800b"}"#),
-    );
-    assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
+    let reply = app
+        .issue_raw(JSON, json_body(r#"{"name": "a\ud800b"}"#))
+        .await;
+    assert_refused(&reply, 400, &[&app.admin_token]);
 }
 
 #[tokio::test]
@@ -363,12 +341,12 @@ async fn a_json_nesting_bomb_is_400_not_a_stack_overflow() {
         // Unclosed, as deep as the body limit allows.
         "[".repeat(BODY_LIMIT),
     ] {
-        let req = issue_req(&app, Some("application/json"), json_body(body.clone()));
-        let reply = app.issue_request(req).await;
+        let reply = app.issue_raw(JSON, json_body(body.clone())).await;
         assert_refused(&reply, 400, &[&app.admin_token]);
 
-        let req = revoke_req(Some("application/json"), json_body(body));
-        assert_refused(&app.revoke_request(req).await, 400, &[]);
+        let reply = app.revoke_raw(JSON, json_body(body)).await;
+
+        assert_refused(&reply, 400, &[]);
     }
     assert_eq!(app.table_dump().await, "[]");
 }
@@ -414,10 +392,10 @@ async fn numbers_bools_null_arrays_and_objects_where_strings_go_are_400() {
 async fn top_level_values_other_than_an_object_are_400() {
     let app = spawn_app().await;
     for body in ["null", "true", "0", "\"kg_x\"", "[]", "[{\"name\": \"x\"}]"] {
-        let req = issue_req(&app, Some("application/json"), json_body(body));
-        assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
-        let req = revoke_req(Some("application/json"), json_body(body));
-        assert_refused(&app.revoke_request(req).await, 400, &[]);
+        let reply = app.issue_raw(JSON, json_body(body)).await;
+        assert_refused(&reply, 400, &[&app.admin_token]);
+        let reply = app.revoke_raw(JSON, json_body(body)).await;
+        assert_refused(&reply, 400, &[]);
     }
 }
 
@@ -430,8 +408,8 @@ async fn nul_bytes_in_bodies_are_400() {
         b"{\"name\": \"x\"}\x00",
         b"\x00{\"name\": \"x\"}",
     ] {
-        let req = issue_req(&app, Some("application/json"), Body::Binary(body.to_vec()));
-        assert_refused(&app.issue_request(req).await, 400, &[&app.admin_token]);
+        let reply = app.issue_raw(JSON, Body::Binary(body.to_vec())).await;
+        assert_refused(&reply, 400, &[&app.admin_token]);
     }
     assert_eq!(app.table_dump().await, "[]");
 }

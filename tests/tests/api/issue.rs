@@ -1,4 +1,7 @@
-use keygate_tests::{post, spawn_app};
+//! Issuing a key: the admin token is required, the key is shown once and verifies at once,
+//! bad requests are refused with a `detail`, and no key is returned that was not stored.
+
+use keygate_tests::{get, post, spawn_app, Endpoints};
 use lambda_http::Body;
 use serde_json::json;
 
@@ -109,12 +112,9 @@ async fn issue_rejects_bad_bodies_with_400_and_a_detail() {
         r#"{"name": "x", "expires_at": 1700000000}"#,
         r#"{"name": "x", "expires_at": "2001-01-01T00:00:00Z"}"#,
     ] {
-        let req = post("/api/v1/keys/issue/")
-            .header("authorization", format!("Bearer {}", app.admin_token))
-            .header("content-type", "application/json")
-            .body(Body::Text(body.to_owned()))
-            .unwrap();
-        let reply = app.issue_request(req).await;
+        let reply = app
+            .issue_raw(Some("application/json"), Body::Text(body.to_owned()))
+            .await;
         assert_eq!(reply.status, 400, "{body}: {}", reply.body);
         assert!(!reply.detail().is_empty(), "{body}");
     }
@@ -124,11 +124,7 @@ async fn issue_rejects_bad_bodies_with_400_and_a_detail() {
 async fn issue_rejects_a_body_over_64_kib_with_413() {
     let app = spawn_app().await;
     let body = json!({"name": "x", "padding": "p".repeat(70_000)}).to_string();
-    let req = post("/api/v1/keys/issue/")
-        .header("authorization", format!("Bearer {}", app.admin_token))
-        .body(Body::Text(body))
-        .unwrap();
-    let reply = app.issue_request(req).await;
+    let reply = app.issue_raw(None, Body::Text(body)).await;
     assert_eq!(reply.status, 413);
     assert!(reply.detail().contains("64 KiB"));
 }
@@ -136,12 +132,8 @@ async fn issue_rejects_a_body_over_64_kib_with_413() {
 #[tokio::test]
 async fn issue_rejects_a_non_json_content_type_with_415() {
     let app = spawn_app().await;
-    let req = post("/api/v1/keys/issue/")
-        .header("authorization", format!("Bearer {}", app.admin_token))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::Text("name=x".to_owned()))
-        .unwrap();
-    let reply = app.issue_request(req).await;
+    let form = Some("application/x-www-form-urlencoded");
+    let reply = app.issue_raw(form, Body::Text("name=x".to_owned())).await;
     assert_eq!(reply.status, 415);
     assert!(reply.detail().contains("application/json"));
 }
@@ -149,18 +141,15 @@ async fn issue_rejects_a_non_json_content_type_with_415() {
 #[tokio::test]
 async fn issue_rejects_non_utf8_bytes_with_400() {
     let app = spawn_app().await;
-    let req = post("/api/v1/keys/issue/")
-        .header("authorization", format!("Bearer {}", app.admin_token))
-        .body(Body::Binary(b"{\"name\": \"\xff\xfe\"}".to_vec()))
-        .unwrap();
-    assert_eq!(app.issue_request(req).await.status, 400);
+    let body = Body::Binary(b"{\"name\": \"\xff\xfe\"}".to_vec());
+    assert_eq!(app.issue_raw(None, body).await.status, 400);
 }
 
 #[tokio::test]
 async fn issue_with_get_is_405() {
     let app = spawn_app().await;
-    let req = keygate_tests::get("/api/v1/keys/issue/")
-        .header("authorization", format!("Bearer {}", app.admin_token))
+    let req = get("/api/v1/keys/issue/")
+        .header("authorization", app.bearer())
         .body(Body::Empty)
         .unwrap();
     let reply = app.issue_request(req).await;
@@ -172,9 +161,7 @@ async fn issue_with_get_is_405() {
 #[tokio::test]
 async fn issue_answers_503_and_returns_no_key_when_dynamodb_is_down() {
     let app = spawn_app().await;
-    let down = app
-        .instance(keygate_tests::Endpoints::without_dynamodb())
-        .await;
+    let down = app.instance(Endpoints::without_dynamodb()).await;
     let reply = down.try_issue(json!({"name": "x"})).await;
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.body.get("key").is_none());

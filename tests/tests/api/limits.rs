@@ -160,12 +160,9 @@ async fn a_key_without_limits_gets_no_headers_and_no_counters() {
 #[tokio::test]
 async fn a_request_that_fails_a_scope_check_still_counts() {
     let app = spawn_app().await;
-    let key = issue_limited(
-        &app,
-        json!({"scopes": ["orders:read"], "rate_limit": {"limit": 2, "window_seconds": 60}}),
-    )
-    .await
-    .key;
+    let limits =
+        json!({"scopes": ["orders:read"], "rate_limit": {"limit": 2, "window_seconds": 60}});
+    let key = issue_limited(&app, limits).await.key;
     assert_eq!(
         app.protected_with_scope(&key, "orders:write").await.status,
         403
@@ -177,11 +174,9 @@ async fn a_request_that_fails_a_scope_check_still_counts() {
 #[tokio::test]
 async fn revoked_and_unknown_keys_are_not_counted() {
     let app = spawn_app().await;
-    let Issued { id, key } = issue_limited(
-        &app,
-        json!({"quota": {"remaining": 5}, "rate_limit": {"limit": 5, "window_seconds": 60}}),
-    )
-    .await;
+    let limits =
+        json!({"quota": {"remaining": 5}, "rate_limit": {"limit": 5, "window_seconds": 60}});
+    let Issued { id, key } = issue_limited(&app, limits).await;
     assert_eq!(app.protected(&key).await.status, 200);
     assert_eq!(app.revoke(&key).await.status, 200);
     for _ in 0..3 {
@@ -194,9 +189,8 @@ async fn revoked_and_unknown_keys_are_not_counted() {
 #[tokio::test]
 async fn an_exhausted_quota_is_429_with_no_time_to_retry_after_when_it_never_refills() {
     let app = spawn_app().await;
-    let key = issue_limited(&app, json!({"quota": {"remaining": 1}}))
-        .await
-        .key;
+    let limits = json!({"quota": {"remaining": 1}});
+    let key = issue_limited(&app, limits).await.key;
     assert_eq!(app.protected(&key).await.status, 200);
     let refused = app.protected(&key).await;
     assert_eq!(refused.status, 429);
@@ -210,12 +204,8 @@ async fn an_exhausted_quota_is_429_with_no_time_to_retry_after_when_it_never_ref
 #[tokio::test]
 async fn an_exhausted_quota_is_429_and_says_when_it_refills() {
     let app = spawn_app().await;
-    let key = issue_limited(
-        &app,
-        json!({"quota": {"remaining": 0, "refill": {"every": "day", "amount": 10}}}),
-    )
-    .await
-    .key;
+    let limits = json!({"quota": {"remaining": 0, "refill": {"every": "day", "amount": 10}}});
+    let key = issue_limited(&app, limits).await.key;
     let refused = app.protected(&key).await;
     assert_eq!(refused.status, 429);
     let now = Utc::now();
@@ -235,11 +225,8 @@ async fn an_exhausted_quota_is_429_and_says_when_it_refills() {
 #[tokio::test]
 async fn a_quota_refills_in_a_new_period_and_the_refill_is_stored() {
     let app = spawn_app().await;
-    let Issued { id, key } = issue_limited(
-        &app,
-        json!({"quota": {"remaining": 1, "refill": {"every": "day", "amount": 3}}}),
-    )
-    .await;
+    let limits = json!({"quota": {"remaining": 1, "refill": {"every": "day", "amount": 3}}});
+    let Issued { id, key } = issue_limited(&app, limits).await;
     let today = Utc::now();
     assert!(app.verify_at(&key, today).await.verdict.is_ok());
     let used_up = app.verify_at(&key, today).await;
@@ -417,12 +404,9 @@ async fn bad_limits_are_400_naming_the_field() {
 #[tokio::test]
 async fn a_rotated_key_keeps_its_limits_and_what_is_left_of_its_quota() {
     let app = spawn_app().await;
-    let key = issue_limited(
-        &app,
-        json!({"rate_limit": {"limit": 50, "window_seconds": 60}, "quota": {"remaining": 5}}),
-    )
-    .await
-    .key;
+    let limits =
+        json!({"rate_limit": {"limit": 50, "window_seconds": 60}, "quota": {"remaining": 5}});
+    let key = issue_limited(&app, limits).await.key;
     for _ in 0..2 {
         assert_eq!(app.protected(&key).await.status, 200);
     }
@@ -444,13 +428,9 @@ async fn a_name_or_owner_that_looks_like_a_limit_is_not_one() {
     let app = spawn_app().await;
     // The script finds limits in the entry's JSON with patterns; JSON escaping keeps a
     // quote inside a string from ever looking like the start of a field.
-    let key = issue_limited(
-        &app,
-        json!({"name": "x\",\"rl\":[1,1],\"q\":[0,0,0,0,\"\"],\"st\":\"a",
-               "owner": "\"rl\":[1,1]"}),
-    )
-    .await
-    .key;
+    let fields = json!({"name": "x\",\"rl\":[1,1],\"q\":[0,0,0,0,\"\"],\"st\":\"a",
+               "owner": "\"rl\":[1,1]"});
+    let key = issue_limited(&app, fields).await.key;
     for _ in 0..3 {
         let ok = app.protected(&key).await;
         assert_eq!(ok.status, 200, "{}", ok.body);

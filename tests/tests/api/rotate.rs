@@ -139,14 +139,12 @@ async fn the_old_key_can_still_be_revoked_during_its_grace_period() {
 #[tokio::test]
 async fn a_failed_rotation_transaction_leaves_nothing_half_done() {
     let app = spawn_app().await;
-    let Issued {
-        id: old_id,
-        key: old_key,
-    } = app.issue_full().await;
-    let hash = key_hash(&old_key);
+    let issued = app.issue_full().await;
+    let old_id = &issued.id;
+    let hash = key_hash(&issued.key);
     let mut stale = app.stored(&hash).await;
     // Someone else changed the key since it was read: the old key's condition fails.
-    app.update_key(&old_id, json!({"name": "renamed"})).await;
+    app.update_key(old_id, json!({"name": "renamed"})).await;
     stale.version = 0;
     let (new_key, new) = new_record("n", Utc::now());
     let ended = keygate::rotate::ended(&stale, &new.id, 60, Utc::now());
