@@ -403,7 +403,7 @@ impl TestApp {
     /// negative), put straight into the table.
     pub async fn insert_expiring(&self, expires_in: TimeDelta) -> ApiKey {
         let now = Utc::now();
-        let (key, record) = new_record("dated", now - TimeDelta::days(30));
+        let NewRecord { key, record } = new_record("dated", now - TimeDelta::days(30));
         let record = KeyRecord {
             expires_at: Some(now + expires_in),
             ..record
@@ -559,7 +559,7 @@ impl TestApp {
     // ------------------------------------------------------------ what is stored
 
     /// Every Redis key in this app's namespace, with its value.
-    pub async fn redis_dump(&self) -> Vec<(String, Vec<u8>)> {
+    pub async fn redis_dump(&self) -> Vec<CacheEntry> {
         let mut conn = redis::Client::open(self.endpoints.redis.as_str())
             .unwrap()
             .get_multiplexed_async_connection()
@@ -577,7 +577,10 @@ impl TestApp {
                 .query_async(&mut conn)
                 .await
                 .unwrap();
-            out.push((key, value.unwrap_or_default()));
+            out.push(CacheEntry {
+                key,
+                value: value.unwrap_or_default(),
+            });
         }
         out
     }
@@ -629,8 +632,14 @@ pub fn unissued_key() -> ApiKey {
     ApiKey::generate(&KeyPrefix::default()).unwrap()
 }
 
-/// A fresh key and a record for it, active, made at `created_at`; nothing is stored.
-pub fn new_record(name: &str, created_at: DateTime<Utc>) -> (ApiKey, KeyRecord) {
+/// A fresh key and a record for it, not stored (see [`TestApp::insert`]).
+pub struct NewRecord {
+    pub key: ApiKey,
+    pub record: KeyRecord,
+}
+
+/// A fresh key and its record, active, made at `created_at`; nothing is stored.
+pub fn new_record(name: &str, created_at: DateTime<Utc>) -> NewRecord {
     let key = unissued_key();
     let record = KeyRecord::new(
         KeyId::generate().unwrap(),
@@ -638,7 +647,7 @@ pub fn new_record(name: &str, created_at: DateTime<Utc>) -> (ApiKey, KeyRecord) 
         key.display_prefix(),
         created_at,
     );
-    (key, record)
+    NewRecord { key, record }
 }
 
 /// The `action` of each audit event, in order.
@@ -649,17 +658,17 @@ pub fn actions(events: &[Value]) -> Vec<&str> {
         .collect()
 }
 
+/// One Redis key of an app's namespace and its value (empty for a key that is not a string).
+pub struct CacheEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
 /// A key just issued: its id, and the raw key, shown this once.
 #[derive(Debug, Clone)]
 pub struct Issued {
     pub id: String,
     pub key: String,
-}
-
-impl Issued {
-    pub fn hash(&self) -> KeyHash {
-        key_hash(&self.key)
-    }
 }
 
 /// A handler's answer: status, headers, and the body as text and as JSON.

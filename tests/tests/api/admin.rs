@@ -5,7 +5,8 @@ use keygate::key::{ApiKey, KeyHash, KeyId};
 use keygate::record::{KeyRecord, State};
 use keygate_tests::detail::{NOT_FOUND, REVOKED_NOW};
 use keygate_tests::{
-    captured_logs, get, key_hash, new_record, post, spawn_app, Endpoints, Issued, Reply, TestApp,
+    captured_logs, get, key_hash, new_record, post, spawn_app, Endpoints, Issued, NewRecord, Reply,
+    TestApp,
 };
 use lambda_http::http::{Method, Request as HttpRequest};
 use lambda_http::Body;
@@ -31,7 +32,7 @@ async fn seed(
     state: State,
     expires_at: Option<DateTime<Utc>>,
 ) -> String {
-    let (key, record) = new_record(name, base_time() + TimeDelta::minutes(minute));
+    let NewRecord { key, record } = new_record(name, base_time() + TimeDelta::minutes(minute));
     let record = KeyRecord {
         state,
         expires_at,

@@ -149,7 +149,7 @@ async fn a_key_without_limits_gets_no_headers_and_no_counters() {
         assert_eq!(ok.status, 200);
         assert!(ok.headers.get("ratelimit-limit").is_none());
     }
-    let keys: Vec<String> = app.redis_dump().await.into_iter().map(|(k, _)| k).collect();
+    let keys: Vec<String> = app.redis_dump().await.into_iter().map(|e| e.key).collect();
     assert!(
         keys.iter()
             .all(|k| !k.contains(":rate:") && !k.contains(":quota:")),

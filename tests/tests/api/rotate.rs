@@ -146,8 +146,8 @@ async fn a_failed_rotation_transaction_leaves_nothing_half_done() {
     // Someone else changed the key since it was read: the old key's condition fails.
     app.update_key(old_id, json!({"name": "renamed"})).await;
     stale.version = 0;
-    let (new_key, new) = new_record("n", Utc::now());
-    let ended = keygate::rotate::ended(&stale, &new.id, 60, Utc::now());
+    let new = new_record("n", Utc::now());
+    let ended = keygate::rotate::ended(&stale, &new.record.id, 60, Utc::now());
     let result = app
         .app
         .store
@@ -155,15 +155,15 @@ async fn a_failed_rotation_transaction_leaves_nothing_half_done() {
             &hash,
             &stale,
             &ended,
-            &new_key.hash(),
-            &new,
+            &new.key.hash(),
+            &new.record,
             &Origin::default(),
             Utc::now(),
         )
         .await;
     assert!(matches!(result, Err(StoreError::Conflict)), "{result:?}");
     assert!(
-        app.app.store.get(&new_key.hash()).await.unwrap().is_none(),
+        app.app.store.get(&new.key.hash()).await.unwrap().is_none(),
         "no new key"
     );
     let old = app.stored(&hash).await;

@@ -28,10 +28,10 @@ async fn no_raw_key_or_admin_token_is_stored_cached_or_logged() {
     for key in &keys {
         let secret = &key[3..];
         assert!(!table.contains(secret), "a raw key is in the table");
-        for (k, v) in &cache {
-            assert!(!k.contains(secret), "a raw key is a Redis key");
+        for entry in &cache {
+            assert!(!entry.key.contains(secret), "a raw key is a Redis key");
             assert!(
-                !String::from_utf8_lossy(v).contains(secret),
+                !String::from_utf8_lossy(&entry.value).contains(secret),
                 "a raw key is in Redis"
             );
         }

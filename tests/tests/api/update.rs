@@ -5,7 +5,7 @@ use chrono::{TimeDelta, Utc};
 use keygate::audit::Origin;
 use keygate::key::KeyId;
 use keygate_tests::detail::{EXPIRED, REVOKED};
-use keygate_tests::{key_hash, new_record, spawn_app, Issued, TestApp};
+use keygate_tests::{key_hash, new_record, spawn_app, Issued, NewRecord, TestApp};
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -115,7 +115,7 @@ async fn keys_stored_before_versions_existed_count_as_version_0() {
     use aws_sdk_dynamodb::types::AttributeValue;
     let app = spawn_app().await;
     let store = &app.app.store;
-    let (key, record) = new_record("old", Utc::now());
+    let NewRecord { key, record } = new_record("old", Utc::now());
     app.insert(&key, &record).await;
     store
         .client()
