@@ -23,7 +23,7 @@ log_prefix=schemathesis
 # code now needs.
 export TABLE_NAME="${KEYGATE_SCHEMATHESIS_TABLE:-keygate-st-$(random_hex 4)}"
 export CACHE_KEY_PREFIX="kgst"
-# This run checks the contract, not Redis faults (tests/tests/faults.rs does): on a busy CI
+# This run checks the contract, not Redis faults (tests/tests/api/faults.rs does): on a busy CI
 # host the default 50 ms budget can expire and turn a revoke into its documented 503.
 export REDIS_TIMEOUT_MS="${REDIS_TIMEOUT_MS:-1000}"
 
@@ -74,7 +74,7 @@ fi
 mkdir -p "$run_dir"
 # cargo lambda's emulator cannot put a body that is not UTF-8 into a text (JSON) event: it
 # answers 500 itself, without calling the function (a real 500 from Keygate would be JSON
-# with `detail`). Only that failure is dropped; tests/tests/hostile.rs proves the functions
+# with `detail`). Only that failure is dropped; tests/tests/api/hostile.rs proves the functions
 # answer 400 to such bodies.
 hooks="$run_dir/hooks.py"
 cat >"$hooks" <<'PY'

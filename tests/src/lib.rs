@@ -2,8 +2,9 @@
 //! namespace on the real local services, and returns a [`TestApp`] whose helpers call the
 //! functions' handlers exactly as the Lambda runtime would.
 //!
-//! Endpoints come from `AWS_ENDPOINT_URL_DYNAMODB` and `REDIS_URL` (`make test` sets them);
-//! set `TEST_LOG=1` to echo the captured log lines.
+//! Every handler call answers a [`Reply`] (status, headers, body); issuing a key answers an
+//! [`Issued`] (id and raw key). Endpoints come from `AWS_ENDPOINT_URL_DYNAMODB` and
+//! `REDIS_URL` (`make test` sets them); set `TEST_LOG=1` to echo the captured log lines.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,16 +13,31 @@ use std::sync::{Arc, Mutex, Once, OnceLock};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
+use chrono::{DateTime, TimeDelta, Utc};
 use keygate::cache::Cache;
 use keygate::config::{AdminToken, Config};
+use keygate::domain::key::{ApiKey, KeyHash, KeyId, KeyPrefix};
+use keygate::domain::outcome::Verification;
+use keygate::domain::record::KeyRecord;
+use keygate::ops::verify::verify;
 use keygate::store::{create_table, Store};
 use keygate::App;
-use lambda_http::http::{Method, Request as HttpRequest};
+use lambda_http::http::{request::Builder, HeaderMap, Method, Request as HttpRequest};
 use lambda_http::{Body, Request, Response};
 use rand::distr::{Alphanumeric, SampleString};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 pub use keygate_local::services;
+
+/// The `detail` of each answer the contract words exactly.
+pub mod detail {
+    pub const MISSING: &str = "API Key is missing. Send it in the X-API-KEY header.";
+    pub const INVALID: &str = "Invalid API Key.";
+    pub const REVOKED: &str = "API Key is not active or has been revoked.";
+    pub const EXPIRED: &str = "API Key has expired.";
+    pub const NOT_FOUND: &str = "API Key not found.";
+    pub const REVOKED_NOW: &str = "API Key revoked successfully.";
+}
 
 pub const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
 pub const DEAD_REDIS: &str = "redis://127.0.0.1:9";
@@ -44,6 +60,13 @@ fn random(n: usize) -> String {
 /// logged.
 pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// Whether one of `lines` holds every one of `parts`.
+pub fn a_line_with<'a>(lines: impl IntoIterator<Item = &'a str>, parts: &[&str]) -> bool {
+    lines
+        .into_iter()
+        .any(|line| parts.iter().all(|part| line.contains(part)))
 }
 
 static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -79,6 +102,11 @@ pub struct RequestCounter(Arc<AtomicUsize>);
 impl RequestCounter {
     pub fn get(&self) -> usize {
         self.0.load(Ordering::SeqCst)
+    }
+
+    /// How many requests were sent since the count was `before`.
+    pub fn since(&self, before: usize) -> usize {
+        self.get() - before
     }
 }
 
@@ -124,6 +152,42 @@ impl Default for Endpoints {
         Self {
             dynamodb: dynamodb_endpoint(),
             redis: redis_url(),
+        }
+    }
+}
+
+impl Endpoints {
+    /// The shared DynamoDB Local, and a Redis of the test's own.
+    pub fn with_redis(redis: String) -> Self {
+        Self {
+            redis,
+            ..Default::default()
+        }
+    }
+
+    /// The shared Redis, and a DynamoDB of the test's own.
+    pub fn with_dynamodb(dynamodb: String) -> Self {
+        Self {
+            dynamodb,
+            ..Default::default()
+        }
+    }
+
+    /// The shared DynamoDB Local, and a Redis nobody answers on.
+    pub fn without_redis() -> Self {
+        Self::with_redis(DEAD_REDIS.to_owned())
+    }
+
+    /// The shared Redis, and a DynamoDB nobody answers on.
+    pub fn without_dynamodb() -> Self {
+        Self::with_dynamodb(DEAD_ENDPOINT.to_owned())
+    }
+
+    /// Neither service answers.
+    pub fn unreachable() -> Self {
+        Self {
+            dynamodb: DEAD_ENDPOINT.to_owned(),
+            redis: DEAD_REDIS.to_owned(),
         }
     }
 }
@@ -224,37 +288,192 @@ impl TestApp {
         self.instance(self.endpoints.clone()).await
     }
 
-    pub fn admin(&self) -> AdminToken {
+    fn admin(&self) -> AdminToken {
         AdminToken::new(self.admin_token.clone())
     }
+
+    /// `Authorization: Bearer <admin token>`.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.admin_token)
+    }
+
+    // ------------------------------------------------------------ the functions' handlers
 
     pub async fn issue_request(&self, req: Request) -> Reply {
         let admin = self.admin();
         let app = &self.app;
-        reply(
+        let response =
             keygate::edge::telemetry::serve("issue", req, |req| issue::handle(app, &admin, req))
-                .await,
-        )
+                .await;
+        Reply::json(response)
     }
 
     pub async fn revoke_request(&self, req: Request) -> Reply {
         let app = &self.app;
-        reply(keygate::edge::telemetry::serve("revoke", req, |req| revoke::handle(app, req)).await)
+        let response =
+            keygate::edge::telemetry::serve("revoke", req, |req| revoke::handle(app, req)).await;
+        Reply::json(response)
     }
 
     pub async fn protected_request(&self, req: Request) -> Reply {
         let app = &self.app;
-        reply(
-            keygate::edge::telemetry::serve("test-protected", req, |req| {
-                test_protected::handle(app, req)
-            })
-            .await,
-        )
+        let response = keygate::edge::telemetry::serve("test-protected", req, |req| {
+            test_protected::handle(app, req)
+        })
+        .await;
+        Reply::json(response)
     }
 
     pub async fn rotate_request(&self, req: Request) -> Reply {
         let app = &self.app;
-        reply(keygate::edge::telemetry::serve("rotate", req, |req| rotate::handle(app, req)).await)
+        let response =
+            keygate::edge::telemetry::serve("rotate", req, |req| rotate::handle(app, req)).await;
+        Reply::json(response)
+    }
+
+    /// The admin function's answer to any request, as sent: the page and its assets are not
+    /// JSON, so [`Reply::body`] is `Null` where [`Reply::text`] is not JSON.
+    pub async fn admin_request(&self, req: Request) -> Reply {
+        Reply::any(self.admin_response(req).await)
+    }
+
+    async fn admin_response(&self, req: Request) -> Result<Response<Body>, lambda_http::Error> {
+        let admin = self.admin();
+        let app = &self.app;
+        keygate::edge::telemetry::serve("admin", req, |req| async {
+            let response = admin::handle(app, &admin, req).await;
+            Ok(response.expect("the admin handler answers every request"))
+        })
+        .await
+    }
+
+    // ------------------------------------------------------------ issue
+
+    /// POST issue with the admin token, the content type when one is given, and the body as
+    /// it is, whatever the answer.
+    pub async fn issue_raw(&self, content_type: Option<&str>, body: Body) -> Reply {
+        let req = post("/api/v1/keys/issue/").header("authorization", self.bearer());
+        self.issue_request(with_content_type(req, content_type, body))
+            .await
+    }
+
+    /// POST issue with the admin token and a JSON body, whatever the answer.
+    pub async fn try_issue(&self, body: Value) -> Reply {
+        self.issue_raw(Some("application/json"), Body::Text(body.to_string()))
+            .await
+    }
+
+    /// Issues a key with this body; the issue must succeed.
+    pub async fn issue_with(&self, body: Value) -> Issued {
+        self.try_issue(body).await.issued()
+    }
+
+    /// Issues a key with an owner, metadata and a scope, for a rotation or an update to
+    /// carry over.
+    /// Issues a key with every field set, allowed to rotate itself.
+    pub async fn issue_full(&self) -> Issued {
+        self.issue_with(json!({
+            "name": "orders",
+            "owner": "team-a",
+            "meta": {"plan": "pro"},
+            "scopes": ["orders:read"],
+            "self_rotation": true,
+        }))
+        .await
+    }
+
+    /// Issues a key with just a name.
+    pub async fn issue(&self, name: &str) -> Issued {
+        self.issue_with(json!({ "name": name })).await
+    }
+
+    /// Puts a key straight into the table, to set up what the API cannot create (an expiry
+    /// in the past, a chosen creation time or state).
+    pub async fn insert(&self, key: &ApiKey, record: &KeyRecord) {
+        self.app.store.insert(&key.hash(), record).await.unwrap();
+    }
+
+    /// The record stored under `hash`, which must be there.
+    pub async fn stored(&self, hash: &KeyHash) -> KeyRecord {
+        self.app
+            .store
+            .get(hash)
+            .await
+            .unwrap()
+            .expect("the key is stored")
+    }
+
+    /// A key created 30 days ago that expires `expires_in` from now (in the past when
+    /// negative), put straight into the table.
+    pub async fn insert_expiring(&self, expires_in: TimeDelta) -> ApiKey {
+        let now = Utc::now();
+        let NewRecord { key, record } = new_record("dated", now - TimeDelta::days(30));
+        let record = KeyRecord {
+            expires_at: Some(now + expires_in),
+            ..record
+        };
+        self.insert(&key, &record).await;
+        key
+    }
+
+    // ------------------------------------------------------------ verify, revoke, rotate
+
+    /// GET test-protected with the key in `X-API-KEY`.
+    pub async fn protected(&self, key: &str) -> Reply {
+        let req = get("/api/v1/keys/test-protected/")
+            .header("X-API-KEY", key)
+            .body(Body::Empty)
+            .unwrap();
+        self.protected_request(req).await
+    }
+
+    /// test-protected's answer to `req` as built (its method, path and headers), with no body.
+    pub async fn protected_with(&self, req: Builder) -> Reply {
+        self.protected_request(req.body(Body::Empty).unwrap()).await
+    }
+
+    /// GET test-protected with no `X-API-KEY` at all.
+    pub async fn protected_without_key(&self) -> Reply {
+        let req = get("/api/v1/keys/test-protected/")
+            .body(Body::Empty)
+            .unwrap();
+        self.protected_request(req).await
+    }
+
+    /// GET test-protected with the key, requiring `?scope=`.
+    pub async fn protected_with_scope(&self, key: &str, scope: &str) -> Reply {
+        let req = get(&format!("/api/v1/keys/test-protected/?scope={scope}"))
+            .header("x-api-key", key)
+            .body(Body::Empty)
+            .unwrap();
+        self.protected_request(req).await
+    }
+
+    /// Verifies a key as a guard does at this moment, straight through the library.
+    pub async fn verify(&self, key: &str) -> Verification {
+        self.verify_at(key, Utc::now()).await
+    }
+
+    /// Verifies a key as a guard would at `now`.
+    pub async fn verify_at(&self, key: &str, now: DateTime<Utc>) -> Verification {
+        verify(&self.app.store, &self.app.cache, key, now).await
+    }
+
+    /// POST revoke with `{"key": key}`.
+    pub async fn revoke(&self, key: &str) -> Reply {
+        self.revoke_body(json!({ "key": key })).await
+    }
+
+    /// POST revoke with any JSON body.
+    pub async fn revoke_body(&self, body: Value) -> Reply {
+        self.revoke_raw(Some("application/json"), Body::Text(body.to_string()))
+            .await
+    }
+
+    /// POST revoke with the content type when one is given, and the body as it is.
+    pub async fn revoke_raw(&self, content_type: Option<&str>, body: Body) -> Reply {
+        let req = with_content_type(post("/api/v1/keys/revoke/"), content_type, body);
+        self.revoke_request(req).await
     }
 
     /// Self-service rotation: POST rotate with the key in `X-API-KEY`.
@@ -267,59 +486,82 @@ impl TestApp {
         self.rotate_request(req).await
     }
 
-    /// A call to the admin function's API, with the admin token: `path` is after `admin/api`.
-    pub async fn admin_api(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let req = HttpRequest::builder()
+    // ------------------------------------------------------------ the admin API
+
+    /// A call to the admin function with the admin token, at any path; the content type is
+    /// JSON when there is a body. The answer must be JSON.
+    pub async fn admin_at(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = HttpRequest::builder()
             .method(method)
-            .uri(format!("https://keygate.test/admin/api{path}"))
-            .header("authorization", format!("Bearer {}", self.admin_token))
-            .header("content-type", "application/json")
-            .body(body.map_or(Body::Empty, |b| Body::Text(b.to_string())))
-            .unwrap();
-        let admin = self.admin();
-        let app = &self.app;
-        reply(
-            keygate::edge::telemetry::serve("admin", req, |req| admin::handle(app, &admin, req))
-                .await,
-        )
+            .uri(format!("https://keygate.test{path}"))
+            .header("authorization", self.bearer());
+        let body = match body {
+            Some(value) => {
+                req = req.header("content-type", "application/json");
+                Body::Text(value.to_string())
+            }
+            None => Body::Empty,
+        };
+        Reply::json(self.admin_response(req.body(body).unwrap()).await)
     }
 
-    /// POST issue with the admin token and a JSON body.
-    pub async fn issue(&self, body: Value) -> Reply {
-        let req = post("/api/v1/keys/issue/")
-            .header("authorization", format!("Bearer {}", self.admin_token))
-            .header("content-type", "application/json")
-            .body(Body::Text(body.to_string()))
-            .unwrap();
-        self.issue_request(req).await
+    /// A call to the admin API: `path` is what follows `/admin/api`.
+    pub async fn admin_api(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.admin_at(method, &format!("/admin/api{path}"), body)
+            .await
     }
 
-    /// Issues a key and returns the raw key.
-    pub async fn issue_key(&self, name: &str) -> String {
-        let reply = self.issue(serde_json::json!({ "name": name })).await;
-        assert_eq!(reply.status, 201, "{}", reply.body);
-        reply.body["key"].as_str().unwrap().to_owned()
+    /// Issues a key with just a name through the admin API (POST `/admin/api/keys`).
+    pub async fn admin_issue(&self, name: &str) -> Issued {
+        self.admin_api(Method::POST, "/keys", Some(json!({ "name": name })))
+            .await
+            .issued()
     }
 
-    pub async fn revoke(&self, key: &str) -> Reply {
-        let req = post("/api/v1/keys/revoke/")
-            .header("content-type", "application/json")
-            .body(Body::Text(serde_json::json!({ "key": key }).to_string()))
-            .unwrap();
-        self.revoke_request(req).await
+    /// GET `/admin/api/keys?{query}`, whatever the answer.
+    pub async fn try_list_keys(&self, query: &str) -> Reply {
+        self.admin_api(Method::GET, &format!("/keys?{query}"), None)
+            .await
     }
 
-    /// GET test-protected, with `X-API-KEY` when a key is given.
-    pub async fn protected(&self, key: Option<&str>) -> Reply {
-        let mut req = get("/api/v1/keys/test-protected/");
-        if let Some(key) = key {
-            req = req.header("X-API-KEY", key);
-        }
-        self.protected_request(req.body(Body::Empty).unwrap()).await
+    /// GET `/admin/api/keys?{query}`; the list must be answered.
+    pub async fn list_keys(&self, query: &str) -> Reply {
+        let reply = self.try_list_keys(query).await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.text);
+        reply
     }
+
+    /// GET `/admin/api/keys/{id}`.
+    pub async fn view_key(&self, id: &str) -> Reply {
+        self.admin_api(Method::GET, &format!("/keys/{id}"), None)
+            .await
+    }
+
+    /// PATCH `/admin/api/keys/{id}`.
+    pub async fn update_key(&self, id: &str, body: Value) -> Reply {
+        self.admin_api(Method::PATCH, &format!("/keys/{id}"), Some(body))
+            .await
+    }
+
+    /// POST `/admin/api/keys/{id}/revoke`.
+    pub async fn revoke_by_id(&self, id: &str) -> Reply {
+        self.admin_api(Method::POST, &format!("/keys/{id}/revoke"), None)
+            .await
+    }
+
+    /// The audit events `GET /admin/api/audit{query}` answers; the query must be answered.
+    pub async fn audit(&self, query: &str) -> Vec<Value> {
+        let reply = self
+            .admin_api(Method::GET, &format!("/audit{query}"), None)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body["events"].as_array().unwrap().clone()
+    }
+
+    // ------------------------------------------------------------ what is stored
 
     /// Every Redis key in this app's namespace, with its value.
-    pub async fn redis_dump(&self) -> Vec<(String, Vec<u8>)> {
+    pub async fn redis_dump(&self) -> Vec<CacheEntry> {
         let mut conn = redis::Client::open(self.endpoints.redis.as_str())
             .unwrap()
             .get_multiplexed_async_connection()
@@ -337,7 +579,10 @@ impl TestApp {
                 .query_async(&mut conn)
                 .await
                 .unwrap();
-            out.push((key, value.unwrap_or_default()));
+            out.push(CacheEntry {
+                key,
+                value: value.unwrap_or_default(),
+            });
         }
         out
     }
@@ -359,44 +604,168 @@ pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
         .expect("Redis must be running (make test starts it)")
 }
 
-pub fn post(path: &str) -> lambda_http::http::request::Builder {
+pub fn post(path: &str) -> Builder {
     HttpRequest::builder()
         .method(Method::POST)
         .uri(format!("https://keygate.test{path}"))
 }
 
-pub fn get(path: &str) -> lambda_http::http::request::Builder {
+pub fn get(path: &str) -> Builder {
     HttpRequest::builder()
         .method(Method::GET)
         .uri(format!("https://keygate.test{path}"))
 }
 
-/// A response, with its body parsed as JSON.
+/// The request, with the content type when one is given.
+fn with_content_type(mut req: Builder, content_type: Option<&str>, body: Body) -> Request {
+    if let Some(content_type) = content_type {
+        req = req.header("content-type", content_type);
+    }
+    req.body(body).unwrap()
+}
+
+/// The hash a raw key is stored and cached under.
+pub fn key_hash(key: &str) -> KeyHash {
+    ApiKey::parse(key).unwrap().hash()
+}
+
+/// A well-formed key that was never issued.
+pub fn unissued_key() -> ApiKey {
+    ApiKey::generate(&KeyPrefix::default()).unwrap()
+}
+
+/// A fresh key and a record for it, not stored (see [`TestApp::insert`]).
+pub struct NewRecord {
+    pub key: ApiKey,
+    pub record: KeyRecord,
+}
+
+/// A fresh key and its record, active, made at `created_at`; nothing is stored.
+pub fn new_record(name: &str, created_at: DateTime<Utc>) -> NewRecord {
+    let key = unissued_key();
+    let record = KeyRecord::new(
+        KeyId::generate().unwrap(),
+        name.to_owned(),
+        key.display_prefix(),
+        created_at,
+    );
+    NewRecord { key, record }
+}
+
+/// The `action` of each audit event, in order.
+pub fn actions(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
+/// One Redis key of an app's namespace and its value (empty for a key that is not a string).
+pub struct CacheEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+}
+
+/// A key just issued: its id, and the raw key, shown this once.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub id: String,
+    pub key: String,
+}
+
+/// A handler's answer: status, headers, and the body as text and as JSON.
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
-    pub headers: lambda_http::http::HeaderMap,
+    pub headers: HeaderMap,
+    /// The body as sent.
+    pub text: String,
+    /// The body parsed as JSON; `Null` when there is none.
     pub body: Value,
 }
 
 impl Reply {
+    /// A JSON function's answer: every response, errors included, is JSON.
+    fn json(response: Result<Response<Body>, lambda_http::Error>) -> Self {
+        let response = response.expect("handlers never fail at the runtime level");
+        let empty = matches!(response.body(), Body::Empty);
+        let mut reply = Self::from_response(response);
+        if !empty {
+            reply.body = serde_json::from_str(&reply.text)
+                .unwrap_or_else(|e| panic!("every response is JSON: {e}: {}", reply.text));
+        }
+        reply
+    }
+
+    /// Any answer: `body` is `Null` where the text is not JSON.
+    fn any(response: Result<Response<Body>, lambda_http::Error>) -> Self {
+        Self::from_response(response.expect("handlers never fail at the runtime level"))
+    }
+
+    fn from_response(response: Response<Body>) -> Self {
+        let text = match response.body() {
+            Body::Text(t) => t.clone(),
+            Body::Binary(b) => String::from_utf8(b.clone()).expect("every response is text"),
+            _ => String::new(),
+        };
+        Reply {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
     pub fn detail(&self) -> &str {
         self.body["detail"].as_str().unwrap_or_default()
     }
-}
 
-fn reply(response: Result<Response<Body>, lambda_http::Error>) -> Reply {
-    let response = response.expect("handlers never fail at the runtime level");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = match response.body() {
-        Body::Text(t) => serde_json::from_str(t).expect("every response is JSON"),
-        Body::Binary(b) => serde_json::from_slice(b).expect("every response is JSON"),
-        _ => Value::Null,
-    };
-    Reply {
-        status,
-        headers,
-        body,
+    /// A header's value, or "" when it is absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// A header holding a whole number, such as `retry-after`.
+    pub fn number_header(&self, name: &str) -> Option<u64> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().parse().unwrap())
+    }
+
+    /// The key an issue or a rotation answered with.
+    pub fn key(&self) -> &str {
+        self.body["key"].as_str().unwrap()
+    }
+
+    /// The id of the key an issue, a rotation or a view answered with.
+    pub fn id(&self) -> &str {
+        self.body["id"].as_str().unwrap()
+    }
+
+    /// The answer to an issue, which must have succeeded.
+    pub fn issued(&self) -> Issued {
+        assert_eq!(self.status, 201, "{}", self.body);
+        Issued {
+            id: self.id().to_owned(),
+            key: self.key().to_owned(),
+        }
+    }
+
+    /// The ids of a key list, in its order.
+    pub fn ids(&self) -> Vec<String> {
+        self.body["keys"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no keys: {}", self.text))
+            .iter()
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// A list's `next_cursor`.
+    pub fn next_cursor(&self) -> Option<String> {
+        self.body["next_cursor"].as_str().map(str::to_owned)
     }
 }

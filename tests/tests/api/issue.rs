@@ -1,11 +1,14 @@
-use keygate_tests::{post, spawn_app};
+//! Issuing a key: the admin token is required, the key is shown once and verifies at once,
+//! bad requests are refused with a `detail`, and no key is returned that was not stored.
+
+use keygate_tests::{get, post, spawn_app, Endpoints};
 use lambda_http::Body;
 use serde_json::json;
 
 #[tokio::test]
 async fn issue_returns_201_with_the_key_shown_once() {
     let app = spawn_app().await;
-    let reply = app.issue(json!({"name": "billing service"})).await;
+    let reply = app.try_issue(json!({"name": "billing service"})).await;
     assert_eq!(reply.status, 201, "{}", reply.body);
     let b = &reply.body;
     assert_eq!(b["name"], "billing service");
@@ -36,6 +39,7 @@ async fn issue_returns_201_with_the_key_shown_once() {
             "rotated_from",
             "rotated_to",
             "scopes",
+            "self_rotation",
             "status"
         ]
     );
@@ -46,15 +50,15 @@ async fn issue_returns_201_with_the_key_shown_once() {
 #[tokio::test]
 async fn an_issued_key_verifies_at_once() {
     let app = spawn_app().await;
-    let key = app.issue_key("fresh").await;
-    assert_eq!(app.protected(Some(&key)).await.status, 200);
+    let key = app.issue("fresh").await.key;
+    assert_eq!(app.protected(&key).await.status, 200);
 }
 
 #[tokio::test]
 async fn issue_keeps_a_future_expiry_in_utc() {
     let app = spawn_app().await;
     let reply = app
-        .issue(json!({"name": "temp", "expires_at": "2099-01-01T01:00:00+01:00"}))
+        .try_issue(json!({"name": "temp", "expires_at": "2099-01-01T01:00:00+01:00"}))
         .await;
     assert_eq!(reply.status, 201);
     assert_eq!(reply.body["expires_at"], "2099-01-01T00:00:00.000Z");
@@ -109,12 +113,9 @@ async fn issue_rejects_bad_bodies_with_400_and_a_detail() {
         r#"{"name": "x", "expires_at": 1700000000}"#,
         r#"{"name": "x", "expires_at": "2001-01-01T00:00:00Z"}"#,
     ] {
-        let req = post("/api/v1/keys/issue/")
-            .header("authorization", format!("Bearer {}", app.admin_token))
-            .header("content-type", "application/json")
-            .body(Body::Text(body.to_owned()))
-            .unwrap();
-        let reply = app.issue_request(req).await;
+        let reply = app
+            .issue_raw(Some("application/json"), Body::Text(body.to_owned()))
+            .await;
         assert_eq!(reply.status, 400, "{body}: {}", reply.body);
         assert!(!reply.detail().is_empty(), "{body}");
     }
@@ -124,11 +125,7 @@ async fn issue_rejects_bad_bodies_with_400_and_a_detail() {
 async fn issue_rejects_a_body_over_64_kib_with_413() {
     let app = spawn_app().await;
     let body = json!({"name": "x", "padding": "p".repeat(70_000)}).to_string();
-    let req = post("/api/v1/keys/issue/")
-        .header("authorization", format!("Bearer {}", app.admin_token))
-        .body(Body::Text(body))
-        .unwrap();
-    let reply = app.issue_request(req).await;
+    let reply = app.issue_raw(None, Body::Text(body)).await;
     assert_eq!(reply.status, 413);
     assert!(reply.detail().contains("64 KiB"));
 }
@@ -136,12 +133,8 @@ async fn issue_rejects_a_body_over_64_kib_with_413() {
 #[tokio::test]
 async fn issue_rejects_a_non_json_content_type_with_415() {
     let app = spawn_app().await;
-    let req = post("/api/v1/keys/issue/")
-        .header("authorization", format!("Bearer {}", app.admin_token))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::Text("name=x".to_owned()))
-        .unwrap();
-    let reply = app.issue_request(req).await;
+    let form = Some("application/x-www-form-urlencoded");
+    let reply = app.issue_raw(form, Body::Text("name=x".to_owned())).await;
     assert_eq!(reply.status, 415);
     assert!(reply.detail().contains("application/json"));
 }
@@ -149,18 +142,15 @@ async fn issue_rejects_a_non_json_content_type_with_415() {
 #[tokio::test]
 async fn issue_rejects_non_utf8_bytes_with_400() {
     let app = spawn_app().await;
-    let req = post("/api/v1/keys/issue/")
-        .header("authorization", format!("Bearer {}", app.admin_token))
-        .body(Body::Binary(b"{\"name\": \"\xff\xfe\"}".to_vec()))
-        .unwrap();
-    assert_eq!(app.issue_request(req).await.status, 400);
+    let body = Body::Binary(b"{\"name\": \"\xff\xfe\"}".to_vec());
+    assert_eq!(app.issue_raw(None, body).await.status, 400);
 }
 
 #[tokio::test]
 async fn issue_with_get_is_405() {
     let app = spawn_app().await;
-    let req = keygate_tests::get("/api/v1/keys/issue/")
-        .header("authorization", format!("Bearer {}", app.admin_token))
+    let req = get("/api/v1/keys/issue/")
+        .header("authorization", app.bearer())
         .body(Body::Empty)
         .unwrap();
     let reply = app.issue_request(req).await;
@@ -172,13 +162,8 @@ async fn issue_with_get_is_405() {
 #[tokio::test]
 async fn issue_answers_503_and_returns_no_key_when_dynamodb_is_down() {
     let app = spawn_app().await;
-    let down = app
-        .instance(keygate_tests::Endpoints {
-            dynamodb: keygate_tests::DEAD_ENDPOINT.to_owned(),
-            ..Default::default()
-        })
-        .await;
-    let reply = down.issue(json!({"name": "x"})).await;
+    let down = app.instance(Endpoints::without_dynamodb()).await;
+    let reply = down.try_issue(json!({"name": "x"})).await;
     assert_eq!(reply.status, 503, "{}", reply.body);
     assert!(reply.body.get("key").is_none());
     assert!(!reply.detail().is_empty());
@@ -190,7 +175,7 @@ async fn many_keys_issued_concurrently_are_all_distinct_and_verify() {
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let app = app.clone();
-            tokio::spawn(async move { app.issue_key(&format!("k{i}")).await })
+            tokio::spawn(async move { app.issue(&format!("k{i}")).await.key })
         })
         .collect();
     let mut keys = Vec::new();
@@ -200,6 +185,6 @@ async fn many_keys_issued_concurrently_are_all_distinct_and_verify() {
     let distinct: std::collections::HashSet<_> = keys.iter().collect();
     assert_eq!(distinct.len(), keys.len());
     for key in &keys {
-        assert_eq!(app.protected(Some(key)).await.status, 200);
+        assert_eq!(app.protected(key).await.status, 200);
     }
 }

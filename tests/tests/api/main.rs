@@ -1,10 +1,24 @@
-//! Keygate's HTTP contract, one test per behaviour, against real DynamoDB Local and Redis.
+//! Keygate's contract, one test per behaviour, against real DynamoDB Local and Redis: the
+//! one integration test binary, a module per feature.
+//!
+//! Tests run in parallel in this one process. Those that stop, stall or restart a service
+//! start their own on a spare port (`faults`, `limits`); the one that needs process-wide
+//! state (`redis_tls`, which trusts a test CA through `SSL_CERT_FILE`) runs its body in a
+//! child process of this same binary.
 
+mod admin;
+mod audit;
+mod authorizer;
 mod cache;
+mod faults;
+mod hostile;
 mod issue;
 mod last_used;
-mod lifecycle;
+mod limits;
+mod redis_tls;
 mod revoke;
+mod rotate;
 mod scopes;
 mod secrets;
 mod test_protected;
+mod update;

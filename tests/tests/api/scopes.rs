@@ -1,8 +1,7 @@
 //! Owners, metadata and scopes: stored with the key, returned with it, and scopes enforced
 //! by the guard from the cache entry.
 
-use keygate_tests::{get, spawn_app};
-use lambda_http::Body;
+use keygate_tests::spawn_app;
 use serde_json::json;
 
 #[tokio::test]
@@ -10,7 +9,7 @@ async fn issue_keeps_owner_meta_and_scopes_and_returns_them() {
     let app = spawn_app().await;
     let meta = json!({"zeta": 1, "alpha": {"nested": [true, null]}, "plan": "pro"});
     let reply = app
-        .issue(json!({
+        .try_issue(json!({
             "name": "orders",
             "owner": "team-payments",
             "meta": meta,
@@ -25,13 +24,24 @@ async fn issue_keeps_owner_meta_and_scopes_and_returns_them() {
         reply.body["meta"].to_string(),
         r#"{"zeta":1,"alpha":{"nested":[true,null]},"plan":"pro"}"#
     );
-    let key = reply.body["key"].as_str().unwrap();
-    let verified = app.protected(Some(key)).await;
+    let key = reply.key();
+    let verified = app.protected(key).await;
     assert_eq!(verified.body["owner"], "team-payments");
     assert_eq!(
         verified.body["scopes"],
         json!(["orders:read", "orders:write"])
     );
+}
+
+#[tokio::test]
+async fn keys_can_be_listed_by_owner() {
+    let app = spawn_app().await;
+    app.try_issue(json!({"name": "a", "owner": "team-a"})).await;
+    app.try_issue(json!({"name": "b", "owner": "team-b"})).await;
+    let reply = app.try_list_keys("owner=team-b").await;
+    let keys = reply.body["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["name"], "b");
 }
 
 #[tokio::test]
@@ -53,7 +63,7 @@ async fn bad_owner_meta_or_scopes_are_400_naming_the_field() {
             "scopes",
         ),
     ] {
-        let reply = app.issue(body.clone()).await;
+        let reply = app.try_issue(body.clone()).await;
         assert_eq!(reply.status, 400, "{body}");
         assert!(
             reply.detail().contains(&format!("`{field}`")),
@@ -63,26 +73,16 @@ async fn bad_owner_meta_or_scopes_are_400_naming_the_field() {
     }
 }
 
-async fn protected_with_scope(
-    app: &keygate_tests::TestApp,
-    key: &str,
-    scope: &str,
-) -> keygate_tests::Reply {
-    let req = get(&format!("/api/v1/keys/test-protected/?scope={scope}"))
-        .header("x-api-key", key)
-        .body(Body::Empty)
-        .unwrap();
-    app.protected_request(req).await
-}
-
 #[tokio::test]
 async fn a_key_lacking_a_required_scope_is_403_naming_it() {
     let app = spawn_app().await;
-    let reply = app
-        .issue(json!({"name": "reader", "scopes": ["orders:read"]}))
+    let key = &app
+        .issue_with(json!({"name": "reader", "scopes": ["orders:read"]}))
+        .await
+        .key;
+    let denied = app
+        .protected_with_scope(key, "orders:read,orders:write")
         .await;
-    let key = reply.body["key"].as_str().unwrap();
-    let denied = protected_with_scope(&app, key, "orders:read,orders:write").await;
     assert_eq!(denied.status, 403);
     assert_eq!(
         denied.detail(),
@@ -93,24 +93,26 @@ async fn a_key_lacking_a_required_scope_is_403_naming_it() {
 #[tokio::test]
 async fn a_key_with_every_required_scope_passes() {
     let app = spawn_app().await;
-    let reply = app
-        .issue(json!({"name": "rw", "scopes": ["orders:read", "orders:write"]}))
+    let key = &app
+        .issue_with(json!({"name": "rw", "scopes": ["orders:read", "orders:write"]}))
+        .await
+        .key;
+    let ok = app
+        .protected_with_scope(key, "orders:write,orders:read")
         .await;
-    let key = reply.body["key"].as_str().unwrap();
-    let ok = protected_with_scope(&app, key, "orders:write,orders:read").await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
 
 #[tokio::test]
 async fn a_key_without_scopes_has_none() {
     let app = spawn_app().await;
-    let key = app.issue_key("plain").await;
+    let key = app.issue("plain").await.key;
     assert_eq!(
-        app.protected(Some(&key)).await.status,
+        app.protected(&key).await.status,
         200,
         "no scope asked: as before"
     );
-    let denied = protected_with_scope(&app, &key, "orders:read").await;
+    let denied = app.protected_with_scope(&key, "orders:read").await;
     assert_eq!(
         denied.detail(),
         "API Key lacks the required scope: orders:read."
@@ -120,20 +122,22 @@ async fn a_key_without_scopes_has_none() {
 #[tokio::test]
 async fn scopes_are_enforced_from_the_cache_with_no_dynamodb_request() {
     let app = spawn_app().await;
-    let reply = app.issue(json!({"name": "cached", "scopes": ["a"]})).await;
-    let key = reply.body["key"].as_str().unwrap();
-    app.protected(Some(key)).await; // fills the cache
+    let key = &app
+        .issue_with(json!({"name": "cached", "scopes": ["a"]}))
+        .await
+        .key;
+    app.protected(key).await; // fills the cache
     let before = app.dynamodb_requests.get();
-    assert_eq!(protected_with_scope(&app, key, "a").await.status, 200);
-    assert_eq!(protected_with_scope(&app, key, "b").await.status, 403);
-    assert_eq!(app.dynamodb_requests.get(), before);
+    assert_eq!(app.protected_with_scope(key, "a").await.status, 200);
+    assert_eq!(app.protected_with_scope(key, "b").await.status, 403);
+    assert_eq!(app.dynamodb_requests.since(before), 0);
 }
 
 #[tokio::test]
 async fn a_malformed_scope_parameter_is_400() {
     let app = spawn_app().await;
-    let key = app.issue_key("k").await;
-    let reply = protected_with_scope(&app, &key, "Not%20A%20Scope").await;
+    let key = app.issue("k").await.key;
+    let reply = app.protected_with_scope(&key, "Not%20A%20Scope").await;
     assert_eq!(reply.status, 400);
     assert!(reply.detail().contains("`scope`"));
 }

@@ -1,7 +1,7 @@
 //! Only hashes are stored, and no raw key or admin token reaches the table, the cache or a
 //! log line.
 
-use keygate_tests::{captured_logs, spawn_app};
+use keygate_tests::{a_line_with, captured_logs, spawn_app, Issued};
 use serde_json::json;
 
 #[tokio::test]
@@ -9,16 +9,16 @@ async fn no_raw_key_or_admin_token_is_stored_cached_or_logged() {
     let app = spawn_app().await;
     let mut keys = Vec::new();
     for name in ["a", "b", "c"] {
-        keys.push(app.issue_key(name).await);
+        keys.push(app.issue(name).await.key);
     }
     for key in &keys {
-        app.protected(Some(key)).await;
-        app.protected(Some(key)).await;
+        app.protected(key).await;
+        app.protected(key).await;
     }
     app.revoke(&keys[0]).await;
     app.revoke(&keys[0]).await;
-    app.protected(Some(&keys[0])).await;
-    app.issue(json!({"name": ""})).await; // an error path too
+    app.protected(&keys[0]).await;
+    app.try_issue(json!({"name": ""})).await; // an error path too
 
     let table = app.table_dump().await;
     let cache = app.redis_dump().await;
@@ -28,10 +28,10 @@ async fn no_raw_key_or_admin_token_is_stored_cached_or_logged() {
     for key in &keys {
         let secret = &key[3..];
         assert!(!table.contains(secret), "a raw key is in the table");
-        for (k, v) in &cache {
-            assert!(!k.contains(secret), "a raw key is a Redis key");
+        for entry in &cache {
+            assert!(!entry.key.contains(secret), "a raw key is a Redis key");
             assert!(
-                !String::from_utf8_lossy(v).contains(secret),
+                !String::from_utf8_lossy(&entry.value).contains(secret),
                 "a raw key is in Redis"
             );
         }
@@ -47,25 +47,25 @@ async fn no_raw_key_or_admin_token_is_stored_cached_or_logged() {
 #[tokio::test]
 async fn each_request_writes_one_log_line_with_function_key_id_outcome_and_latency() {
     let app = spawn_app().await;
-    let issued = app.issue(json!({"name": "logged"})).await;
-    let id = issued.body["id"].as_str().unwrap().to_owned();
-    let key = issued.body["key"].as_str().unwrap().to_owned();
-    app.protected(Some(&key)).await;
+    let Issued { id, key } = app.issue("logged").await;
+    app.protected(&key).await;
     let logs = captured_logs();
     let lines: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains(&id) && l.contains("latency_us"))
         .collect();
     assert!(
-        lines.iter().any(|l| l.contains("issue")
-            && l.contains("outcome=\"issued\"")
-            && l.contains("status=201")),
+        a_line_with(
+            lines.iter().copied(),
+            &["issue", "outcome=\"issued\"", "status=201"]
+        ),
         "{lines:#?}"
     );
     assert!(
-        lines.iter().any(|l| l.contains("test-protected")
-            && l.contains("outcome=\"valid\"")
-            && l.contains("status=200")),
+        a_line_with(
+            lines.iter().copied(),
+            &["test-protected", "outcome=\"valid\"", "status=200"]
+        ),
         "{lines:#?}"
     );
 }

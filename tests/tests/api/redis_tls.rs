@@ -2,18 +2,23 @@
 //! proves the Redis client does TLS, and verifies the server's certificate, against a local
 //! `redis-server` started with a self-signed CA.
 //!
-//! Its own test binary: it sets `SSL_CERT_FILE` (which rustls-native-certs reads in place
-//! of the system store) for the whole process, before any thread starts.
+//! The client must trust the test CA through `SSL_CERT_FILE` (which rustls-native-certs
+//! reads in place of the system store), which holds for a whole process and cannot be set
+//! safely once other tests' threads run. So the test starts the server here, then runs its
+//! body in a child process of this same test binary, filtered to this one test, with
+//! `SSL_CERT_FILE` set from its start.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chrono::Utc;
 use keygate::domain::outcome::Source;
-use keygate::ops::verify::verify;
-use keygate_tests::{spawn_app, Endpoints};
+use keygate_tests::services::spare_port;
+use keygate_tests::{key_hash, spawn_app, Endpoints};
+
+/// Set in the child process only: the port of the TLS Redis its parent started.
+const CHILD_PORT: &str = "KEYGATE_TEST_TLS_REDIS_PORT";
 
 /// A scratch directory and the `redis-server` using it, both gone when this drops, also
 /// when an assertion fails.
@@ -65,14 +70,6 @@ fn make_certificates(dir: &Path) {
     );
 }
 
-fn spare_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start_tls_redis() -> TlsRedis {
     let dir = std::env::temp_dir().join(format!("keygate-redis-tls-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -119,34 +116,56 @@ fn wait_until_listening(port: u16) {
 
 #[test]
 fn keys_issue_verify_and_cache_through_a_tls_redis() {
+    if let Ok(port) = std::env::var(CHILD_PORT) {
+        // The child: SSL_CERT_FILE was set before it started.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(issue_and_verify(port.parse().unwrap()));
+        return;
+    }
     let redis = start_tls_redis();
-    // Before the runtime exists, so no other thread reads the environment meanwhile.
-    std::env::set_var("SSL_CERT_FILE", redis.dir.join("ca.pem"));
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(issue_and_verify(redis.port));
+    let this_test = format!(
+        "{}::keys_issue_verify_and_cache_through_a_tls_redis",
+        module_path!().split_once("::").unwrap().1
+    );
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            this_test.as_str(),
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env("SSL_CERT_FILE", redis.dir.join("ca.pem"))
+        .env(CHILD_PORT, redis.port.to_string())
+        .output()
+        .expect("the test binary runs itself");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&child.stdout),
+        String::from_utf8_lossy(&child.stderr)
+    );
+    assert!(child.status.success(), "{output}");
+    assert!(
+        output.contains("1 passed"),
+        "the test did not run: {output}"
+    );
 }
 
 async fn issue_and_verify(port: u16) {
     let tls_url = format!("rediss://localhost:{port}");
     let plain = spawn_app().await;
-    let app = plain
-        .instance(Endpoints {
-            redis: tls_url.clone(),
-            ..Default::default()
-        })
-        .await;
+    let app = plain.instance(Endpoints::with_redis(tls_url.clone())).await;
 
-    let key = app.issue_key("tls").await;
-    assert_eq!(app.protected(Some(&key)).await.status, 200);
+    let key = app.issue("tls").await.key;
+    assert_eq!(app.protected(&key).await.status, 200);
     // A TLS handshake on a busy machine can outlast the connect timeout (4 x 50 ms), which
     // only opens the cache's back-off; what this test asks is that TLS works at all, so it
     // tries again past the back-off before it judges.
     let mut source = None;
     for _ in 0..20 {
-        let v = verify(&app.app.store, &app.app.cache, &key, Utc::now()).await;
+        let v = app.verify(&key).await;
         source = Some(v.source);
         if v.source == Source::Cache {
             break;
@@ -166,11 +185,7 @@ async fn issue_and_verify(port: u16) {
         .await
         .expect("a TLS connection trusting the test CA");
     let entry: Option<String> = redis::cmd("GET")
-        .arg(
-            app.app
-                .cache
-                .entry_key(&keygate::domain::key::ApiKey::parse(&key).unwrap().hash()),
-        )
+        .arg(app.app.cache.entry_key(&key_hash(&key)))
         .query_async(&mut conn)
         .await
         .unwrap();

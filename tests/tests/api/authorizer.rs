@@ -2,16 +2,15 @@
 //! `local/events/`, against real DynamoDB Local and Redis.
 
 use authorizer::{authorize, Caller, Request, Response};
-use chrono::{TimeDelta, Utc};
-use keygate::domain::key::{ApiKey, KeyId, KeyPrefix};
+use chrono::TimeDelta;
 use keygate::domain::outcome::Source;
-use keygate::domain::record::KeyRecord;
-use keygate::ops::verify::verify;
-use keygate_tests::{captured_logs, spawn_app, Endpoints, TestApp, DEAD_ENDPOINT, DEAD_REDIS};
+use keygate_tests::{
+    a_line_with, captured_logs, spawn_app, unissued_key, Endpoints, Issued, TestApp,
+};
 use serde_json::{json, Value};
 
-const ALLOW_EVENT: &str = include_str!("../../local/events/authorizer-allow.json");
-const MISSING_EVENT: &str = include_str!("../../local/events/authorizer-missing.json");
+const ALLOW_EVENT: &str = include_str!("../../../local/events/authorizer-allow.json");
+const MISSING_EVENT: &str = include_str!("../../../local/events/authorizer-missing.json");
 
 /// The sample event, carrying `key` in `X-API-KEY` as API Gateway would (header names
 /// lower-cased, the header also listed as the identity source).
@@ -26,19 +25,20 @@ async fn ask(app: &TestApp, key: &str) -> Response {
     authorize(&app.app, &event_with_key(key)).await
 }
 
-async fn issue(app: &TestApp, name: &str) -> (String, String) {
-    let issued = app.issue(json!({ "name": name })).await;
-    assert_eq!(issued.status, 201, "{}", issued.body);
-    (
-        issued.body["key"].as_str().unwrap().to_owned(),
-        issued.body["id"].as_str().unwrap().to_owned(),
-    )
+/// The authorizer's log line for this key names `outcome` (other modules of the test binary
+/// log the same outcomes for keys of their own).
+fn assert_logged(key_id: &str, outcome: &str) {
+    let logs = captured_logs();
+    assert!(
+        a_line_with(logs.lines(), &["authorizer", key_id, outcome]),
+        "{key_id} {outcome}"
+    );
 }
 
 #[tokio::test]
 async fn a_valid_key_is_authorized_with_its_id_and_name_in_context() {
     let app = spawn_app().await;
-    let (key, id) = issue(&app, "orders").await;
+    let Issued { id, key } = app.issue("orders").await;
     let response = ask(&app, &key).await;
     assert_eq!(
         response,
@@ -72,13 +72,13 @@ async fn a_missing_key_is_denied_without_any_io() {
     let event: Request = serde_json::from_str(MISSING_EVENT).unwrap();
     assert_eq!(authorize(&app.app, &event).await, Response::deny());
     assert_eq!(ask(&app, "   ").await, Response::deny());
-    assert_eq!(app.dynamodb_requests.get(), before);
+    assert_eq!(app.dynamodb_requests.since(before), 0);
 }
 
 #[tokio::test]
 async fn malformed_keys_are_denied_without_any_io() {
     let app = spawn_app().await;
-    let (key, _) = issue(&app, "real").await;
+    let key = app.issue("real").await.key;
     let mut typo = key.clone().into_bytes();
     typo[20] = if typo[20] == b'a' { b'b' } else { b'a' };
     let typo = String::from_utf8(typo).unwrap();
@@ -86,24 +86,24 @@ async fn malformed_keys_are_denied_without_any_io() {
     for bad in [typo.as_str(), "kg_123", "hello", "kg_ü", "REPLACE_WITH_KEY"] {
         assert_eq!(ask(&app, bad).await, Response::deny(), "{bad}");
     }
-    assert_eq!(app.dynamodb_requests.get(), before);
+    assert_eq!(app.dynamodb_requests.since(before), 0);
 }
 
 #[tokio::test]
 async fn an_unknown_well_formed_key_is_denied() {
     let app = spawn_app().await;
-    let unknown = ApiKey::generate(&KeyPrefix::default()).unwrap();
+    let unknown = unissued_key();
     assert_eq!(ask(&app, unknown.expose()).await, Response::deny());
     // Remembered as unknown: a repeat costs no database read.
     let before = app.dynamodb_requests.get();
     assert_eq!(ask(&app, unknown.expose()).await, Response::deny());
-    assert_eq!(app.dynamodb_requests.get(), before);
+    assert_eq!(app.dynamodb_requests.since(before), 0);
 }
 
 #[tokio::test]
 async fn a_revoked_key_is_denied() {
     let app = spawn_app().await;
-    let (key, _) = issue(&app, "gone").await;
+    let key = app.issue("gone").await.key;
     assert_eq!(app.revoke(&key).await.status, 200);
     assert_eq!(ask(&app, &key).await, Response::deny());
 }
@@ -111,18 +111,7 @@ async fn a_revoked_key_is_denied() {
 #[tokio::test]
 async fn an_expired_key_is_denied() {
     let app = spawn_app().await;
-    let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
-    let now = Utc::now();
-    let record = KeyRecord {
-        expires_at: Some(now - TimeDelta::seconds(1)),
-        ..KeyRecord::new(
-            KeyId::generate().unwrap(),
-            "dated".into(),
-            key.display_prefix(),
-            now - TimeDelta::days(30),
-        )
-    };
-    app.app.store.insert(&key.hash(), &record).await.unwrap();
+    let key = app.insert_expiring(TimeDelta::seconds(-1)).await;
     assert_eq!(ask(&app, key.expose()).await, Response::deny());
     // And again from the cache.
     assert_eq!(ask(&app, key.expose()).await, Response::deny());
@@ -132,10 +121,10 @@ async fn an_expired_key_is_denied() {
 async fn a_key_revoked_while_cached_is_denied_by_every_instance() {
     let app = spawn_app().await;
     let other = app.same_services().await;
-    let (key, _) = issue(&app, "hot").await;
+    let key = app.issue("hot").await.key;
     assert!(ask(&app, &key).await.is_authorized);
     assert!(ask(&other, &key).await.is_authorized);
-    let v = verify(&other.app.store, &other.app.cache, &key, Utc::now()).await;
+    let v = other.verify(&key).await;
     assert_eq!(v.source, Source::Cache, "the key should be cached by now");
 
     assert_eq!(app.revoke(&key).await.status, 200);
@@ -143,8 +132,8 @@ async fn a_key_revoked_while_cached_is_denied_by_every_instance() {
     assert_eq!(ask(&other, &key).await, Response::deny());
     assert_eq!(ask(&app, &key).await, Response::deny());
     assert_eq!(
-        other.dynamodb_requests.get(),
-        before,
+        other.dynamodb_requests.since(before),
+        0,
         "the revocation should be seen in the cache"
     );
 }
@@ -152,24 +141,22 @@ async fn a_key_revoked_while_cached_is_denied_by_every_instance() {
 #[tokio::test]
 async fn a_store_outage_denies_and_is_logged() {
     let app = spawn_app().await;
-    let (key, _) = issue(&app, "outage").await;
-    let cut_off = app
-        .instance(Endpoints {
-            dynamodb: DEAD_ENDPOINT.to_owned(),
-            redis: DEAD_REDIS.to_owned(),
-        })
-        .await;
+    let key = app.issue("outage").await.key;
+    let cut_off = app.instance(Endpoints::unreachable()).await;
     assert_eq!(ask(&cut_off, &key).await, Response::deny());
     let logs = captured_logs();
     assert!(
-        logs.lines()
-            .any(|l| l.contains("authorizer") && l.contains("key could not be checked; denying")),
+        a_line_with(
+            logs.lines(),
+            &["authorizer", "key could not be checked; denying"]
+        ),
         "{logs}"
     );
     assert!(
-        logs.lines().any(|l| l.contains("authorizer")
-            && l.contains("outcome=\"unavailable\"")
-            && l.contains("authorized=false")),
+        a_line_with(
+            logs.lines(),
+            &["authorizer", "outcome=\"unavailable\"", "authorized=false"]
+        ),
         "{logs}"
     );
 }
@@ -177,7 +164,7 @@ async fn a_store_outage_denies_and_is_logged() {
 #[tokio::test]
 async fn each_decision_writes_one_log_line_with_key_id_outcome_and_no_key() {
     let app = spawn_app().await;
-    let (key, id) = issue(&app, "logged").await;
+    let Issued { id, key } = app.issue("logged").await;
     ask(&app, &key).await;
     app.revoke(&key).await;
     ask(&app, &key).await;
@@ -196,11 +183,11 @@ async fn each_decision_writes_one_log_line_with_key_id_outcome_and_no_key() {
 #[tokio::test]
 async fn a_route_can_require_scopes() {
     let app = spawn_app().await;
-    let reader = app
-        .issue(json!({"name": "reader", "scopes": ["orders:read"]}))
-        .await;
-    let key = reader.body["key"].as_str().unwrap();
-    let event = event_with_key(key);
+    let key = app
+        .issue_with(json!({"name": "reader", "scopes": ["orders:read"]}))
+        .await
+        .key;
+    let event = event_with_key(&key);
     let route = event.route_key.clone().unwrap();
     let allowed =
         authorizer::RouteScopes::parse(&json!({ route.clone(): ["orders:read"] }).to_string())
@@ -221,22 +208,24 @@ async fn a_route_can_require_scopes() {
 }
 
 #[tokio::test]
-async fn a_key_over_its_rate_limit_or_quota_is_denied() {
+async fn a_key_over_its_rate_limit_is_denied_and_the_log_line_says_so() {
     let app = spawn_app().await;
-    let issued = app
-        .issue(json!({"name": "limited", "rate_limit": {"limit": 2, "window_seconds": 3600}}))
+    let Issued { id, key } = app
+        .issue_with(json!({"name": "limited", "rate_limit": {"limit": 2, "window_seconds": 3600}}))
         .await;
-    let key = issued.body["key"].as_str().unwrap();
-    assert!(ask(&app, key).await.is_authorized);
-    assert!(ask(&app, key).await.is_authorized);
-    assert_eq!(ask(&app, key).await, Response::deny());
+    assert!(ask(&app, &key).await.is_authorized);
+    assert!(ask(&app, &key).await.is_authorized);
+    assert_eq!(ask(&app, &key).await, Response::deny());
+    assert_logged(&id, "rate_limited");
+}
 
-    let issued = app
-        .issue(json!({"name": "quota", "quota": {"remaining": 1}}))
+#[tokio::test]
+async fn a_key_with_its_quota_used_up_is_denied_and_the_log_line_says_so() {
+    let app = spawn_app().await;
+    let Issued { id, key } = app
+        .issue_with(json!({"name": "quota", "quota": {"remaining": 1}}))
         .await;
-    let key = issued.body["key"].as_str().unwrap();
-    assert!(ask(&app, key).await.is_authorized);
-    assert_eq!(ask(&app, key).await, Response::deny());
-    let logs = captured_logs();
-    assert!(logs.contains("rate_limited") && logs.contains("quota_exhausted"));
+    assert!(ask(&app, &key).await.is_authorized);
+    assert_eq!(ask(&app, &key).await, Response::deny());
+    assert_logged(&id, "quota_exhausted");
 }

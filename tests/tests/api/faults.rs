@@ -1,39 +1,53 @@
 //! Faults: each test runs its own Redis or DynamoDB Local on a spare port and stops, stalls
-//! or restarts it while Keygate works.
+//! or restarts it while Keygate works, so it disturbs no other test of the binary; the
+//! last one bursts 1,000 issues at the shared services.
 //!
 //! Latency figures are printed (run with `--nocapture` to see them), never asserted:
 //! what is asserted is that every answer stays right.
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use keygate::domain::outcome::Source;
-use keygate::ops::verify::verify;
 use keygate_tests::services::{DynamoDbLocal, RedisServer};
 use keygate_tests::{spawn_app_on, Endpoints, TestApp};
 use serde_json::json;
 
-async fn keys(app: &TestApp, valid: usize, revoked: usize) -> (Vec<String>, Vec<String>) {
-    let mut good = Vec::new();
+/// The keys a fault test verifies over and over.
+struct Keys {
+    valid: Vec<String>,
+    revoked: Vec<String>,
+}
+
+/// Issues the keys and verifies each once, so that every one is cached.
+async fn cached_keys(app: &TestApp, valid: usize, revoked: usize) -> Keys {
+    let keys = keys(app, valid, revoked).await;
+    check_all(app, &keys).await;
+    keys
+}
+
+async fn keys(app: &TestApp, valid: usize, revoked: usize) -> Keys {
+    let mut keys = Keys {
+        valid: Vec::new(),
+        revoked: Vec::new(),
+    };
     for i in 0..valid {
-        good.push(app.issue_key(&format!("valid {i}")).await);
+        keys.valid.push(app.issue(&format!("valid {i}")).await.key);
     }
-    let mut bad = Vec::new();
     for i in 0..revoked {
-        let key = app.issue_key(&format!("revoked {i}")).await;
+        let key = app.issue(&format!("revoked {i}")).await.key;
         assert_eq!(app.revoke(&key).await.status, 200);
-        bad.push(key);
+        keys.revoked.push(key);
     }
-    (good, bad)
+    keys
 }
 
 /// Verifies every key, checks every answer, and returns the slowest verification.
-async fn check_all(app: &TestApp, good: &[String], bad: &[String]) -> Duration {
+async fn check_all(app: &TestApp, keys: &Keys) -> Duration {
     let mut worst = Duration::ZERO;
-    for (keys, expected) in [(good, 200), (bad, 403)] {
+    for (keys, expected) in [(&keys.valid, 200), (&keys.revoked, 403)] {
         for key in keys {
             let started = Instant::now();
-            let reply = app.protected(Some(key)).await;
+            let reply = app.protected(key).await;
             worst = worst.max(started.elapsed());
             assert_eq!(reply.status, expected, "{}", reply.body);
         }
@@ -44,18 +58,13 @@ async fn check_all(app: &TestApp, good: &[String], bad: &[String]) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_survives_redis_stopping_and_coming_back_empty() {
     let mut redis = RedisServer::start();
-    let app = spawn_app_on(Endpoints {
-        redis: redis.url(),
-        ..Default::default()
-    })
-    .await;
-    let (good, bad) = keys(&app, 10, 5).await;
-    check_all(&app, &good, &bad).await; // everything cached
+    let app = spawn_app_on(Endpoints::with_redis(redis.url())).await;
+    let keys = cached_keys(&app, 10, 5).await;
 
     redis.stop();
     let mut worst = Duration::ZERO;
     for _ in 0..5 {
-        worst = worst.max(check_all(&app, &good, &bad).await);
+        worst = worst.max(check_all(&app, &keys).await);
     }
     println!(
         "redis down: worst verification {worst:?} over {} requests",
@@ -65,21 +74,17 @@ async fn verification_survives_redis_stopping_and_coming_back_empty() {
     redis.restart();
     // Past the longest back-off, the same app reconnects by itself and refills the cache.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    check_all(&app, &good, &bad).await;
-    let v = verify(&app.app.store, &app.app.cache, &good[0], Utc::now()).await;
+    check_all(&app, &keys).await;
+    let v = app.verify(&keys.valid[0]).await;
     assert_eq!(v.source, Source::Cache, "the cache is in use again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_during_a_redis_stall_never_leaves_the_key_usable_after_a_200() {
     let redis = RedisServer::start();
-    let app = spawn_app_on(Endpoints {
-        redis: redis.url(),
-        ..Default::default()
-    })
-    .await;
-    let key = app.issue_key("stalled").await;
-    assert_eq!(app.protected(Some(&key)).await.status, 200); // cached as active
+    let app = spawn_app_on(Endpoints::with_redis(redis.url())).await;
+    let key = app.issue("stalled").await.key;
+    assert_eq!(app.protected(&key).await.status, 200); // cached as active
 
     redis.pause(1_000).await;
     let reply = app.revoke(&key).await;
@@ -95,26 +100,21 @@ async fn revoke_during_a_redis_stall_never_leaves_the_key_usable_after_a_200() {
         other => panic!("revoke answered {other}: {}", reply.body),
     }
     for _ in 0..5 {
-        assert_eq!(app.protected(Some(&key)).await.status, 403);
+        assert_eq!(app.protected(&key).await.status, 403);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_dynamodb_is_down_cached_keys_verify_and_changes_answer_503() {
     let mut dynamodb = DynamoDbLocal::start();
-    let app = spawn_app_on(Endpoints {
-        dynamodb: dynamodb.endpoint(),
-        ..Default::default()
-    })
-    .await;
-    let (good, bad) = keys(&app, 5, 2).await;
-    check_all(&app, &good, &bad).await; // everything cached
+    let app = spawn_app_on(Endpoints::with_dynamodb(dynamodb.endpoint())).await;
+    let keys = cached_keys(&app, 5, 2).await;
 
     dynamodb.stop();
-    let worst = check_all(&app, &good, &bad).await;
+    let worst = check_all(&app, &keys).await;
     println!("dynamodb down: worst cached verification {worst:?}");
 
-    let issued = app.issue(json!({"name": "never stored"})).await;
+    let issued = app.try_issue(json!({"name": "never stored"})).await;
     assert_eq!(issued.status, 503, "{}", issued.body);
     assert!(
         issued.body.get("key").is_none(),
@@ -122,7 +122,7 @@ async fn while_dynamodb_is_down_cached_keys_verify_and_changes_answer_503() {
     );
     assert!(!issued.detail().is_empty());
 
-    let revoked = app.revoke(&good[0]).await;
+    let revoked = app.revoke(&keys.valid[0]).await;
     assert_eq!(revoked.status, 503, "{}", revoked.body);
     assert!(!revoked.detail().is_empty());
 }
@@ -138,7 +138,7 @@ async fn a_thousand_keys_issued_concurrently_are_distinct_and_all_verify() {
         let (app, in_flight) = (app.clone(), in_flight.clone());
         tasks.spawn(async move {
             let _permit = in_flight.acquire().await.unwrap();
-            app.issue_key(&format!("bulk {i}")).await
+            app.issue(&format!("bulk {i}")).await.key
         });
     }
     let mut keys = std::collections::HashSet::new();
@@ -151,7 +151,7 @@ async fn a_thousand_keys_issued_concurrently_are_distinct_and_all_verify() {
         let (app, in_flight) = (app.clone(), in_flight.clone());
         tasks.spawn(async move {
             let _permit = in_flight.acquire().await.unwrap();
-            app.protected(Some(&key)).await.status
+            app.protected(&key).await.status
         });
     }
     while let Some(status) = tasks.join_next().await {

@@ -1,112 +1,22 @@
 //! The admin function: its page, and its JSON API against real DynamoDB Local and Redis.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use keygate::domain::key::{ApiKey, KeyHash, KeyId, KeyPrefix};
+use keygate::domain::key::{ApiKey, KeyHash, KeyId};
 use keygate::domain::record::{KeyRecord, State};
-use keygate_tests::{captured_logs, get, post, spawn_app, Endpoints, TestApp, DEAD_ENDPOINT};
-use lambda_http::http::{HeaderMap, Method, Request as HttpRequest};
-use lambda_http::{Body, Request};
+use keygate_tests::detail::{NOT_FOUND, REVOKED_NOW};
+use keygate_tests::{
+    captured_logs, get, key_hash, new_record, post, spawn_app, Endpoints, Issued, NewRecord, Reply,
+    TestApp,
+};
+use lambda_http::http::{Method, Request as HttpRequest};
+use lambda_http::Body;
 use serde_json::{json, Value};
 
-/// A response of any kind: the page and its assets are not JSON.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
-    }
-
-    fn detail(&self) -> String {
-        self.json()["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-
-    fn ids(&self) -> Vec<String> {
-        self.json()["keys"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no keys: {}", self.text))
-            .iter()
-            .map(|k| k["id"].as_str().unwrap().to_owned())
-            .collect()
-    }
-
-    fn next_cursor(&self) -> Option<String> {
-        self.json()["next_cursor"].as_str().map(str::to_owned)
-    }
-}
-
-async fn call(app: &TestApp, req: Request) -> Answer {
-    let admin = app.admin();
-    let handler = &app.app;
-    let response =
-        keygate::edge::telemetry::serve("admin", req, |req| admin::handle(handler, &admin, req))
-            .await
-            .expect("handlers never fail at the runtime level");
-    let text = match response.body() {
-        Body::Text(t) => t.clone(),
-        Body::Binary(b) => String::from_utf8(b.clone()).unwrap(),
-        _ => String::new(),
-    };
-    Answer {
-        status: response.status().as_u16(),
-        headers: response.headers().clone(),
-        text,
-    }
-}
-
-fn bearer(app: &TestApp) -> String {
-    format!("Bearer {}", app.admin_token)
-}
-
-async fn admin_get(app: &TestApp, path: &str) -> Answer {
-    let req = get(path)
-        .header("authorization", bearer(app))
-        .body(Body::Empty)
-        .unwrap();
-    call(app, req).await
-}
-
-async fn admin_post(app: &TestApp, path: &str, body: Option<Value>) -> Answer {
-    let mut req = post(path).header("authorization", bearer(app));
-    let body = match body {
-        Some(value) => {
-            req = req.header("content-type", "application/json");
-            Body::Text(value.to_string())
-        }
-        None => Body::Empty,
-    };
-    call(app, req.body(body).unwrap()).await
-}
-
-async fn list(app: &TestApp, query: &str) -> Answer {
-    let answer = admin_get(app, &format!("/admin/api/keys?{query}")).await;
-    assert_eq!(answer.status, 200, "{query}: {}", answer.text);
-    answer
-}
-
-/// Issues through the admin API; returns (id, raw key).
-async fn issue(app: &TestApp, name: &str) -> (String, String) {
-    let answer = admin_post(app, "/admin/api/keys", Some(json!({ "name": name }))).await;
-    assert_eq!(answer.status, 201, "{}", answer.text);
-    let body = answer.json();
-    (
-        body["id"].as_str().unwrap().to_owned(),
-        body["key"].as_str().unwrap().to_owned(),
-    )
+/// The admin function's answer to a request without credentials, as a browser's first
+/// load of the page.
+async fn get_anonymously(app: &TestApp, path: &str) -> Reply {
+    app.admin_request(get(path).body(Body::Empty).unwrap())
+        .await
 }
 
 fn base_time() -> DateTime<Utc> {
@@ -122,23 +32,18 @@ async fn seed(
     state: State,
     expires_at: Option<DateTime<Utc>>,
 ) -> String {
-    let key = ApiKey::generate(&KeyPrefix::default()).unwrap();
+    let NewRecord { key, record } = new_record(name, base_time() + TimeDelta::minutes(minute));
     let record = KeyRecord {
         state,
         expires_at,
         revoked_at: (state == State::Revoked).then(|| base_time() + TimeDelta::days(1)),
-        ..KeyRecord::new(
-            KeyId::generate().unwrap(),
-            name.to_owned(),
-            key.display_prefix(),
-            base_time() + TimeDelta::minutes(minute),
-        )
+        ..record
     };
-    app.app.store.insert(&key.hash(), &record).await.unwrap();
+    app.insert(&key, &record).await;
     record.id.as_str().to_owned()
 }
 
-fn assert_security_headers(answer: &Answer) {
+fn assert_security_headers(answer: &Reply) {
     let csp = answer.header("content-security-policy");
     for directive in [
         "default-src 'none'",
@@ -152,6 +57,13 @@ fn assert_security_headers(answer: &Answer) {
     assert_eq!(answer.header("x-content-type-options"), "nosniff");
     assert_eq!(answer.header("referrer-policy"), "no-referrer");
     assert_eq!(answer.header("cache-control"), "no-store");
+}
+
+/// An error answer: this status, a `detail`, and the security headers like every answer.
+fn assert_error(answer: &Reply, status: u16, context: &str) {
+    assert_eq!(answer.status, status, "{context}: {}", answer.text);
+    assert!(!answer.detail().is_empty(), "{context}");
+    assert_security_headers(answer);
 }
 
 // ------------------------------------------------------------------ the page
@@ -168,7 +80,7 @@ async fn the_page_its_script_and_its_stylesheet_are_served_with_security_headers
         ("/admin/app.js", "text/javascript", "textContent"),
         ("/admin/app.css", "text/css", ":focus-visible"),
     ] {
-        let answer = call(&app, get(path).body(Body::Empty).unwrap()).await;
+        let answer = get_anonymously(&app, path).await;
         assert_eq!(answer.status, 200, "{path}");
         assert!(answer.header("content-type").starts_with(content_type));
         assert!(answer.text.contains(marker), "{path}");
@@ -179,9 +91,7 @@ async fn the_page_its_script_and_its_stylesheet_are_served_with_security_headers
 #[tokio::test]
 async fn the_page_has_no_inline_script_or_style() {
     let app = spawn_app().await;
-    let html = call(&app, get("/admin/").body(Body::Empty).unwrap())
-        .await
-        .text;
+    let html = get_anonymously(&app, "/admin/").await.text;
     assert!(!html.contains("<script>"), "inline script");
     assert!(!html.contains("<style"), "inline style");
     assert!(!html.contains("style=\""), "inline style attribute");
@@ -190,9 +100,7 @@ async fn the_page_has_no_inline_script_or_style() {
         !name.is_empty() && rest[name.len()..].starts_with('=')
     });
     assert!(handler.is_none(), "inline event handler: on{handler:?}");
-    let script = call(&app, get("/admin/app.js").body(Body::Empty).unwrap())
-        .await
-        .text;
+    let script = get_anonymously(&app, "/admin/app.js").await.text;
     assert!(
         !script.contains("innerHTML"),
         "the script must not write HTML"
@@ -200,13 +108,18 @@ async fn the_page_has_no_inline_script_or_style() {
 }
 
 #[tokio::test]
-async fn the_page_is_found_under_every_prefix_and_without_its_slash_is_redirected() {
+async fn the_page_is_found_under_every_prefix() {
     let app = spawn_app().await;
     for path in ["/admin/", "/prod/admin/", "/"] {
-        let answer = call(&app, get(path).body(Body::Empty).unwrap()).await;
+        let answer = get_anonymously(&app, path).await;
         assert_eq!(answer.status, 200, "{path}");
     }
-    let answer = call(&app, get("/prod/admin").body(Body::Empty).unwrap()).await;
+}
+
+#[tokio::test]
+async fn the_page_without_its_slash_is_redirected() {
+    let app = spawn_app().await;
+    let answer = get_anonymously(&app, "/prod/admin").await;
     assert_eq!(answer.status, 308);
     assert_eq!(answer.header("location"), "admin/");
     assert_security_headers(&answer);
@@ -238,19 +151,15 @@ async fn every_api_route_needs_the_admin_token() {
             if let Some(auth) = auth {
                 req = req.header("authorization", auth);
             }
-            let answer = call(
-                &app,
-                req.body(Body::Text("{\"name\":\"x\"}".into())).unwrap(),
-            )
-            .await;
-            assert_eq!(answer.status, 401, "{method} {path} {auth:?}");
-            assert!(!answer.detail().is_empty());
+            let answer = app
+                .admin_request(req.body(Body::Text("{\"name\":\"x\"}".into())).unwrap())
+                .await;
+            assert_error(&answer, 401, &format!("{method} {path} {auth:?}"));
             assert_eq!(answer.header("www-authenticate"), "Bearer");
-            assert_security_headers(&answer);
         }
     }
     // Nothing was issued or revoked on the way.
-    let keys = list(&app, "").await.json();
+    let keys = app.list_keys("").await.body;
     assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
     assert_eq!(keys["keys"][0]["status"], "active");
 }
@@ -260,47 +169,48 @@ async fn every_api_route_needs_the_admin_token() {
 #[tokio::test]
 async fn issuing_through_the_admin_api_answers_like_the_issue_function() {
     let app = spawn_app().await;
-    let answer = admin_post(
-        &app,
-        "/admin/api/keys",
-        Some(json!({"name": "billing", "expires_at": "2999-01-01T00:00:00Z"})),
-    )
-    .await;
+    let answer = app
+        .admin_at(
+            Method::POST,
+            "/admin/api/keys",
+            Some(json!({"name": "billing", "expires_at": "2999-01-01T00:00:00Z"})),
+        )
+        .await;
     assert_eq!(answer.status, 201, "{}", answer.text);
     assert_security_headers(&answer);
-    let body = answer.json();
+    let body = &answer.body;
     let key = body["key"].as_str().unwrap();
     assert!(ApiKey::parse(key).is_ok());
     assert_eq!(body["name"], "billing");
     assert_eq!(body["status"], "active");
     assert_eq!(body["expires_at"], "2999-01-01T00:00:00.000Z");
     assert!(key.starts_with(body["prefix"].as_str().unwrap()));
-    assert_eq!(app.protected(Some(key)).await.status, 200);
+    assert_eq!(app.protected(key).await.status, 200);
 }
 
 #[tokio::test]
 async fn one_key_is_shown_by_id_without_its_key_or_hash() {
     let app = spawn_app().await;
-    let (id, key) = issue(&app, "reporting").await;
-    let answer = admin_get(&app, &format!("/admin/api/keys/{id}")).await;
+    let Issued { id, key } = app.admin_issue("reporting").await;
+    let answer = app.view_key(&id).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_security_headers(&answer);
-    let body = answer.json();
+    let body = &answer.body;
     assert_eq!(body["id"], id.as_str());
     assert_eq!(body["name"], "reporting");
     assert_eq!(body["status"], "active");
     assert_eq!(body["expires_at"], Value::Null);
     assert_eq!(body["revoked_at"], Value::Null);
     assert!(body.get("key").is_none());
-    let hash = ApiKey::parse(&key).unwrap().hash().to_hex();
+    let hash = key_hash(&key).to_hex();
     for secret in [&key[3..], hash.as_str()] {
         assert!(!answer.text.contains(secret));
-        assert!(!list(&app, "").await.text.contains(secret));
+        assert!(!app.list_keys("").await.text.contains(secret));
     }
 }
 
 #[tokio::test]
-async fn an_unknown_id_is_404_and_a_malformed_id_is_400() {
+async fn an_unknown_id_is_404() {
     let app = spawn_app().await;
     let unknown = KeyId::generate().unwrap();
     for path in [
@@ -308,30 +218,45 @@ async fn an_unknown_id_is_404_and_a_malformed_id_is_400() {
         format!("/admin/api/keys/{unknown}/revoke"),
     ] {
         let answer = if path.ends_with("revoke") {
-            admin_post(&app, &path, None).await
+            app.admin_at(Method::POST, &path, None).await
         } else {
-            admin_get(&app, &path).await
+            app.admin_at(Method::GET, &path, None).await
         };
         assert_eq!(answer.status, 404, "{path}");
-        assert_eq!(answer.detail(), "API Key not found.");
+        assert_eq!(answer.detail(), NOT_FOUND);
         assert_security_headers(&answer);
     }
+}
+
+#[tokio::test]
+async fn a_malformed_id_is_400() {
+    let app = spawn_app().await;
     for bad in [
         "nope",
         "key_XYZ",
         "KEY_0123456789abcdef01234567",
         "key_%3Cimg%3E",
     ] {
-        let answer = admin_get(&app, &format!("/admin/api/keys/{bad}")).await;
+        let answer = app.view_key(bad).await;
         assert_eq!(answer.status, 400, "{bad}");
         assert!(answer.detail().contains("key id"), "{}", answer.detail());
-        let answer = admin_post(&app, &format!("/admin/api/keys/{bad}/revoke"), None).await;
+        let answer = app.revoke_by_id(bad).await;
         assert_eq!(answer.status, 400, "{bad}");
     }
 }
 
+/// POST `/admin/api/keys` with the admin token and this body as it is.
+async fn issue_raw(app: &TestApp, content_type: &str, body: &str) -> Reply {
+    let req = post("/admin/api/keys")
+        .header("authorization", app.bearer())
+        .header("content-type", content_type)
+        .body(Body::Text(body.to_owned()))
+        .unwrap();
+    app.admin_request(req).await
+}
+
 #[tokio::test]
-async fn bad_issue_bodies_are_4xx_with_a_detail() {
+async fn bad_issue_bodies_are_400_with_a_detail() {
     let app = spawn_app().await;
     for body in [
         "",
@@ -342,22 +267,16 @@ async fn bad_issue_bodies_are_4xx_with_a_detail() {
         r#"{"name": 5}"#,
         r#"{"name": "x", "expires_at": "2000-01-01T00:00:00Z"}"#,
     ] {
-        let req = post("/admin/api/keys")
-            .header("authorization", bearer(&app))
-            .header("content-type", "application/json")
-            .body(Body::Text(body.to_owned()))
-            .unwrap();
-        let answer = call(&app, req).await;
-        assert_eq!(answer.status, 400, "{body}: {}", answer.text);
-        assert!(!answer.detail().is_empty());
-        assert_security_headers(&answer);
+        let answer = issue_raw(&app, "application/json", body).await;
+        assert_error(&answer, 400, body);
     }
-    let req = post("/admin/api/keys")
-        .header("authorization", bearer(&app))
-        .header("content-type", "text/plain")
-        .body(Body::Text("name=x".to_owned()))
-        .unwrap();
-    assert_eq!(call(&app, req).await.status, 415);
+}
+
+#[tokio::test]
+async fn an_issue_body_that_is_not_json_is_415() {
+    let app = spawn_app().await;
+    let answer = issue_raw(&app, "text/plain", "name=x").await;
+    assert_eq!(answer.status, 415);
 }
 
 // ------------------------------------------------------------------ revoke
@@ -365,39 +284,37 @@ async fn bad_issue_bodies_are_4xx_with_a_detail() {
 #[tokio::test]
 async fn revoking_by_id_stops_the_key_at_once_even_when_cached() {
     let app = spawn_app().await;
-    let (id, key) = issue(&app, "leaked").await;
-    assert_eq!(app.protected(Some(&key)).await.status, 200); // now cached
-    let answer = admin_post(&app, &format!("/admin/api/keys/{id}/revoke"), None).await;
+    let Issued { id, key } = app.admin_issue("leaked").await;
+    assert_eq!(app.protected(&key).await.status, 200); // now cached
+    let answer = app.revoke_by_id(&id).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    assert_eq!(
-        answer.json(),
-        json!({"detail": "API Key revoked successfully."})
-    );
+    assert_eq!(answer.body, json!({"detail": REVOKED_NOW}));
     assert_security_headers(&answer);
-    assert_eq!(app.protected(Some(&key)).await.status, 403);
+    assert_eq!(app.protected(&key).await.status, 403);
+    assert_eq!(app.view_key(&id).await.body["status"], "revoked");
+}
 
-    let view = admin_get(&app, &format!("/admin/api/keys/{id}"))
-        .await
-        .json();
-    assert_eq!(view["status"], "revoked");
+#[tokio::test]
+async fn revoking_by_id_twice_is_harmless_and_keeps_the_first_time() {
+    let app = spawn_app().await;
+    let id = app.admin_issue("leaked").await.id;
+    app.revoke_by_id(&id).await;
+    let view = app.view_key(&id).await.body;
     let revoked_at = view["revoked_at"].as_str().unwrap().to_owned();
 
-    // Twice is harmless, and keeps the first time.
-    let again = admin_post(&app, &format!("/admin/api/keys/{id}/revoke"), None).await;
+    let again = app.revoke_by_id(&id).await;
     assert_eq!(again.status, 200);
-    let view = admin_get(&app, &format!("/admin/api/keys/{id}"))
-        .await
-        .json();
+    let view = app.view_key(&id).await.body;
     assert_eq!(view["revoked_at"], revoked_at.as_str());
 }
 
 #[tokio::test]
 async fn revoking_one_key_leaves_the_others_alone() {
     let app = spawn_app().await;
-    let (first, _) = issue(&app, "first").await;
-    let (_, second_key) = issue(&app, "second").await;
-    admin_post(&app, &format!("/admin/api/keys/{first}/revoke"), None).await;
-    assert_eq!(app.protected(Some(&second_key)).await.status, 200);
+    let first = app.admin_issue("first").await.id;
+    let second_key = app.admin_issue("second").await.key;
+    app.revoke_by_id(&first).await;
+    assert_eq!(app.protected(&second_key).await.status, 200);
 }
 
 // ------------------------------------------------------------------ the list
@@ -405,8 +322,8 @@ async fn revoking_one_key_leaves_the_others_alone() {
 #[tokio::test]
 async fn an_empty_table_lists_no_keys_and_no_cursor() {
     let app = spawn_app().await;
-    let answer = list(&app, "").await;
-    assert_eq!(answer.json(), json!({"keys": [], "next_cursor": null}));
+    let answer = app.list_keys("").await;
+    assert_eq!(answer.body, json!({"keys": [], "next_cursor": null}));
     assert_security_headers(&answer);
 }
 
@@ -427,7 +344,7 @@ async fn keys_are_listed_newest_first_across_pages() {
             Some(c) => format!("limit=3&cursor={c}"),
             None => "limit=3".to_owned(),
         };
-        let page = list(&app, &query).await;
+        let page = app.list_keys(&query).await;
         pages += 1;
         let page_ids = page.ids();
         assert!(page_ids.len() <= 3);
@@ -442,12 +359,12 @@ async fn keys_are_listed_newest_first_across_pages() {
     assert_eq!(pages, 3);
 
     // The default page holds them all, newest first, with no cursor.
-    let all = list(&app, "").await;
+    let all = app.list_keys("").await;
     assert_eq!(all.ids(), ids);
     assert_eq!(all.next_cursor(), None);
     // A page that ends exactly at the last key says there is no more.
-    assert_eq!(list(&app, "limit=7").await.next_cursor(), None);
-    assert!(list(&app, "limit=6").await.next_cursor().is_some());
+    assert_eq!(app.list_keys("limit=7").await.next_cursor(), None);
+    assert!(app.list_keys("limit=6").await.next_cursor().is_some());
 }
 
 #[tokio::test]
@@ -460,7 +377,7 @@ async fn keys_issued_in_the_same_millisecond_are_all_listed_once() {
     let mut seen = Vec::new();
     let mut query = "limit=2".to_owned();
     loop {
-        let page = list(&app, &query).await;
+        let page = app.list_keys(&query).await;
         seen.extend(page.ids());
         match page.next_cursor() {
             Some(c) => query = format!("limit=2&cursor={c}"),
@@ -485,15 +402,18 @@ async fn the_status_filter_follows_revocation_and_expiry() {
         seed(&app, "revoked and expired", 4, State::Revoked, Some(past)).await;
 
     assert_eq!(
-        list(&app, "status=active").await.ids(),
+        app.list_keys("status=active").await.ids(),
         [expiring.as_str(), active.as_str()]
     );
-    assert_eq!(list(&app, "status=expired").await.ids(), [expired.as_str()]);
     assert_eq!(
-        list(&app, "status=revoked").await.ids(),
+        app.list_keys("status=expired").await.ids(),
+        [expired.as_str()]
+    );
+    assert_eq!(
+        app.list_keys("status=revoked").await.ids(),
         [revoked_and_expired.as_str(), revoked.as_str()]
     );
-    let all = list(&app, "status=").await.json();
+    let all = app.list_keys("status=").await.body;
     let statuses: Vec<&str> = all["keys"]
         .as_array()
         .unwrap()
@@ -511,9 +431,7 @@ async fn search_finds_names_anywhere_and_prefixes_from_the_start_ignoring_case()
     let app = spawn_app().await;
     let billing = seed(&app, "Billing API", 0, State::Active, None).await;
     let _other = seed(&app, "reporting", 1, State::Active, None).await;
-    let view = admin_get(&app, &format!("/admin/api/keys/{billing}"))
-        .await
-        .json();
+    let view = app.view_key(&billing).await.body;
     let prefix = view["prefix"].as_str().unwrap().to_owned();
 
     for q in [
@@ -525,15 +443,16 @@ async fn search_finds_names_anywhere_and_prefixes_from_the_start_ignoring_case()
         &prefix.to_uppercase(),
     ] {
         assert_eq!(
-            list(&app, &format!("q={q}")).await.ids(),
+            app.list_keys(&format!("q={q}")).await.ids(),
             [billing.as_str()],
             "{q}"
         );
     }
-    let none = list(&app, "q=invoices").await;
-    assert_eq!(none.json(), json!({"keys": [], "next_cursor": null}));
+    let none = app.list_keys("q=invoices").await;
+    assert_eq!(none.body, json!({"keys": [], "next_cursor": null}));
     // A prefix matches from its start only.
-    assert!(list(&app, &format!("q={}", &prefix[3..]))
+    assert!(app
+        .list_keys(&format!("q={}", &prefix[3..]))
         .await
         .ids()
         .is_empty());
@@ -558,10 +477,12 @@ async fn filtered_lists_paginate_too() {
         }
     }
     wanted.reverse();
-    let first = list(&app, "q=alpha&limit=2").await;
+    let first = app.list_keys("q=alpha&limit=2").await;
     assert_eq!(first.ids(), wanted[..2]);
     let cursor = first.next_cursor().expect("a third match remains");
-    let second = list(&app, &format!("q=alpha&limit=2&cursor={cursor}")).await;
+    let second = app
+        .list_keys(&format!("q=alpha&limit=2&cursor={cursor}"))
+        .await;
     assert_eq!(second.ids(), wanted[2..]);
     assert_eq!(second.next_cursor(), None);
 }
@@ -581,17 +502,15 @@ async fn bad_list_queries_are_400_with_a_detail() {
         "sort=name",
         "limit=1&limit=2",
     ] {
-        let answer = admin_get(&app, &format!("/admin/api/keys?{query}")).await;
-        assert_eq!(answer.status, 400, "{query}: {}", answer.text);
-        assert!(!answer.detail().is_empty());
-        assert_security_headers(&answer);
+        let answer = app.try_list_keys(query).await;
+        assert_error(&answer, 400, query);
     }
 }
 
 // ------------------------------------------------------------------ routes and methods
 
 #[tokio::test]
-async fn unknown_routes_are_404_and_wrong_methods_405() {
+async fn unknown_routes_are_404() {
     let app = spawn_app().await;
     for path in [
         "/admin/api/users",
@@ -599,11 +518,14 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         "/admin/index.html",
         "/admin/app.jsx",
     ] {
-        let answer = admin_get(&app, path).await;
-        assert_eq!(answer.status, 404, "{path}");
-        assert!(!answer.detail().is_empty());
-        assert_security_headers(&answer);
+        let answer = app.admin_at(Method::GET, path, None).await;
+        assert_error(&answer, 404, path);
     }
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_405_naming_the_allowed_ones() {
+    let app = spawn_app().await;
     let id = KeyId::generate().unwrap();
     for (method, path, allow) in [
         (Method::DELETE, "/admin/api/keys".to_owned(), "GET, POST"),
@@ -612,13 +534,7 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
         (Method::POST, "/admin/".to_owned(), "GET"),
         (Method::PUT, "/admin/app.js".to_owned(), "GET"),
     ] {
-        let req = HttpRequest::builder()
-            .method(method.clone())
-            .uri(format!("https://keygate.test{path}"))
-            .header("authorization", bearer(&app))
-            .body(Body::Empty)
-            .unwrap();
-        let answer = call(&app, req).await;
+        let answer = app.admin_at(method.clone(), &path, None).await;
         assert_eq!(answer.status, 405, "{method} {path}");
         assert_eq!(answer.header("allow"), allow);
         assert_security_headers(&answer);
@@ -630,7 +546,9 @@ async fn the_api_answers_wherever_the_path_is_mounted() {
     let app = spawn_app().await;
     let id = seed(&app, "mounted", 0, State::Active, None).await;
     for prefix in ["/admin", "/prod/admin", ""] {
-        let answer = admin_get(&app, &format!("{prefix}/api/keys/{id}")).await;
+        let answer = app
+            .admin_at(Method::GET, &format!("{prefix}/api/keys/{id}"), None)
+            .await;
         assert_eq!(answer.status, 200, "{prefix}");
     }
 }
@@ -640,24 +558,17 @@ async fn the_api_answers_wherever_the_path_is_mounted() {
 #[tokio::test]
 async fn a_store_outage_is_a_503_with_the_security_headers() {
     let app = spawn_app().await;
-    let dead = app
-        .instance(Endpoints {
-            dynamodb: DEAD_ENDPOINT.to_owned(),
-            ..Default::default()
-        })
-        .await;
-    let answer = admin_get(&dead, "/admin/api/keys").await;
-    assert_eq!(answer.status, 503, "{}", answer.text);
-    assert!(!answer.detail().is_empty());
-    assert_security_headers(&answer);
+    let dead = app.instance(Endpoints::without_dynamodb()).await;
+    let answer = dead.admin_api(Method::GET, "/keys", None).await;
+    assert_error(&answer, 503, "the list, with DynamoDB down");
 }
 
 #[tokio::test]
 async fn keys_issued_and_revoked_by_the_admin_never_reach_the_logs() {
     let app = spawn_app().await;
-    let (id, key) = issue(&app, "logged?").await;
-    admin_get(&app, &format!("/admin/api/keys/{id}")).await;
-    admin_post(&app, &format!("/admin/api/keys/{id}/revoke"), None).await;
+    let Issued { id, key } = app.admin_issue("logged?").await;
+    app.view_key(&id).await;
+    app.revoke_by_id(&id).await;
     let logs = captured_logs();
     assert!(logs.contains(&id), "the log line names the key by id");
     assert!(!logs.contains(&key[3..]), "a raw key is in the logs");
@@ -665,6 +576,6 @@ async fn keys_issued_and_revoked_by_the_admin_never_reach_the_logs() {
         !logs.contains(&app.admin_token),
         "the admin token is in the logs"
     );
-    let hash: KeyHash = ApiKey::parse(&key).unwrap().hash();
+    let hash: KeyHash = key_hash(&key);
     assert!(!logs.contains(&hash.to_hex()), "a key hash is in the logs");
 }
