@@ -115,11 +115,17 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let event = AuditEvent::new(Action::Revoke, &record.id, origin, now);
-        self.transact(vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             self.put_event(&event)?,
-        ])
-        .await?;
+        ];
+        if let Some(leak) = &origin.leak {
+            // A revoke for a leak report records where the key was found, in the same
+            // transaction.
+            let reported = AuditEvent::leak_reported(&record.id, origin, leak, now);
+            items.push(self.put_event(&reported)?);
+        }
+        self.transact(items).await?;
         let mut revoked = record.clone();
         revoked.state = State::Revoked;
         revoked.revoked_at = Some(now);
