@@ -101,6 +101,18 @@ pub async fn refresh(
 mod tests {
     use super::*;
 
+    /// The template's IAM condition names the one item this function writes.
+    #[test]
+    fn the_template_lets_it_write_its_item_and_no_other() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+        let template = std::fs::read_to_string(path).unwrap();
+        let item = keygate::store::document_pk(DOCUMENT);
+        assert!(
+            template.contains(&format!("dynamodb:LeadingKeys: [\"{item}\"]")),
+            "template.yaml must limit LeaksRefreshFunction to {item}"
+        );
+    }
+
     #[test]
     fn the_table_is_required_and_the_url_defaults_to_githubs() {
         let err = RefreshConfig::from_lookup(|_| None).unwrap_err();
