@@ -127,6 +127,7 @@ fn plain_key(name: &str) -> NewKey {
         scopes: Default::default(),
         rate_limit: None,
         quota: None,
+        self_rotation: false,
     }
 }
 

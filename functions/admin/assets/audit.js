@@ -14,9 +14,17 @@ function actorText(actor) {
   return actor === 'admin' ? 'admin' : actor.startsWith('key:') ? 'key holder (' + actor.slice(4) + ')' : actor;
 }
 
-// What an event did, beyond its action: the fields an update changed, or the replacement
-// a rotation made.
+// What an event did, beyond its action: the fields an update changed, the replacement
+// a rotation made, or where a secret scanner found a leaked key (shown as text, never as a
+// link: the URL is the scanner's).
 function eventChanges(event, withLinks) {
+  if (event.action === 'leak_reported') {
+    const where = [event.leak_source, event.leak_url].filter(Boolean);
+    return el('span', { class: 'changes' }, [
+      'found in public',
+      ...(where.length ? [': ', el('code', { text: where.join(' ') })] : []),
+    ]);
+  }
   if (event.action === 'rotate' && event.new_key_id) {
     return el('span', { class: 'changes' }, [
       'new key ',

@@ -12,12 +12,15 @@ use crate::domain::key::KeyId;
 use crate::domain::time::timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Action {
     Issue,
     Update,
     Revoke,
     Rotate,
+    /// A secret scanner found the key in public (`functions/leaks`). Written with the
+    /// revoke it caused, in the same transaction, or alone when the deployment only reports.
+    LeakReported,
 }
 
 impl Action {
@@ -27,6 +30,7 @@ impl Action {
             Action::Update => "update",
             Action::Revoke => "revoke",
             Action::Rotate => "rotate",
+            Action::LeakReported => "leak_reported",
         }
     }
 }
@@ -40,18 +44,21 @@ impl FromStr for Action {
             "update" => Ok(Action::Update),
             "revoke" => Ok(Action::Revoke),
             "rotate" => Ok(Action::Rotate),
+            "leak_reported" => Ok(Action::LeakReported),
             _ => Err(()),
         }
     }
 }
 
-/// Who acted: an administrator, or the holder of the key acted on (self-service revoke
-/// and rotate), recorded as `key:<id>`.
+/// Who acted: an administrator, the holder of the key acted on (self-service revoke
+/// and rotate), recorded as `key:<id>`, or a secret scanner that found the key in public,
+/// recorded as `secret_scanning`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Actor {
     #[default]
     Admin,
     KeyHolder,
+    SecretScanning,
 }
 
 /// Who made a change and from where (the edge reads it from the request).
@@ -61,6 +68,17 @@ pub struct Origin {
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
+    /// Set when the change answers a leak report: a revoke then also writes the
+    /// `leak_reported` event, in the same transaction as the revoke.
+    pub leak: Option<LeakReport>,
+}
+
+/// Where a secret scanner found a key: the public URL and the kind of place (`content`,
+/// `commit`, `issue_comment`...), as the scanner gave them. Never the key itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeakReport {
+    pub url: Option<String>,
+    pub source: Option<String>,
 }
 
 /// One audit event. `changes` lists the names of the fields an update changed, never
@@ -79,6 +97,8 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
     pub changes: Vec<String>,
+    /// For `leak_reported`: where the key was found.
+    pub leak: Option<LeakReport>,
 }
 
 impl AuditEvent {
@@ -95,12 +115,26 @@ impl AuditEvent {
             actor: match origin.actor {
                 Actor::Admin => "admin".to_owned(),
                 Actor::KeyHolder => format!("key:{key_id}"),
+                Actor::SecretScanning => "secret_scanning".to_owned(),
             },
             source_ip: origin.source_ip.clone(),
             user_agent: origin.user_agent.clone(),
             request_id: origin.request_id.clone(),
             changes: Vec::new(),
+            leak: None,
         }
+    }
+
+    /// The `leak_reported` event of a change made because of `report`.
+    pub fn leak_reported(
+        key_id: &KeyId,
+        origin: &Origin,
+        report: &LeakReport,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let mut event = Self::new(Action::LeakReported, key_id, origin, at);
+        event.leak = Some(report.clone());
+        event
     }
 
     pub fn view(&self) -> AuditView<'_> {
@@ -115,6 +149,8 @@ impl AuditEvent {
             user_agent: self.user_agent.as_deref(),
             request_id: self.request_id.as_deref(),
             changes: &self.changes,
+            leak_url: self.leak.as_ref().and_then(|l| l.url.as_deref()),
+            leak_source: self.leak.as_ref().and_then(|l| l.source.as_deref()),
         }
     }
 }
@@ -131,6 +167,11 @@ pub struct AuditView<'a> {
     pub user_agent: Option<&'a str>,
     pub request_id: Option<&'a str>,
     pub changes: &'a [String],
+    /// Only on `leak_reported` events: where the key was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leak_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leak_source: Option<&'a str>,
 }
 
 #[cfg(test)]
@@ -144,8 +185,11 @@ mod tests {
             Action::Update,
             Action::Revoke,
             Action::Rotate,
+            Action::LeakReported,
         ] {
             assert_eq!(a.as_str().parse::<Action>(), Ok(a));
+            // The JSON name is the stored name.
+            assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }
         assert!("delete".parse::<Action>().is_err());
     }

@@ -34,8 +34,9 @@ pub enum SelfRotationRefused {
 }
 
 /// How many keys one revoke ends at most in one DynamoDB transaction: the key and the
-/// successors it made itself, each an update and an audit event (DynamoDB allows 100 items).
-pub const MAX_FAMILY: usize = 50;
+/// successors it made itself, each an update and an audit event, and a leak report's event
+/// (DynamoDB allows 100 items).
+pub const MAX_FAMILY: usize = 49;
 
 /// Whether `key` may rotate itself at `now`; `predecessor` is the key it replaced, if any.
 pub fn may_rotate_itself(

@@ -3,7 +3,7 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-use crate::domain::audit::{Actor, Origin};
+use crate::domain::audit::{Actor, LeakReport, Origin};
 
 /// An administrator's change.
 pub fn admin(req: &Request) -> Origin {
@@ -13,6 +13,14 @@ pub fn admin(req: &Request) -> Origin {
 /// A change by the holder of the key acted on (self-service revoke and rotate).
 pub fn key_holder(req: &Request) -> Origin {
     of(req, Actor::KeyHolder)
+}
+
+/// A change made because a secret scanner reported the key in public (`functions/leaks`).
+pub fn secret_scanning(req: &Request, leak: LeakReport) -> Origin {
+    Origin {
+        leak: Some(leak),
+        ..of(req, Actor::SecretScanning)
+    }
 }
 
 fn of(req: &Request, actor: Actor) -> Origin {
@@ -35,6 +43,7 @@ fn of(req: &Request, actor: Actor) -> Origin {
         source_ip,
         user_agent,
         request_id,
+        leak: None,
     }
 }
 

@@ -82,7 +82,9 @@ pub fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
     }
     if let Some(action) = value("action") {
         out.action = Some(action.parse().map_err(|_| {
-            ApiError::BadRequest("`action` must be issue, update, revoke or rotate.".to_owned())
+            ApiError::BadRequest(
+                "`action` must be issue, update, revoke, rotate or leak_reported.".to_owned(),
+            )
         })?);
     }
     out.cursor = params.cursor(AuditCursor::decode)?;

@@ -80,7 +80,7 @@ async fn attempt(
     }
     let rotator = match origin.actor {
         Actor::KeyHolder => Rotator::KeyHolder,
-        Actor::Admin => Rotator::Administrator,
+        Actor::Admin | Actor::SecretScanning => Rotator::Administrator,
     };
     if rotator == Rotator::KeyHolder {
         let predecessor = match &old.rotated_from {

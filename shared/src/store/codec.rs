@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::schema::{KIND_AUDIT, KIND_KEY};
 use super::StoreError;
-use crate::domain::audit::AuditEvent;
+use crate::domain::audit::{AuditEvent, LeakReport};
 use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Every, Quota, RateLimit, Refill};
 use crate::domain::record::{KeyRecord, State};
@@ -306,6 +306,11 @@ pub(super) fn event_item(e: &AuditEvent) -> HashMap<String, AttributeValue> {
         ("source_ip", e.source_ip.as_deref()),
         ("user_agent", e.user_agent.as_deref()),
         ("request_id", e.request_id.as_deref()),
+        ("leak_url", e.leak.as_ref().and_then(|l| l.url.as_deref())),
+        (
+            "leak_source",
+            e.leak.as_ref().and_then(|l| l.source.as_deref()),
+        ),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
@@ -345,6 +350,11 @@ pub(super) fn event_from_item(
         _ => Vec::new(),
     };
     let at = text("created_at").ok_or_else(|| corrupt("created_at"))?;
+    let leak =
+        (item.contains_key("leak_url") || item.contains_key("leak_source")).then(|| LeakReport {
+            url: text("leak_url").map(str::to_owned),
+            source: text("leak_source").map(str::to_owned),
+        });
     Ok(AuditEvent {
         id: id.to_owned(),
         at: parse_time("created_at", at)?,
@@ -358,6 +368,7 @@ pub(super) fn event_from_item(
         user_agent: text("user_agent").map(str::to_owned),
         request_id: text("request_id").map(str::to_owned),
         changes,
+        leak,
     })
 }
 
@@ -370,6 +381,7 @@ pub(super) fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, Store
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::audit::Action;
     use crate::domain::key::{ApiKey, KeyPrefix};
 
     fn record() -> KeyRecord {
@@ -432,6 +444,26 @@ mod tests {
         let dump = format!("{item:?}");
         assert!(dump.contains(&key.hash().to_hex()));
         assert!(!dump.contains(&key.expose()[3..]));
+    }
+
+    #[test]
+    fn a_leak_reported_event_round_trips_with_where_the_key_was_found() {
+        use crate::domain::audit::{Actor, Origin};
+        let origin = Origin {
+            actor: Actor::SecretScanning,
+            ..Origin::default()
+        };
+        let report = LeakReport {
+            url: Some("https://github.com/o/r/blob/abc/config.py".to_owned()),
+            source: Some("content".to_owned()),
+        };
+        let at = record().created_at;
+        let event = AuditEvent::leak_reported(&record().id, &origin, &report, at);
+        assert_eq!(event_from_item(&event_item(&event)).unwrap(), event);
+        // Events of other actions have no leak attributes, and read back without one.
+        let plain = AuditEvent::new(Action::Revoke, &record().id, &origin, at);
+        assert!(!event_item(&plain).contains_key("leak_url"));
+        assert_eq!(event_from_item(&event_item(&plain)).unwrap().leak, None);
     }
 
     #[test]

@@ -94,8 +94,8 @@ impl Store {
 
     /// Marks these keys revoked, each with its `revoke` event, in one transaction, on the
     /// condition that every item is still as its record was read (the caller reads again and
-    /// retries on [`StoreError::Conflict`]). At most 50 keys: DynamoDB takes 100 items in a
-    /// transaction. Returns the records as they now are.
+    /// retries on [`StoreError::Conflict`]). At most 49 keys: DynamoDB takes 100 items in a
+    /// transaction, two a key and one for a leak report. Returns the records as they now are.
     pub async fn revoke(
         &self,
         keys: &[(KeyHash, KeyRecord)],
@@ -104,7 +104,7 @@ impl Store {
     ) -> Result<Vec<KeyRecord>, StoreError> {
         let mut items = Vec::with_capacity(keys.len() * 2);
         let mut revoked = Vec::with_capacity(keys.len());
-        for (hash, record) in keys {
+        for (i, (hash, record)) in keys.iter().enumerate() {
             let update = Update::builder()
                 .table_name(&self.table)
                 .key("pk", AttributeValue::S(pk(hash)))
@@ -120,6 +120,12 @@ impl Store {
             let event = AuditEvent::new(Action::Revoke, &record.id, origin, now);
             items.push(TransactWriteItem::builder().update(update).build());
             items.push(self.put_event(&event)?);
+            if let (0, Some(leak)) = (i, &origin.leak) {
+                // A revoke for a leak report records where the key was found, in the same
+                // transaction.
+                let reported = AuditEvent::leak_reported(&record.id, origin, leak, now);
+                items.push(self.put_event(&reported)?);
+            }
             let mut record = record.clone();
             record.state = State::Revoked;
             record.revoked_at = Some(now);

@@ -6,6 +6,7 @@
 //! | `audit.rs`   | audit events: the transaction item, and reading them back       |
 //! | `listing.rs` | finding keys by id and listing them for people                  |
 //! | `codec.rs`   | records and events to DynamoDB items and back                   |
+//! | `documents.rs` | documents fetched for functions without internet (`DOC#<name>`) |
 //! | `schema.rs`  | the table's indexes, and creating it locally                    |
 //!
 //! One table, partition key `pk`. A key's item is `pk = "KEY#<sha256 hex>"`, so the verify
@@ -20,10 +21,12 @@ use aws_sdk_dynamodb::Client;
 
 mod audit;
 mod codec;
+mod documents;
 mod keys;
 mod listing;
 pub mod schema;
 
+pub use documents::{document_pk, Document};
 pub use keys::Rotation;
 pub use schema::create_table;
 
