@@ -26,6 +26,7 @@ use lambda_http::http::{request::Builder, HeaderMap, Method, Request as HttpRequ
 use lambda_http::{Body, Request, Response};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{json, Value};
+use tokio::sync::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 pub use keygate_local::services;
 
@@ -200,6 +201,40 @@ pub struct TestApp {
     /// DynamoDB requests this app has sent.
     pub dynamodb_requests: RequestCounter,
     endpoints: Endpoints,
+    /// Its test's share of the binary (see [`alone`]); an instance holds none.
+    _shared: Option<OwnedRwLockReadGuard<()>>,
+}
+
+/// Every test of the binary shares this; a test that loads the machine (a burst of
+/// hundreds of requests, a service of its own started, stopped or stalled) takes it alone.
+fn gate() -> Arc<RwLock<()>> {
+    static GATE: OnceLock<Arc<RwLock<()>>> = OnceLock::new();
+    GATE.get_or_init(Default::default).clone()
+}
+
+/// A test that runs alone in the binary: it waits for the tests running to end, and no
+/// other starts until it ends. Call it first, and spawn its app with [`Alone::spawn_app_on`].
+pub async fn alone() -> Alone {
+    Alone {
+        _exclusive: gate().write_owned().await,
+    }
+}
+
+/// The binary to itself, for as long as this lives.
+pub struct Alone {
+    _exclusive: OwnedRwLockWriteGuard<()>,
+}
+
+impl Alone {
+    /// [`spawn_app`] for a test that runs alone.
+    pub async fn spawn_app(&self) -> TestApp {
+        self.spawn_app_on(Endpoints::default()).await
+    }
+
+    /// [`spawn_app_on`] for a test that runs alone.
+    pub async fn spawn_app_on(&self, endpoints: Endpoints) -> TestApp {
+        spawn(endpoints, None).await
+    }
 }
 
 /// A fresh table and Redis namespace on the real local services.
@@ -209,10 +244,16 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], on services of the test's own (see [`services`]).
 pub async fn spawn_app_on(endpoints: Endpoints) -> TestApp {
+    let shared = gate().read_owned().await;
+    spawn(endpoints, Some(shared)).await
+}
+
+async fn spawn(endpoints: Endpoints, shared: Option<OwnedRwLockReadGuard<()>>) -> TestApp {
     let table = format!("kg-test-{}", random(10));
     let namespace = format!("kgtest:{}", random(10));
     let admin_token = format!("admin-{}", random(24));
-    let app = TestApp::build(table, namespace, admin_token, endpoints, &[]).await;
+    let mut app = TestApp::build(table, namespace, admin_token, endpoints, &[]).await;
+    app._shared = shared;
     create_table(app.app.store.client(), &app.table)
         .await
         .expect("DynamoDB Local must be running (make test starts it)");
@@ -257,6 +298,7 @@ impl TestApp {
             namespace,
             dynamodb_requests: counter,
             endpoints,
+            _shared: None,
         }
     }
 

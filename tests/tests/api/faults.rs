@@ -1,6 +1,7 @@
 //! Faults: each test runs its own Redis or DynamoDB Local on a spare port and stops, stalls
-//! or restarts it while Keygate works, so it disturbs no other test of the binary; the
-//! last one bursts 1,000 issues at the shared services.
+//! or restarts it while Keygate works; the last one bursts 1,000 issues at the shared
+//! services. Each runs alone in the binary ([`alone`]): none disturbs another test, and
+//! none is slowed by one.
 //!
 //! Latency figures are printed (run with `--nocapture` to see them), never asserted:
 //! what is asserted is that every answer stays right.
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use keygate::domain::outcome::Source;
 use keygate_tests::services::{DynamoDbLocal, RedisServer};
-use keygate_tests::{spawn_app_on, Endpoints, TestApp};
+use keygate_tests::{alone, Endpoints, TestApp};
 use serde_json::json;
 
 /// The keys a fault test verifies over and over.
@@ -57,8 +58,9 @@ async fn check_all(app: &TestApp, keys: &Keys) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verification_survives_redis_stopping_and_coming_back_empty() {
+    let alone = alone().await;
     let mut redis = RedisServer::start();
-    let app = spawn_app_on(Endpoints::with_redis(redis.url())).await;
+    let app = alone.spawn_app_on(Endpoints::with_redis(redis.url())).await;
     let keys = cached_keys(&app, 10, 5).await;
 
     redis.stop();
@@ -81,8 +83,9 @@ async fn verification_survives_redis_stopping_and_coming_back_empty() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_during_a_redis_stall_never_leaves_the_key_usable_after_a_200() {
+    let alone = alone().await;
     let redis = RedisServer::start();
-    let app = spawn_app_on(Endpoints::with_redis(redis.url())).await;
+    let app = alone.spawn_app_on(Endpoints::with_redis(redis.url())).await;
     let key = app.issue("stalled").await.key;
     assert_eq!(app.protected(&key).await.status, 200); // cached as active
 
@@ -106,8 +109,11 @@ async fn revoke_during_a_redis_stall_never_leaves_the_key_usable_after_a_200() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_dynamodb_is_down_cached_keys_verify_and_changes_answer_503() {
+    let alone = alone().await;
     let mut dynamodb = DynamoDbLocal::start();
-    let app = spawn_app_on(Endpoints::with_dynamodb(dynamodb.endpoint())).await;
+    let app = alone
+        .spawn_app_on(Endpoints::with_dynamodb(dynamodb.endpoint()))
+        .await;
     let keys = cached_keys(&app, 5, 2).await;
 
     dynamodb.stop();
@@ -129,7 +135,8 @@ async fn while_dynamodb_is_down_cached_keys_verify_and_changes_answer_503() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_keys_issued_concurrently_are_distinct_and_all_verify() {
-    let app = std::sync::Arc::new(keygate_tests::spawn_app().await);
+    let alone = alone().await;
+    let app = std::sync::Arc::new(alone.spawn_app().await);
     // 100 in flight at once, as from 100 Lambda instances: a single DynamoDB Local on two
     // cores cannot answer 1,000 simultaneous writes within the SDK's 1 s attempt timeout.
     let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(100));

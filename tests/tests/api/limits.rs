@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use keygate::domain::outcome::{Outcome, Source};
 use keygate_tests::services::RedisServer;
-use keygate_tests::{key_hash, spawn_app, spawn_app_on, Endpoints, Issued, TestApp};
+use keygate_tests::{alone, key_hash, spawn_app, Endpoints, Issued, TestApp};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
@@ -66,7 +66,8 @@ async fn burst(instances: &[Arc<TestApp>], key: &str, n: usize) -> Vec<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_concurrent_burst_gets_exactly_the_limit_across_instances() {
-    let app = spawn_app().await;
+    let alone = alone().await;
+    let app = alone.spawn_app().await;
     let instances = instances(&app, 8).await;
     let (limit, n) = (25, 200);
     for repetition in 0..5 {
@@ -82,7 +83,8 @@ async fn a_concurrent_burst_gets_exactly_the_limit_across_instances() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_concurrent_burst_uses_the_quota_exactly() {
-    let app = spawn_app().await;
+    let alone = alone().await;
+    let app = alone.spawn_app().await;
     let instances = instances(&app, 8).await;
     for repetition in 0..5 {
         // A fresh key and no warm-up: the first requests find no cache entry, so the burst
@@ -259,8 +261,9 @@ async fn a_quota_refills_in_a_new_period_and_the_refill_is_stored() {
 
 #[tokio::test]
 async fn a_redis_restart_does_not_refill_a_quota() {
+    let alone = alone().await;
     let mut redis = RedisServer::start();
-    let app = spawn_app_on(Endpoints::with_redis(redis.url())).await;
+    let app = alone.spawn_app_on(Endpoints::with_redis(redis.url())).await;
     let Issued { id, key } = issue_limited(&app, json!({"quota": {"remaining": 10}})).await;
     for _ in 0..3 {
         assert_eq!(app.protected(&key).await.status, 200);

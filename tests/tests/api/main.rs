@@ -1,10 +1,11 @@
 //! Keygate's contract, one test per behaviour, against real DynamoDB Local and Redis: the
 //! one integration test binary, a module per feature.
 //!
-//! Tests run in parallel in this one process. Those that stop, stall or restart a service
-//! start their own on a spare port (`faults`, `limits`); the one that needs process-wide
-//! state (`redis_tls`, which trusts a test CA through `SSL_CERT_FILE`) runs its body in a
-//! child process of this same binary.
+//! Tests run in parallel in this one process, each on its own table and Redis namespace.
+//! Those that stop, stall or restart a service start their own on a spare port, and run
+//! alone (`keygate_tests::alone`), like those that burst hundreds of requests (`faults`,
+//! `limits`). The one that needs process-wide state (`redis_tls`, which trusts a test CA
+//! through `SSL_CERT_FILE`) runs its body in a child process of this same binary.
 
 mod admin;
 mod audit;
