@@ -163,16 +163,22 @@ impl Store {
             .expression_attribute_values(":v", n(old.version))
             .expression_attribute_values(":next", n(old_ended.version))
             .expression_attribute_values(":to", s(new.id.as_str()));
+        // The new key's hash, so the old key's limits are shared and a revoke finds it.
+        end = end.expression_attribute_values(":to_hash", s(&new_hash.to_hex()));
         end = match (old_ended.state, old_ended.expires_at) {
             (State::Revoked, _) => end
                 .update_expression(
-                    "SET #state = :revoked, revoked_at = :now, rotated_to = :to, v = :next",
+                    "SET #state = :revoked, revoked_at = :now, rotated_to = :to, \
+                     rotated_to_hash = :to_hash, v = :next",
                 )
                 .expression_attribute_names("#state", "state")
                 .expression_attribute_values(":revoked", s(State::Revoked.as_str()))
                 .expression_attribute_values(":now", s(&timestamp(now))),
             (State::Active, Some(at)) => end
-                .update_expression("SET expires_at = :end, rotated_to = :to, v = :next")
+                .update_expression(
+                    "SET expires_at = :end, rotated_to = :to, rotated_to_hash = :to_hash, \
+                     v = :next",
+                )
                 .expression_attribute_values(":end", s(&timestamp(at))),
             (State::Active, None) => {
                 return Err(StoreError::Corrupt(

@@ -297,6 +297,75 @@ fn not_found() -> String {
 /// each with a new trace id, then reads the idle process's writable memory (`/proc/<pid>/mem`)
 /// for `_X_AMZN_TRACE_ID=<id>` strings and panics unless only the last id is there.
 ///
+/// A function binary as Lambda starts it, in a clean environment: no stray
+/// `_X_AMZN_TRACE_ID`, no AWS profile; nothing listens on port 1, so Redis and DynamoDB fail
+/// fast if a handler should ever reach for them.
+pub fn lambda_command(binary: &str, api: &FakeRuntimeApi) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", api.runtime_api())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "trace-env-test")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "trace-env-test")
+        .env("AWS_SECRET_ACCESS_KEY", "trace-env-test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
+        .env("TABLE_NAME", "trace-env-test")
+        .env("REDIS_URL", "redis://127.0.0.1:1")
+        .env("ADMIN_TOKEN", "trace-env-test-admin-token");
+    command
+}
+
+/// Runs `binary` with `RUST_LOG=trace` on invocations whose event carries `secret` in its
+/// `X-API-KEY` header and in its body, and asserts that its output never shows it, while
+/// other crates' DEBUG lines do show (so the level really was raised).
+pub fn assert_no_secret_in_the_logs_at_trace(binary: &str, secret: &str) {
+    use std::process::Stdio;
+
+    let event = HTTP_GET_EVENT
+        .replace(
+            r#""headers":{"host":"localhost"}"#,
+            &format!(r#""headers":{{"host":"localhost","x-api-key":"{secret}"}}"#),
+        )
+        .replace(
+            r#""isBase64Encoded":false"#,
+            &format!(r#""body":"{{\"key\":\"{secret}\"}}","isBase64Encoded":false"#),
+        );
+    assert!(event.matches(secret).count() == 2, "{event}");
+    let api = FakeRuntimeApi::start(invocations(3, &event));
+    let mut child = lambda_command(binary, &api)
+        .env("RUST_LOG", "trace")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
+    let output = [
+        drain(child.stdout.take().expect("stdout")),
+        drain(child.stderr.take().expect("stderr")),
+    ];
+    let served = api.wait_until_idle(Duration::from_secs(120), || match child.try_wait() {
+        Ok(None) => Ok(()),
+        Ok(Some(status)) => Err(format!("{binary} exited ({status})")),
+        Err(err) => Err(format!("{binary}: {err}")),
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let output: String = output.into_iter().map(|o| o.join().unwrap()).collect();
+    served.unwrap_or_else(|err| panic!("{err}\n{output}"));
+    assert!(
+        output.contains("DEBUG"),
+        "{binary} wrote no DEBUG line with RUST_LOG=trace: the level was not raised\n{output}"
+    );
+    assert!(
+        !output.contains(secret),
+        "{binary} logged the key presented to it at TRACE:\n{output}"
+    );
+}
+
 /// That is what `keygate::trace_env` guarantees: one buffer, rewritten in place. If the
 /// binary's `set_var` reaches glibc's `setenv` instead, every value it was given stays in the
 /// heap, never freed, so all the ids are found: the leak itself, counted exactly, with no
@@ -310,20 +379,7 @@ pub fn assert_the_binary_keeps_one_trace_id(binary: &str) {
     let api = FakeRuntimeApi::start(invocations.clone());
     // A clean environment: no stray `_X_AMZN_TRACE_ID`, no AWS profile; nothing listens on
     // port 1, so Redis and DynamoDB fail fast if a handler should ever reach for them.
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", api.runtime_api())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "trace-env-test")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "trace-env-test")
-        .env("AWS_SECRET_ACCESS_KEY", "trace-env-test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:1")
-        .env("TABLE_NAME", "trace-env-test")
-        .env("REDIS_URL", "redis://127.0.0.1:1")
-        .env("ADMIN_TOKEN", "trace-env-test-admin-token")
+    let mut child = lambda_command(binary, &api)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

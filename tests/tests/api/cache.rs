@@ -36,22 +36,27 @@ async fn after_revoke_answers_no_concurrent_verification_succeeds() {
     for _ in 0..4 {
         instances.push(Arc::new(app.same_services().await));
     }
+    let started_after = Arc::new(AtomicUsize::new(0));
     for round in 0..20 {
         let key = Arc::new(app.issue(&format!("round {round}")).await.key);
         let revoked_at = Arc::new(tokio::sync::RwLock::new(false));
         let late_successes = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for instance in &instances {
-            let (instance, key, revoked_at, late) = (
+            let (instance, key, revoked_at, late, after) = (
                 instance.clone(),
                 key.clone(),
                 revoked_at.clone(),
                 late_successes.clone(),
+                started_after.clone(),
             );
             tasks.push(tokio::spawn(async move {
                 for _ in 0..15 {
                     // Note whether revoke had answered before this verification began.
                     let after_revoke = *revoked_at.read().await;
+                    if after_revoke {
+                        after.fetch_add(1, Ordering::SeqCst);
+                    }
                     let v = instance.verify(&key).await;
                     if after_revoke && v.outcome.is_valid() {
                         late.fetch_add(1, Ordering::SeqCst);
@@ -73,6 +78,11 @@ async fn after_revoke_answers_no_concurrent_verification_succeeds() {
         );
         assert_eq!(app.protected(&key).await.status, 403);
     }
+    // The race really happened: verifications began after revoke had answered.
+    assert!(
+        started_after.load(Ordering::SeqCst) > 0,
+        "no verification began after a revoke answered: the test did not race"
+    );
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use chrono::{TimeDelta, Utc};
 use keygate::domain::outcome::{Outcome, Source};
 use keygate_tests::services::RedisServer;
 use keygate_tests::{alone, key_hash, spawn_app, Endpoints, Issued, TestApp};
+use lambda_http::http::Method;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
@@ -95,6 +96,70 @@ async fn a_concurrent_burst_uses_the_quota_exactly() {
         assert_eq!(ok, 10, "repetition {repetition}: {statuses:?}");
         let shown = app.view_key(&id).await;
         assert_eq!(shown.body["quota"]["remaining"], 0, "{}", shown.body);
+    }
+}
+
+/// `n` concurrent requests alternating between two keys, spread over `instances`.
+async fn split_burst(instances: &[Arc<TestApp>], keys: [&str; 2], n: usize) -> Vec<u16> {
+    let mut tasks = JoinSet::new();
+    for i in 0..n {
+        let instance = instances[i % instances.len()].clone();
+        let key = keys[i % 2].to_owned();
+        tasks.spawn(async move {
+            let reply = instance.protected(&key).await;
+            assert!(reply.status == 200 || reply.status == 429, "{}", reply.body);
+            reply.status
+        });
+    }
+    tasks.join_all().await
+}
+
+/// Rotates the key with this id by an administrator with a grace period, and returns the
+/// new key.
+async fn rotated(app: &TestApp, id: &str) -> String {
+    let reply = app
+        .admin_api(
+            Method::POST,
+            &format!("/keys/{id}/rotate"),
+            Some(json!({"grace_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.key().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_split_across_the_old_and_new_key_of_a_rotation_gets_exactly_the_limit() {
+    let alone = alone().await;
+    let app = alone.spawn_app().await;
+    let instances = instances(&app, 8).await;
+    let (limit, n) = (25, 200);
+    for repetition in 0..3 {
+        let limits = json!({"rate_limit": {"limit": limit, "window_seconds": 3600}});
+        let Issued { id, key: old } = issue_limited(&app, limits).await;
+        let new = rotated(&app, &id).await;
+        // Both entries cached first, so the burst is all hits on both keys.
+        assert_eq!(instances[0].protected(&old).await.status, 200);
+        assert_eq!(instances[1].protected(&new).await.status, 200);
+        let statuses = split_burst(&instances, [&old, &new], n - 2).await;
+        let ok = statuses.iter().filter(|s| **s == 200).count();
+        assert_eq!(ok, limit - 2, "repetition {repetition}: {statuses:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_split_across_the_old_and_new_key_of_a_rotation_uses_one_quota() {
+    let alone = alone().await;
+    let app = alone.spawn_app().await;
+    let instances = instances(&app, 8).await;
+    for repetition in 0..3 {
+        let Issued { id, key: old } =
+            issue_limited(&app, json!({"quota": {"remaining": 10}})).await;
+        let new = rotated(&app, &id).await;
+        // Cold keys: the burst goes through the miss path of both at once.
+        let statuses = split_burst(&instances, [&old, &new], 40).await;
+        let ok = statuses.iter().filter(|s| **s == 200).count();
+        assert_eq!(ok, 10, "repetition {repetition}: {statuses:?}");
     }
 }
 

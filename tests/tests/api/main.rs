@@ -22,4 +22,5 @@ mod rotate;
 mod scopes;
 mod secrets;
 mod test_protected;
+mod trust;
 mod update;
