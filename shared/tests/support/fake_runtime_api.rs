@@ -372,7 +372,7 @@ pub fn assert_no_secret_in_the_logs_at_trace(binary: &str, secret: &str) {
 /// timing and no memory threshold.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn assert_the_binary_keeps_one_trace_id(binary: &str) {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     const INVOCATIONS: usize = 40;
     let invocations = invocations(INVOCATIONS, HTTP_GET_EVENT);
