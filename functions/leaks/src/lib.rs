@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use futures_util::stream::{self, StreamExt};
-use keygate::edge::request::require_method;
+use keygate::edge::request::{require_json_content_type, require_method};
 use keygate::edge::response::json_response;
 use keygate::edge::{origin, telemetry};
 use keygate::ops::leak::{leaked, LeakAction, Verdict};
@@ -63,7 +63,7 @@ pub async fn handle(app: &App, leaks: &Leaks, req: Request) -> Result<Response<B
     partner::check_size(body)?;
     let signed = signature::signed(&req)?;
     signature::verify(&leaks.keys, &signed, body).await?;
-    partner::check_content_type(&req)?;
+    require_json_content_type(&req)?;
     let matches = partner::parse(body)?;
 
     // One judgement per distinct token, where it was first reported: a token reported twice

@@ -7,8 +7,6 @@
 
 use keygate::domain::audit::LeakReport;
 use keygate::ApiError;
-use lambda_http::http::header;
-use lambda_http::Request;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -46,26 +44,6 @@ pub fn check_size(body: &[u8]) -> Result<(), ApiError> {
         )));
     }
     Ok(())
-}
-
-/// A `Content-Type` other than JSON is a 415; none is read as JSON.
-pub fn check_content_type(req: &Request) -> Result<(), ApiError> {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
-        return Ok(());
-    };
-    let media_type = value
-        .to_str()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if media_type == "application/json" || media_type.ends_with("+json") {
-        Ok(())
-    } else {
-        Err(ApiError::UnsupportedMediaType)
-    }
 }
 
 /// Reads the matches of a report; every problem is a 400 (413 for too many) that names the

@@ -21,21 +21,29 @@ pub fn require_method(req: &Request, method: Method) -> Result<(), ApiError> {
     }))
 }
 
+/// A `Content-Type` other than JSON is a 415; a body sent without one is read as JSON.
+pub fn require_json_content_type(req: &Request) -> Result<(), ApiError> {
+    let Some(content_type) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media_type = content_type
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media_type == "application/json" || media_type.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
 /// The request body as a JSON object.
 pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
-    if let Some(content_type) = req.headers().get(header::CONTENT_TYPE) {
-        let media_type = content_type
-            .to_str()
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
-        if media_type != "application/json" && !media_type.ends_with("+json") {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-    }
+    require_json_content_type(req)?;
     let bytes: &[u8] = match req.body() {
         Body::Empty => &[],
         Body::Text(text) => text.as_bytes(),

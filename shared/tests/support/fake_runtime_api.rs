@@ -319,12 +319,52 @@ pub fn lambda_command(binary: &str, api: &FakeRuntimeApi) -> std::process::Comma
     command
 }
 
+/// A function binary running against the fake API, its output being read.
+struct Run {
+    binary: String,
+    child: std::process::Child,
+    output: [std::thread::JoinHandle<String>; 2],
+}
+
+impl Run {
+    fn start(binary: &str, api: &FakeRuntimeApi, env: &[(&str, &str)]) -> Self {
+        use std::process::Stdio;
+        let mut child = lambda_command(binary, api)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
+        let output = [
+            drain(child.stdout.take().expect("stdout")),
+            drain(child.stderr.take().expect("stderr")),
+        ];
+        Self {
+            binary: binary.to_owned(),
+            child,
+            output,
+        }
+    }
+
+    /// [`FakeRuntimeApi::wait_until_idle`], stopping early if the binary exits.
+    fn wait_until_idle(
+        &mut self,
+        api: &FakeRuntimeApi,
+    ) -> Result<Vec<(Invocation, Outcome)>, String> {
+        let (binary, child) = (&self.binary, &mut self.child);
+        api.wait_until_idle(Duration::from_secs(120), || match child.try_wait() {
+            Ok(None) => Ok(()),
+            Ok(Some(status)) => Err(format!("{binary} exited ({status})")),
+            Err(err) => Err(format!("{binary}: {err}")),
+        })
+    }
+}
+
 /// Runs `binary` with `RUST_LOG=trace` on invocations whose event carries `secret` in its
 /// `X-API-KEY` header and in its body, and asserts that its output never shows it, while
 /// other crates' DEBUG lines do show (so the level really was raised).
 pub fn assert_no_secret_in_the_logs_at_trace(binary: &str, secret: &str) {
-    use std::process::Stdio;
-
     let event = HTTP_GET_EVENT
         .replace(
             r#""headers":{"host":"localhost"}"#,
@@ -336,22 +376,10 @@ pub fn assert_no_secret_in_the_logs_at_trace(binary: &str, secret: &str) {
         );
     assert!(event.matches(secret).count() == 2, "{event}");
     let api = FakeRuntimeApi::start(invocations(3, &event));
-    let mut child = lambda_command(binary, &api)
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
-    let output = [
-        drain(child.stdout.take().expect("stdout")),
-        drain(child.stderr.take().expect("stderr")),
-    ];
-    let served = api.wait_until_idle(Duration::from_secs(120), || match child.try_wait() {
-        Ok(None) => Ok(()),
-        Ok(Some(status)) => Err(format!("{binary} exited ({status})")),
-        Err(err) => Err(format!("{binary}: {err}")),
-    });
+    let mut run = Run::start(binary, &api, &[("RUST_LOG", "trace")]);
+    let served = run.wait_until_idle(&api);
+    let mut child = run.child;
+    let output = run.output;
     let _ = child.kill();
     let _ = child.wait();
     let output: String = output.into_iter().map(|o| o.join().unwrap()).collect();
@@ -372,30 +400,16 @@ pub fn assert_no_secret_in_the_logs_at_trace(binary: &str, secret: &str) {
 /// timing and no memory threshold.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn assert_the_binary_keeps_one_trace_id(binary: &str) {
-    use std::process::Stdio;
-
     const INVOCATIONS: usize = 40;
     let invocations = invocations(INVOCATIONS, HTTP_GET_EVENT);
     let api = FakeRuntimeApi::start(invocations.clone());
     // A clean environment: no stray `_X_AMZN_TRACE_ID`, no AWS profile; nothing listens on
     // port 1, so Redis and DynamoDB fail fast if a handler should ever reach for them.
-    let mut child = lambda_command(binary, &api)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
-    let pid = child.id();
-    let output = [
-        drain(child.stdout.take().expect("stdout")),
-        drain(child.stderr.take().expect("stderr")),
-    ];
-
-    let served = api.wait_until_idle(Duration::from_secs(120), || match child.try_wait() {
-        Ok(None) => Ok(()),
-        Ok(Some(status)) => Err(format!("{binary} exited ({status})")),
-        Err(err) => Err(format!("{binary}: {err}")),
-    });
+    let mut run = Run::start(binary, &api, &[]);
+    let pid = run.child.id();
+    let served = run.wait_until_idle(&api);
+    let mut child = run.child;
+    let output = run.output;
     let found = served
         .as_ref()
         .map_err(Clone::clone)
