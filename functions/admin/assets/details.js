@@ -45,6 +45,7 @@ export function fillDetails(key) {
     ['Scopes', scopeList(key.scopes, 0)],
     ['Rate limit', el('span', key.rate_limit ? { text: rateDetail(key.rate_limit) } : { class: 'muted', text: 'none' })],
     ['Quota', el('span', key.quota ? { text: quotaDetail(key.quota) } : { class: 'muted', text: 'none' })],
+    ['Self-rotation', el('span', key.self_rotation ? { text: 'allowed' } : { class: 'muted', text: 'not allowed' })],
     ['Created', time(key.created_at, '—')],
     ['Expires', time(key.expires_at, 'never')],
     ['Last used', time(key.last_used_at, 'never')],

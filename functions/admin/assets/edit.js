@@ -1,5 +1,5 @@
-// The edit dialog: a key's name, owner, scopes, metadata, an earlier end and its limits,
-// sending only what changed.
+// The edit dialog: a key's name, owner, scopes, metadata, an earlier end, its limits and
+// whether it may rotate itself, sending only what changed.
 import { AuthError, api, keyUrl } from './client.js';
 import { fillDetails, loadKeyAudit } from './details.js';
 import { invalid, setMessage } from './dom.js';
@@ -29,6 +29,7 @@ export function askEdit(key) {
   else ui.editExpires.removeAttribute('max');
   // The details' key was read just now: its quota shows the live count.
   fillLimits(EDIT_LIMITS, key);
+  ui.editSelfRotation.checked = Boolean(key.self_rotation);
   for (const input of [ui.editName, ui.editMeta, ui.editExpires, ...limitInputs(EDIT_LIMITS)]) {
     input.removeAttribute('aria-invalid');
   }
@@ -72,6 +73,8 @@ export async function saveEdit(event) {
   if (!sameRate(limits.rate_limit, key.rate_limit || null)) body.rate_limit = limits.rate_limit;
   // A quota that is sent starts over from its `remaining`: send it only when it changed.
   if (!sameQuota(limits.quota, key.quota || null)) body.quota = limits.quota;
+  const selfRotation = ui.editSelfRotation.checked;
+  if (selfRotation !== Boolean(key.self_rotation)) body.self_rotation = selfRotation;
   if (Object.keys(body).length === 0) {
     setMessage(ui.editError, 'Nothing has changed.');
     return;

@@ -49,6 +49,8 @@ export async function issueKey(event) {
   }
   if (limits.rate_limit) body.rate_limit = limits.rate_limit;
   if (limits.quota) body.quota = limits.quota;
+  // Always sent: an unchecked box means "may not", whatever the server's default.
+  body.self_rotation = ui.issueSelfRotation.checked;
   const button = ui.issueForm.querySelector('button[type=submit]');
   button.disabled = true;
   try {
