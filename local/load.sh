@@ -71,6 +71,9 @@ echo "$token" >>"$keys"
 if grep -qF -f "$keys" "$watch_log"; then
   die "a raw key or the admin token reached the function logs"
 fi
-log "no raw key ($(($(wc -l <"$keys") - 1)) issued) and not the admin token in $(wc -l <"$watch_log") log lines"
+# One line per request (with latency_us): without any, the scan above read nothing of theirs.
+request_lines="$(grep -c latency_us "$watch_log" || true)"
+[ "${request_lines:-0}" -gt 0 ] || die "no request line of the functions in $watch_log: the log scan proved nothing"
+log "no raw key ($(($(wc -l <"$keys") - 1)) issued) and not the admin token in $(wc -l <"$watch_log") log lines ($request_lines of them request lines)"
 rm -f "$keys"
-[ "$status" = 0 ] || die "wrong answers, 5xx, errors or growing memory (see above; logs in $watch_log)"
+[ "$status" = 0 ] || die "wrong answers, 5xx, errors, growing memory or a run that checked too little (see above; logs in $watch_log)"

@@ -38,6 +38,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "template (cfn-lint)"
 cfn-lint template.yaml
 
+step "template security (checkov, local/checkov.sh)"
+bash "$here/checkov.sh"
+
 step "known-vulnerable dependencies (cargo audit)"
 bash "$here/audit.sh"
 
