@@ -42,13 +42,13 @@ async fn instances(app: &TestApp, n: usize) -> Vec<Arc<TestApp>> {
     out
 }
 
-/// `n` concurrent requests with `key`, spread over `instances`: the statuses (each 200 or
-/// 429), sorted.
-async fn burst(instances: &[Arc<TestApp>], key: &str, n: usize) -> Vec<u16> {
+/// `n` concurrent requests, taking `keys` in turn, spread over `instances`: the statuses
+/// (each 200 or 429), sorted.
+async fn burst(instances: &[Arc<TestApp>], keys: &[&str], n: usize) -> Vec<u16> {
     let mut tasks = JoinSet::new();
     for i in 0..n {
         let instance = instances[i % instances.len()].clone();
-        let key = key.to_owned();
+        let key = keys[i % keys.len()].to_owned();
         tasks.spawn(async move {
             let reply = instance.protected(&key).await;
             assert!(
@@ -76,7 +76,7 @@ async fn a_concurrent_burst_gets_exactly_the_limit_across_instances() {
         // One request first puts the entry in the cache, so the burst is all cache hits
         // (the quota test below bursts on a cold key, through the miss path).
         assert_eq!(instances[0].protected(&key).await.status, 200);
-        let statuses = burst(&instances, &key, n - 1).await;
+        let statuses = burst(&instances, &[&key], n - 1).await;
         let ok = statuses.iter().filter(|s| **s == 200).count();
         assert_eq!(ok, limit - 1, "repetition {repetition}: {statuses:?}");
     }
@@ -91,27 +91,12 @@ async fn a_concurrent_burst_uses_the_quota_exactly() {
         // A fresh key and no warm-up: the first requests find no cache entry, so the burst
         // goes through the miss path (DynamoDB, fill, count) and the hit path at once.
         let Issued { id, key } = issue_limited(&app, json!({"quota": {"remaining": 10}})).await;
-        let statuses = burst(&instances, &key, 40).await;
+        let statuses = burst(&instances, &[&key], 40).await;
         let ok = statuses.iter().filter(|s| **s == 200).count();
         assert_eq!(ok, 10, "repetition {repetition}: {statuses:?}");
         let shown = app.view_key(&id).await;
         assert_eq!(shown.body["quota"]["remaining"], 0, "{}", shown.body);
     }
-}
-
-/// `n` concurrent requests alternating between two keys, spread over `instances`.
-async fn split_burst(instances: &[Arc<TestApp>], keys: [&str; 2], n: usize) -> Vec<u16> {
-    let mut tasks = JoinSet::new();
-    for i in 0..n {
-        let instance = instances[i % instances.len()].clone();
-        let key = keys[i % 2].to_owned();
-        tasks.spawn(async move {
-            let reply = instance.protected(&key).await;
-            assert!(reply.status == 200 || reply.status == 429, "{}", reply.body);
-            reply.status
-        });
-    }
-    tasks.join_all().await
 }
 
 /// Rotates the key with this id by an administrator with a grace period, and returns the
@@ -141,7 +126,7 @@ async fn a_burst_split_across_the_old_and_new_key_of_a_rotation_gets_exactly_the
         // Both entries cached first, so the burst is all hits on both keys.
         assert_eq!(instances[0].protected(&old).await.status, 200);
         assert_eq!(instances[1].protected(&new).await.status, 200);
-        let statuses = split_burst(&instances, [&old, &new], n - 2).await;
+        let statuses = burst(&instances, &[&old, &new], n - 2).await;
         let ok = statuses.iter().filter(|s| **s == 200).count();
         assert_eq!(ok, limit - 2, "repetition {repetition}: {statuses:?}");
     }
@@ -157,7 +142,7 @@ async fn a_burst_split_across_the_old_and_new_key_of_a_rotation_uses_one_quota()
             issue_limited(&app, json!({"quota": {"remaining": 10}})).await;
         let new = rotated(&app, &id).await;
         // Cold keys: the burst goes through the miss path of both at once.
-        let statuses = split_burst(&instances, [&old, &new], 40).await;
+        let statuses = burst(&instances, &[&old, &new], 40).await;
         let ok = statuses.iter().filter(|s| **s == 200).count();
         assert_eq!(ok, 10, "repetition {repetition}: {statuses:?}");
     }
