@@ -14,9 +14,11 @@ use keygate::config::Config;
 use keygate::domain::key::{ApiKey, KeyHash};
 use keygate::domain::limit::{Quota, RateLimit, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS};
 use keygate::domain::outcome::{Outcome, Source};
+use keygate::domain::role::Role;
+use keygate::ops::admins::{create, NewAdmin};
 use keygate::ops::issue::{issue, NewKey};
 use keygate::ops::revoke::revoke;
-use keygate::ops::verify::verify;
+use keygate::ops::verify::{verify, verify_admin};
 use keygate::store::{create_table, Store};
 use keygate::App;
 use redis::aio::MultiplexedConnection;
@@ -88,6 +90,19 @@ impl Bench {
         .await
     }
 
+    /// An admin credential (`kga_…`) with the `read` role.
+    pub async fn create_admin(&self, name: &str) -> Result<String, BenchError> {
+        let new = NewAdmin {
+            name: name.to_owned(),
+            role: Role::Read,
+            expires_at: None,
+        };
+        let created = create(&self.app, new, Utc::now(), &Default::default())
+            .await
+            .map_err(|e| BenchError(format!("creating an admin credential: {e}")))?;
+        Ok(created.key.expose().to_owned())
+    }
+
     async fn issue_new(&self, new: NewKey) -> Result<String, BenchError> {
         let issued = issue(&self.app, new, Utc::now(), &Default::default())
             .await
@@ -132,7 +147,25 @@ fn plain_key(name: &str) -> NewKey {
 }
 
 fn hash_of(raw: &str) -> KeyHash {
-    ApiKey::parse(raw).expect("an issued key parses").hash()
+    ApiKey::parse(raw)
+        .or_else(|_| ApiKey::parse_admin(raw))
+        .expect("an issued key parses")
+        .hash()
+}
+
+/// Which verification a hit row times: a client key's (the guard's) or an admin
+/// credential's (every admin request's).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Client,
+    Admin,
+}
+
+async fn verify_as(b: &Bench, kind: Kind, raw: &str) -> keygate::domain::outcome::Verification {
+    match kind {
+        Kind::Client => verify(b.store(), b.cache(), raw, Utc::now()).await,
+        Kind::Admin => verify_admin(b.store(), b.cache(), raw, Utc::now()).await,
+    }
 }
 
 fn expect_source(got: Source, want: Source, what: &str) -> Result<(), BenchError> {
@@ -150,7 +183,7 @@ fn expect_source(got: Source, want: Source, what: &str) -> Result<(), BenchError
 /// `MultiplexedConnection`: the one round trip a hit cannot avoid.
 pub async fn cache_hit(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
     let raw_key = b.issue_key("bench-hit").await?;
-    let hit = measure_hits(b, &raw_key).await?;
+    let hit = measure_hits(b, &raw_key, Kind::Client).await?;
     writeln!(
         out,
         "| 1. Verify, cache hit (Redis, {}-byte entry) | {} | {} | raw `GET` of the same entry, same connection type: p50 {}, p99 {} | p50 ×{} | ≤ 1.10: {} |",
@@ -187,7 +220,7 @@ pub async fn cache_hit_limited(b: &mut Bench, out: &mut String) -> Result<(), Be
             },
         )
         .await?;
-    let hit = measure_hits(b, &raw_key).await?;
+    let hit = measure_hits(b, &raw_key, Kind::Client).await?;
     writeln!(
         out,
         "| 1c. Verify, cache hit, key with a rate limit and a quota (counted in the same script) | {} | {} | raw `GET` of the same entry: p50 {}, p99 {} | p50 ×{} | ≤ 1.15: {} |",
@@ -197,6 +230,25 @@ pub async fn cache_hit_limited(b: &mut Bench, out: &mut String) -> Result<(), Be
         hit.floor.p99.show(1, "µs"),
         hit.ratio.ratio(),
         verdict(hit.ratio.median() <= 1.15),
+    )
+    .ok();
+    Ok(())
+}
+
+/// Row 1d: an admin credential on a cache hit, the check in front of every admin request:
+/// the same one round trip as a client key's hit, against the same raw GET.
+pub async fn cache_hit_admin(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let raw = b.create_admin("bench-admin").await?;
+    let hit = measure_hits(b, &raw, Kind::Admin).await?;
+    writeln!(
+        out,
+        "| 1d. Verify an admin credential, cache hit | {} | {} | raw `GET` of the same entry: p50 {}, p99 {} | p50 ×{} | ≤ 1.10 (as row 1): {} |",
+        hit.subject.p50.show(1, "µs"),
+        hit.subject.p99.show(1, "µs"),
+        hit.floor.p50.show(1, "µs"),
+        hit.floor.p99.show(1, "µs"),
+        hit.ratio.ratio(),
+        verdict(hit.ratio.median() <= 1.10),
     )
     .ok();
     Ok(())
@@ -213,10 +265,10 @@ struct Hits {
 
 /// Cache-hit verifications of `raw_key`, each run alternating with raw GETs of its entry
 /// (plain, and with the cache's response timeout).
-async fn measure_hits(b: &mut Bench, raw_key: &str) -> Result<Hits, BenchError> {
+async fn measure_hits(b: &mut Bench, raw_key: &str, kind: Kind) -> Result<Hits, BenchError> {
     let entry_key = b.cache().entry_key(&hash_of(raw_key));
     // The first verification misses and fills the entry.
-    verify(b.store(), b.cache(), raw_key, Utc::now()).await;
+    verify_as(b, kind, raw_key).await;
 
     let (iterations, warm_up) = (b.settings.hit_iterations, b.settings.hit_iterations / 4);
     let mut hits = Hits {
@@ -235,7 +287,7 @@ async fn measure_hits(b: &mut Bench, raw_key: &str) -> Result<Hits, BenchError> 
             for step in [i % 3, (i + 1) % 3, (i + 2) % 3] {
                 if step == 0 {
                     let started = Instant::now();
-                    let v = verify(b.store(), b.cache(), raw_key, Utc::now()).await;
+                    let v = verify_as(b, kind, raw_key).await;
                     s.push(started.elapsed());
                     expect_source(v.source, Source::Cache, "cache hit")?;
                     if !matches!(v.outcome, Outcome::Valid(_)) {
@@ -480,6 +532,7 @@ pub async fn run_all(settings: &Settings) -> Result<String, BenchError> {
     eprintln!("keygate-bench: issue/revoke done ({:?})", started.elapsed());
     cache_hit(&mut b, &mut out).await?;
     cache_hit_limited(&mut b, &mut out).await?;
+    cache_hit_admin(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache hit done ({:?})", started.elapsed());
     cache_miss(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache miss done ({:?})", started.elapsed());
