@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::domain::key::KeyPrefix;
+use crate::domain::key::{KeyPrefix, ADMIN_PREFIX};
 use crate::domain::limit::WhenCacheDown;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub struct Config {
     pub redis_url: String,
     pub key_prefix: KeyPrefix,
     pub cache: CacheSettings,
-    /// Only the functions that need it call [`Config::require_admin_token`].
+    /// The bootstrap (break-glass) credential, with the `admin` role. Optional: a
+    /// deployment may run on personal admin credentials alone (`edge/auth.rs`).
     pub admin_token: Option<AdminToken>,
 }
 
@@ -90,6 +91,12 @@ impl Config {
 
         let key_prefix = match get("KEY_PREFIX") {
             None => KeyPrefix::default(),
+            Some(p) if p == ADMIN_PREFIX => {
+                return Err(invalid(
+                    "KEY_PREFIX",
+                    "kga_ is the prefix of admin credentials; client keys need another",
+                ))
+            }
             Some(p) => KeyPrefix::parse(&p)
                 .map_err(|_| invalid("KEY_PREFIX", "use 1 to 16 letters, digits or underscores"))?,
         };
@@ -152,12 +159,6 @@ impl Config {
             cache,
             admin_token,
         })
-    }
-
-    pub fn require_admin_token(&self) -> Result<AdminToken, ConfigError> {
-        self.admin_token
-            .clone()
-            .ok_or(ConfigError::Missing("ADMIN_TOKEN"))
     }
 }
 
@@ -234,9 +235,10 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_admin_token_is_named_when_required() {
-        let err = config(&[]).unwrap().require_admin_token().unwrap_err();
-        assert_eq!(err.to_string(), "ADMIN_TOKEN is not set");
+    fn the_admin_credentials_prefix_is_no_key_prefix() {
+        let err = config(&[("KEY_PREFIX", "kga_")]).unwrap_err();
+        assert!(err.to_string().contains("KEY_PREFIX"), "{err}");
+        assert!(err.to_string().contains("admin credentials"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use chrono::{DateTime, TimeDelta, Utc};
 use keygate::cache::Cache;
-use keygate::config::{AdminToken, Config};
+use keygate::config::Config;
 use keygate::domain::key::{ApiKey, KeyHash, KeyId, KeyPrefix};
 use keygate::domain::outcome::Verification;
 use keygate::domain::record::KeyRecord;
@@ -330,10 +330,6 @@ impl TestApp {
         self.instance(self.endpoints.clone()).await
     }
 
-    fn admin(&self) -> AdminToken {
-        AdminToken::new(self.admin_token.clone())
-    }
-
     /// `Authorization: Bearer <admin token>`.
     pub fn bearer(&self) -> String {
         format!("Bearer {}", self.admin_token)
@@ -342,11 +338,9 @@ impl TestApp {
     // ------------------------------------------------------------ the functions' handlers
 
     pub async fn issue_request(&self, req: Request) -> Reply {
-        let admin = self.admin();
         let app = &self.app;
         let response =
-            keygate::edge::telemetry::serve("issue", req, |req| issue::handle(app, &admin, req))
-                .await;
+            keygate::edge::telemetry::serve("issue", req, |req| issue::handle(app, req)).await;
         Reply::json(response)
     }
 
@@ -380,10 +374,9 @@ impl TestApp {
     }
 
     async fn admin_response(&self, req: Request) -> Result<Response<Body>, lambda_http::Error> {
-        let admin = self.admin();
         let app = &self.app;
         keygate::edge::telemetry::serve("admin", req, |req| async {
-            let response = admin::handle(app, &admin, req).await;
+            let response = admin::handle(app, req).await;
             Ok(response.expect("the admin handler answers every request"))
         })
         .await
@@ -533,10 +526,49 @@ impl TestApp {
     /// A call to the admin function with the admin token, at any path; the content type is
     /// JSON when there is a body. The answer must be JSON.
     pub async fn admin_at(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.admin_at_as(&self.admin_token, method, path, body)
+            .await
+    }
+
+    /// A call to the admin API (`path` after `/admin/api`) with this bearer credential.
+    pub async fn admin_api_as(
+        &self,
+        credential: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        self.admin_at_as(credential, method, &format!("/admin/api{path}"), body)
+            .await
+    }
+
+    /// Creates an admin credential with the bootstrap token: its id and its secret.
+    pub async fn create_admin(&self, name: &str, role: &str) -> Issued {
+        let reply = self
+            .admin_api(
+                Method::POST,
+                "/admins",
+                Some(json!({ "name": name, "role": role })),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        Issued {
+            id: reply.body["id"].as_str().unwrap().to_owned(),
+            key: reply.body["key"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn admin_at_as(
+        &self,
+        credential: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let mut req = HttpRequest::builder()
             .method(method)
             .uri(format!("https://keygate.test{path}"))
-            .header("authorization", self.bearer());
+            .header("authorization", format!("Bearer {credential}"));
         let body = match body {
             Some(value) => {
                 req = req.header("content-type", "application/json");

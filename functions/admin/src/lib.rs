@@ -1,18 +1,24 @@
 //! `admin/`: the admin page (HTML, script and stylesheet compiled into the binary) and the
-//! JSON API it calls, under one credential, the admin token, sent as `Authorization: Bearer`.
+//! JSON API it calls, under `Authorization: Bearer <admin credential>` (or the bootstrap
+//! `ADMIN_TOKEN`), each route with the least role it needs (`edge/auth.rs`).
 //!
-//! | route                          | what                                         |
-//! |--------------------------------|----------------------------------------------|
-//! | `GET  admin/`                  | the page                                     |
-//! | `GET  admin/app.js`, `app.css`, ... | its script modules, stylesheet and icon ([`ASSETS`]) |
-//! | `GET  admin/config.js`         | the constants its script shares with the API |
-//! | `GET  admin/api/keys`          | a page of keys, newest first                 |
-//! | `POST admin/api/keys`          | issue a key (as the issue function)          |
-//! | `GET  admin/api/keys/{id}`     | one key                                      |
-//! | `PATCH admin/api/keys/{id}`    | update its name, owner, meta, scopes, expiry |
-//! | `POST admin/api/keys/{id}/revoke` | revoke it (as the revoke function)        |
-//! | `POST admin/api/keys/{id}/rotate` | rotate it with a grace period             |
-//! | `GET  admin/api/audit`         | a page of audit events, newest first         |
+//! | route                          | role    | what                                 |
+//! |--------------------------------|---------|--------------------------------------|
+//! | `GET  admin/`                  |         | the page                             |
+//! | `GET  admin/app.js`, `app.css`, ... |    | its script modules, stylesheet and icon ([`ASSETS`]) |
+//! | `GET  admin/config.js`         |         | the constants its script shares with the API |
+//! | `GET  admin/api/me`            | verify  | who is signed in, with which role    |
+//! | `GET  admin/api/keys`          | read    | a page of keys, newest first         |
+//! | `POST admin/api/keys`          | operate | issue a key (as the issue function)  |
+//! | `GET  admin/api/keys/{id}`     | read    | one key                              |
+//! | `PATCH admin/api/keys/{id}`    | operate | update its name, owner, meta, scopes, expiry |
+//! | `POST admin/api/keys/{id}/revoke` | operate | revoke it (as the revoke function) |
+//! | `POST admin/api/keys/{id}/rotate` | operate | rotate it with a grace period     |
+//! | `GET  admin/api/audit`         | read    | a page of audit events, newest first |
+//! | `GET  admin/api/admins`        | admin   | every admin credential               |
+//! | `POST admin/api/admins`        | admin   | create one (its secret shown once)   |
+//! | `POST admin/api/admins/{id}/revoke` | admin | revoke one (never the last way in) |
+//! | `POST admin/api/admins/{id}/rotate` | admin | replace its secret               |
 //!
 //! Routes are read from the path after its first `admin` segment, or from the whole path when
 //! there is none, so the same binary answers behind API Gateway at `/admin/...` (after any
@@ -22,18 +28,19 @@
 //! Gateway `/admin` is redirected to `admin/`.
 
 use chrono::Utc;
-use keygate::config::AdminToken;
-use keygate::domain::audit::Origin;
+use keygate::domain::audit::{Acting, Actor, Origin};
 use keygate::domain::key::{KeyHash, KeyId};
 use keygate::domain::record::KeyRecord;
+use keygate::domain::role::Role;
 use keygate::domain::rotation::MAX_GRACE_SECONDS;
-use keygate::edge::auth::require_admin;
+use keygate::edge::auth::{require_role, Principal};
 use keygate::edge::error::NOT_FOUND;
-use keygate::edge::input::{grace_seconds, key_update, new_key};
+use keygate::edge::input::{grace_seconds, key_update, new_admin, new_key};
 use keygate::edge::query::{audit_query, list_query};
 use keygate::edge::request::{json_object, optional_json_object};
 use keygate::edge::response::{json_response, REVOKED};
 use keygate::edge::{origin, telemetry};
+use keygate::ops::admins;
 use keygate::ops::issue::issue;
 use keygate::ops::revoke::revoke_hash;
 use keygate::ops::rotate::rotate;
@@ -140,23 +147,33 @@ pub enum Route<'p> {
     Revoke(&'p str),
     Rotate(&'p str),
     Audit,
-    /// Under `api/` but no known route: still needs the token, so that unknown routes say
-    /// nothing to a caller without it.
+    Me,
+    Admins,
+    AdminRevoke(&'p str),
+    AdminRotate(&'p str),
+    /// Under `api/` but no known route: still needs a credential, so that unknown routes
+    /// say nothing to a caller without one.
     UnknownApi,
     NotFound,
 }
 
 impl Route<'_> {
-    fn is_api(self) -> bool {
-        matches!(
-            self,
-            Route::Keys
-                | Route::Key(_)
-                | Route::Revoke(_)
-                | Route::Rotate(_)
-                | Route::Audit
-                | Route::UnknownApi
-        )
+    /// The least role that may call this route with this method; `None` for the page and
+    /// its files, which hold nothing secret.
+    pub fn role(self, method: &Method) -> Option<Role> {
+        let reads = *method == Method::GET;
+        match self {
+            Route::AddSlash | Route::Page | Route::Asset(_) | Route::Config | Route::NotFound => {
+                None
+            }
+            Route::Me | Route::UnknownApi => Some(Role::Verify),
+            Route::Keys | Route::Key(_) if reads => Some(Role::Read),
+            Route::Audit => Some(Role::Read),
+            Route::Keys | Route::Key(_) | Route::Revoke(_) | Route::Rotate(_) => {
+                Some(Role::Operate)
+            }
+            Route::Admins | Route::AdminRevoke(_) | Route::AdminRotate(_) => Some(Role::Admin),
+        }
     }
 }
 
@@ -193,28 +210,38 @@ pub fn route(path: &str) -> Route<'_> {
         (Some("keys"), Some(id), Some("revoke"), None) if !id.is_empty() => Route::Revoke(id),
         (Some("keys"), Some(id), Some("rotate"), None) if !id.is_empty() => Route::Rotate(id),
         (Some("audit"), None, _, _) => Route::Audit,
+        (Some("me"), None, _, _) => Route::Me,
+        (Some("admins"), None, _, _) => Route::Admins,
+        (Some("admins"), Some(id), Some("revoke"), None) if !id.is_empty() => {
+            Route::AdminRevoke(id)
+        }
+        (Some("admins"), Some(id), Some("rotate"), None) if !id.is_empty() => {
+            Route::AdminRotate(id)
+        }
         _ => Route::UnknownApi,
     }
 }
 
 /// Answers every request, errors included, with the security headers.
-pub async fn handle(
-    app: &App,
-    admin: &AdminToken,
-    req: Request,
-) -> Result<Response<Body>, ApiError> {
-    let response = respond(app, admin, &req)
+pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError> {
+    let response = respond(app, &req)
         .await
         .unwrap_or_else(ApiError::into_response);
     Ok(with_security_headers(response))
 }
 
-async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     let route = route(req.uri().path());
-    if route.is_api() {
-        require_admin(req, admin)?;
-    }
     let method = req.method();
+    let who = match route.role(method) {
+        Some(needed) => require_role(app, req, needed).await?,
+        // Nothing secret: no credential is asked for, and none is recorded.
+        None => Principal {
+            acting: Acting::Bootstrap,
+            role: Role::Verify,
+        },
+    };
+    let origin = || origin::admin(req, &who);
     match route {
         Route::AddSlash => {
             allow(method, Method::GET, "GET")?;
@@ -224,27 +251,126 @@ async fn respond(app: &App, admin: &AdminToken, req: &Request) -> Result<Respons
         Route::Asset(file) => serve(method, file.content_type, file.text),
         Route::Config => serve(method, JS, config_js()),
         Route::Keys if method == Method::GET => list(app, req).await,
-        Route::Keys if method == Method::POST => issue_key(app, req).await,
+        Route::Keys if method == Method::POST => issue_key(app, req, &origin()).await,
         Route::Keys => Err(ApiError::MethodNotAllowed("GET, POST")),
         Route::Key(id) if method == Method::GET => view(app, id).await,
-        Route::Key(id) if method == Method::PATCH => update_key(app, req, id).await,
+        Route::Key(id) if method == Method::PATCH => update_key(app, req, id, &origin()).await,
         Route::Key(_) => Err(ApiError::MethodNotAllowed("GET, PATCH")),
         Route::Revoke(id) => {
             allow(method, Method::POST, "POST")?;
-            revoke(app, id, &origin::admin(req)).await
+            revoke(app, id, &origin()).await
         }
         Route::Rotate(id) => {
             allow(method, Method::POST, "POST")?;
-            rotate_key(app, req, id).await
+            rotate_key(app, req, id, &origin()).await
         }
         Route::Audit => {
             allow(method, Method::GET, "GET")?;
             audit(app, req).await
         }
+        Route::Me => {
+            allow(method, Method::GET, "GET")?;
+            me(&who)
+        }
+        Route::Admins if method == Method::GET => list_admins(app).await,
+        Route::Admins if method == Method::POST => create_admin(app, req, &origin()).await,
+        Route::Admins => Err(ApiError::MethodNotAllowed("GET, POST")),
+        Route::AdminRevoke(id) => {
+            allow(method, Method::POST, "POST")?;
+            revoke_admin(app, id, &origin()).await
+        }
+        Route::AdminRotate(id) => {
+            allow(method, Method::POST, "POST")?;
+            rotate_admin(app, id, &origin()).await
+        }
         Route::UnknownApi | Route::NotFound => Err(ApiError::NotFound(
-            "Not found. The admin API is GET/POST api/keys, GET/PATCH api/keys/{id}, \
-             POST api/keys/{id}/revoke, POST api/keys/{id}/rotate and GET api/audit.",
+            "Not found. The admin API is GET api/me, GET/POST api/keys, GET/PATCH \
+             api/keys/{id}, POST api/keys/{id}/revoke, POST api/keys/{id}/rotate, GET \
+             api/audit, GET/POST api/admins, POST api/admins/{id}/revoke and POST \
+             api/admins/{id}/rotate.",
         )),
+    }
+}
+
+/// `GET api/me`: who is signed in, for the page to show and to offer only what the role
+/// may do.
+fn me(who: &Principal) -> Result<Response<Body>, ApiError> {
+    let actor = match &who.acting {
+        Acting::Admin { id, name } => Actor::Admin {
+            id: id.clone(),
+            name: name.clone(),
+        },
+        _ => Actor::Bootstrap,
+    };
+    telemetry::outcome("viewed");
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "actor": actor, "role": who.role }),
+    ))
+}
+
+fn admin_id(text: &str) -> Result<KeyId, ApiError> {
+    KeyId::parse(text).filter(KeyId::is_admin).ok_or_else(|| {
+        ApiError::BadRequest(
+            "Not an admin credential id: they are adm_ followed by 24 lowercase \
+                 hexadecimal digits."
+                .to_owned(),
+        )
+    })
+}
+
+async fn list_admins(app: &App) -> Result<Response<Body>, ApiError> {
+    let admins = admins::list(app).await?;
+    let now = Utc::now();
+    telemetry::outcome("listed");
+    let views: Vec<_> = admins.iter().map(|r| r.admin_view(now)).collect();
+    Ok(json_response(StatusCode::OK, &json!({ "admins": views })))
+}
+
+async fn create_admin(
+    app: &App,
+    req: &Request,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_object(req)?;
+    let now = Utc::now();
+    let new = new_admin(&body, now)?;
+    let created = admins::create(app, new, now, origin).await?;
+    telemetry::outcome("issued");
+    Ok(json_response(StatusCode::CREATED, &created.view(now)))
+}
+
+async fn revoke_admin(app: &App, id: &str, origin: &Origin) -> Result<Response<Body>, ApiError> {
+    let id = admin_id(id)?;
+    admins::revoke(app, &id, Utc::now(), origin)
+        .await
+        .map_err(admin_error)?;
+    telemetry::outcome("revoked");
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "detail": "Admin credential revoked." }),
+    ))
+}
+
+async fn rotate_admin(app: &App, id: &str, origin: &Origin) -> Result<Response<Body>, ApiError> {
+    let id = admin_id(id)?;
+    let now = Utc::now();
+    let rotated = admins::rotate(app, &id, now, origin)
+        .await
+        .map_err(admin_error)?;
+    telemetry::outcome("rotated");
+    Ok(json_response(StatusCode::CREATED, &rotated.view(now)))
+}
+
+/// The key answers, reworded for an admin credential: its id is not a key's.
+fn admin_error(err: keygate::ops::OpError) -> ApiError {
+    use keygate::ops::OpError;
+    match err {
+        OpError::NotFound => ApiError::NotFound("Not found."),
+        OpError::Refused(_) | OpError::AlreadyRotated => ApiError::Conflict(
+            "This admin credential is revoked or expired; create a new one instead.".to_owned(),
+        ),
+        other => other.into(),
     }
 }
 
@@ -280,21 +406,24 @@ fn redirect_to_slash() -> Response<Body> {
     response
 }
 
-/// The key with this id, or 404.
+/// The client key with this id, or 404: an admin credential is not one.
 async fn find(app: &App, id: &KeyId) -> Result<(KeyHash, KeyRecord), ApiError> {
     app.store
         .find_by_id(id)
         .await?
+        .filter(|(_, record)| record.role.is_none())
         .ok_or(ApiError::NotFound(NOT_FOUND))
 }
 
 fn key_id(text: &str) -> Result<KeyId, ApiError> {
-    KeyId::parse(text).ok_or_else(|| {
-        ApiError::BadRequest(
-            "Not a key id: key ids are key_ followed by 24 lowercase hexadecimal digits."
-                .to_owned(),
-        )
-    })
+    KeyId::parse(text)
+        .filter(|id| !id.is_admin())
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "Not a key id: key ids are key_ followed by 24 lowercase hexadecimal digits."
+                    .to_owned(),
+            )
+        })
 }
 
 async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
@@ -309,22 +438,27 @@ async fn list(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     ))
 }
 
-async fn issue_key(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+async fn issue_key(app: &App, req: &Request, origin: &Origin) -> Result<Response<Body>, ApiError> {
     let body = json_object(req)?;
     let now = Utc::now();
     let new = new_key(&body, now)?;
-    let issued = issue(app, new, now, &origin::admin(req)).await?;
+    let issued = issue(app, new, now, origin).await?;
     telemetry::outcome("issued");
     Ok(json_response(StatusCode::CREATED, &issued.view(now)))
 }
 
-async fn update_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+async fn update_key(
+    app: &App,
+    req: &Request,
+    id: &str,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
     let body = json_object(req)?;
     let changes = key_update(&body)?;
     let (hash, _) = find(app, &id).await?;
     let now = Utc::now();
-    let record = update(app, &hash, &changes, now, &origin::admin(req))
+    let record = update(app, &hash, &changes, now, origin)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
     telemetry::outcome("updated");
@@ -334,13 +468,18 @@ async fn update_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>
     ))
 }
 
-async fn rotate_key(app: &App, req: &Request, id: &str) -> Result<Response<Body>, ApiError> {
+async fn rotate_key(
+    app: &App,
+    req: &Request,
+    id: &str,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
     let body = optional_json_object(req)?;
     let grace = grace_seconds(body.as_ref())?;
     let (hash, _) = find(app, &id).await?;
     let now = Utc::now();
-    let rotated = rotate(app, &hash, grace, now, &origin::admin(req)).await?;
+    let rotated = rotate(app, &hash, grace, now, origin).await?;
     telemetry::outcome("rotated");
     Ok(json_response(StatusCode::CREATED, &rotated.view(now)))
 }
@@ -434,6 +573,41 @@ mod tests {
             assert_eq!(route(&at("/api/keys/key_1")), Route::Key("key_1"));
             assert_eq!(route(&at("/api/keys/key_1/")), Route::Key("key_1"));
             assert_eq!(route(&at("/api/keys/key_1/revoke")), Route::Revoke("key_1"));
+            assert_eq!(route(&at("/api/me")), Route::Me);
+            assert_eq!(route(&at("/api/admins")), Route::Admins);
+            assert_eq!(
+                route(&at("/api/admins/adm_1/revoke")),
+                Route::AdminRevoke("adm_1")
+            );
+            assert_eq!(
+                route(&at("/api/admins/adm_1/rotate")),
+                Route::AdminRotate("adm_1")
+            );
+        }
+    }
+
+    /// The role table of the module's header, as the code has it.
+    #[test]
+    fn each_route_asks_for_the_least_role_that_may_use_it() {
+        let (get, post, patch) = (Method::GET, Method::POST, Method::PATCH);
+        for (path, method, role) in [
+            ("/admin/", &get, None),
+            ("/admin/app.js", &get, None),
+            ("/admin/api/me", &get, Some(Role::Verify)),
+            ("/admin/api/nothing", &get, Some(Role::Verify)),
+            ("/admin/api/keys", &get, Some(Role::Read)),
+            ("/admin/api/keys/key_1", &get, Some(Role::Read)),
+            ("/admin/api/audit", &get, Some(Role::Read)),
+            ("/admin/api/keys", &post, Some(Role::Operate)),
+            ("/admin/api/keys/key_1", &patch, Some(Role::Operate)),
+            ("/admin/api/keys/key_1/revoke", &post, Some(Role::Operate)),
+            ("/admin/api/keys/key_1/rotate", &post, Some(Role::Operate)),
+            ("/admin/api/admins", &get, Some(Role::Admin)),
+            ("/admin/api/admins", &post, Some(Role::Admin)),
+            ("/admin/api/admins/adm_1/revoke", &post, Some(Role::Admin)),
+            ("/admin/api/admins/adm_1/rotate", &post, Some(Role::Admin)),
+        ] {
+            assert_eq!(route(path).role(method), role, "{method} {path}");
         }
     }
 
@@ -475,6 +649,8 @@ mod tests {
             "/admin/api",
             "/admin/api/",
             "/admin/api/users",
+            "/admin/api/admins/adm_1",
+            "/admin/api/me/x",
             "/admin/api/keys//revoke",
             "/admin/api/keys/key_1/delete",
             "/admin/api/keys/key_1/revoke/now",

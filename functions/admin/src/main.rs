@@ -1,4 +1,4 @@
-use keygate::edge::instance::{exit_with, start};
+use keygate::edge::instance::start;
 use lambda_http::{run, service_fn, Error, Request};
 
 keygate::keep_trace_id_env_bounded!();
@@ -6,13 +6,9 @@ keygate::keep_trace_id_env_bounded!();
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let app = start().await;
-    let admin = app
-        .config
-        .require_admin_token()
-        .unwrap_or_else(|err| exit_with(&err));
-    let (app, admin) = (&app, &admin);
+    let app = &app;
     run(service_fn(move |req: Request| {
-        keygate::edge::telemetry::serve("admin", req, move |req| admin::handle(app, admin, req))
+        keygate::edge::telemetry::serve("admin", req, move |req| admin::handle(app, req))
     }))
     .await
 }

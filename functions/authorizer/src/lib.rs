@@ -167,6 +167,7 @@ mod tests {
             name: "orders".into(),
             owner: None,
             scopes: Default::default(),
+            role: None,
             rate: None,
             quota_remaining: None,
         });

@@ -12,6 +12,7 @@ use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Counted, Every, Quota, RateLimit, Refill};
 use crate::domain::outcome::KeyInfo;
 use crate::domain::record::{status_at, KeyRecord, State, Status};
+use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
 
 /// The negative entry: looked up in DynamoDB recently, and not there.
@@ -27,6 +28,13 @@ pub(super) fn refill_code(every: Option<Every>) -> u8 {
     every
         .and_then(|e| REFILLS.iter().position(|r| *r == e))
         .map_or(0, |i| i as u8 + 1)
+}
+
+fn role_code(role: Role) -> char {
+    role.as_str()
+        .chars()
+        .next()
+        .expect("role names are not empty")
 }
 
 fn refill_of(code: u8) -> Option<Every> {
@@ -65,6 +73,10 @@ pub struct Entry {
     /// against the replacement's limits, so the verify script leaves its own counters alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// An admin credential's role: `v`erify, `r`ead, `o`perate, `a`dmin. Absent on client
+    /// keys, so their entries are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ro: Option<char>,
 }
 
 impl Entry {
@@ -82,6 +94,7 @@ impl Entry {
             v: r.version,
             rl: r.rate_limit.map(|l| (l.limit, l.window_seconds)),
             to: r.rotated_to_hash.map(|h| h.to_hex()),
+            ro: r.role.map(role_code),
             q: r.quota.as_ref().map(|q| {
                 let amount = q.refill.map_or(0, |r| r.amount);
                 let code = refill_code(q.refill.map(|r| r.every));
@@ -128,10 +141,22 @@ impl Entry {
             name: self.name.clone(),
             owner: self.ow.clone(),
             scopes: Scopes::from_stored(self.sc.clone()),
+            role: self.role()?,
             rate: None,
             quota_remaining: None,
         };
         Ok((status_at(self.state()?, self.expires_at()?, now), info))
+    }
+
+    pub fn role(&self) -> Result<Option<Role>, CacheError> {
+        self.ro
+            .map(|code| {
+                Role::ALL
+                    .into_iter()
+                    .find(|r| role_code(*r) == code)
+                    .ok_or_else(|| CacheError::Corrupt(format!("unknown role {code:?}")))
+            })
+            .transpose()
     }
 
     pub fn state(&self) -> Result<State, CacheError> {

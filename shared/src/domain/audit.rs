@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::domain::key::KeyId;
 use crate::domain::time::timestamp;
@@ -21,6 +21,11 @@ pub enum Action {
     /// A secret scanner found the key in public (`functions/leaks`). Written with the
     /// revoke it caused, in the same transaction, or alone when the deployment only reports.
     LeakReported,
+    /// Changes to admin credentials: their own actions, so that a filter on `issue` or
+    /// `revoke` finds client keys only.
+    AdminCreate,
+    AdminRevoke,
+    AdminRotate,
 }
 
 impl Action {
@@ -31,6 +36,31 @@ impl Action {
             Action::Revoke => "revoke",
             Action::Rotate => "rotate",
             Action::LeakReported => "leak_reported",
+            Action::AdminCreate => "admin_create",
+            Action::AdminRevoke => "admin_revoke",
+            Action::AdminRotate => "admin_rotate",
+        }
+    }
+
+    pub const ALL: [Action; 8] = [
+        Action::Issue,
+        Action::Update,
+        Action::Revoke,
+        Action::Rotate,
+        Action::LeakReported,
+        Action::AdminCreate,
+        Action::AdminRevoke,
+        Action::AdminRotate,
+    ];
+
+    /// The action as recorded for `id`: issue, revoke and rotate of an admin credential are
+    /// the admin actions. The stores write one code path for both kinds.
+    pub fn on(self, id: &KeyId) -> Self {
+        match self {
+            Action::Issue if id.is_admin() => Action::AdminCreate,
+            Action::Revoke if id.is_admin() => Action::AdminRevoke,
+            Action::Rotate if id.is_admin() => Action::AdminRotate,
+            other => other,
         }
     }
 }
@@ -39,32 +69,118 @@ impl FromStr for Action {
     type Err = ();
 
     fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "issue" => Ok(Action::Issue),
-            "update" => Ok(Action::Update),
-            "revoke" => Ok(Action::Revoke),
-            "rotate" => Ok(Action::Rotate),
-            "leak_reported" => Ok(Action::LeakReported),
-            _ => Err(()),
+        Self::ALL.into_iter().find(|a| a.as_str() == s).ok_or(())
+    }
+}
+
+/// Who acts, as the edge knows it when a request arrives, before the key acted on is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Acting {
+    /// The bootstrap `ADMIN_TOKEN`.
+    #[default]
+    Bootstrap,
+    /// A personal admin credential.
+    Admin { id: KeyId, name: String },
+    /// The holder of the key acted on (self-service revoke and rotate).
+    KeyHolder,
+    /// Keygate itself, for this reason (`secret_scanning`: a scanner reported the key).
+    System(String),
+}
+
+/// Who acted, as recorded on an event and shown by the audit API:
+/// `{"type": "admin", "id", "name"}`, `{"type": "bootstrap"}`, `{"type": "key", "id"}` or
+/// `{"type": "system", "reason"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Actor {
+    Admin { id: KeyId, name: String },
+    Bootstrap,
+    Key { id: KeyId },
+    System { reason: String },
+}
+
+impl Actor {
+    /// The actor of a change to `key_id` made by `acting`.
+    pub fn of(acting: &Acting, key_id: &KeyId) -> Self {
+        match acting {
+            Acting::Bootstrap => Actor::Bootstrap,
+            Acting::Admin { id, name } => Actor::Admin {
+                id: id.clone(),
+                name: name.clone(),
+            },
+            Acting::KeyHolder => Actor::Key { id: key_id.clone() },
+            Acting::System(reason) => Actor::System {
+                reason: reason.clone(),
+            },
+        }
+    }
+
+    /// The id the audit API filters on (`actor_id=`): an admin credential's or a key's.
+    pub fn id(&self) -> Option<&KeyId> {
+        match self {
+            Actor::Admin { id, .. } | Actor::Key { id } => Some(id),
+            Actor::Bootstrap | Actor::System { .. } => None,
+        }
+    }
+
+    /// The stored form: `bootstrap`, `admin:<id>` (the name stored beside it), `key:<id>`,
+    /// `system:<reason>`.
+    pub fn to_stored(&self) -> String {
+        match self {
+            Actor::Admin { id, .. } => format!("admin:{id}"),
+            Actor::Bootstrap => "bootstrap".to_owned(),
+            Actor::Key { id } => format!("key:{id}"),
+            Actor::System { reason } => format!("system:{reason}"),
+        }
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Actor::Admin { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Reads the stored form, including the forms events were written in before admin
+    /// credentials existed: `admin` (the one shared token, now the bootstrap token) and
+    /// `secret_scanning`.
+    pub fn from_stored(stored: &str, name: Option<&str>) -> Option<Self> {
+        match stored {
+            "admin" | "bootstrap" => return Some(Actor::Bootstrap),
+            "secret_scanning" => {
+                return Some(Actor::System {
+                    reason: stored.to_owned(),
+                })
+            }
+            _ => {}
+        }
+        let (kind, rest) = stored.split_once(':')?;
+        match kind {
+            "admin" => Some(Actor::Admin {
+                id: KeyId::parse(rest).filter(KeyId::is_admin)?,
+                name: name?.to_owned(),
+            }),
+            "key" => Some(Actor::Key {
+                id: KeyId::parse(rest)?,
+            }),
+            "system" => Some(Actor::System {
+                reason: rest.to_owned(),
+            }),
+            _ => None,
         }
     }
 }
 
-/// Who acted: an administrator, the holder of the key acted on (self-service revoke
-/// and rotate), recorded as `key:<id>`, or a secret scanner that found the key in public,
-/// recorded as `secret_scanning`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Actor {
-    #[default]
-    Admin,
-    KeyHolder,
-    SecretScanning,
+impl Serialize for KeyId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// Who made a change and from where (the edge reads it from the request).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
-    pub actor: Actor,
+    pub actor: Acting,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
@@ -91,8 +207,7 @@ pub struct AuditEvent {
     pub key_id: KeyId,
     /// For a rotation: the key that replaced `key_id`.
     pub new_key_id: Option<KeyId>,
-    /// `admin` or `key:<id>`.
-    pub actor: String,
+    pub actor: Actor,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
     pub request_id: Option<String>,
@@ -109,14 +224,10 @@ impl AuditEvent {
         Self {
             id: format!("evt_{}", hex::encode(bytes)),
             at,
-            action,
+            action: action.on(key_id),
             key_id: key_id.clone(),
             new_key_id: None,
-            actor: match origin.actor {
-                Actor::Admin => "admin".to_owned(),
-                Actor::KeyHolder => format!("key:{key_id}"),
-                Actor::SecretScanning => "secret_scanning".to_owned(),
-            },
+            actor: Actor::of(&origin.actor, key_id),
             source_ip: origin.source_ip.clone(),
             user_agent: origin.user_agent.clone(),
             request_id: origin.request_id.clone(),
@@ -162,7 +273,7 @@ pub struct AuditView<'a> {
     pub action: Action,
     pub key_id: &'a str,
     pub new_key_id: Option<&'a str>,
-    pub actor: &'a str,
+    pub actor: &'a Actor,
     pub source_ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub request_id: Option<&'a str>,
@@ -180,18 +291,73 @@ mod tests {
 
     #[test]
     fn actions_round_trip_through_their_names() {
-        for a in [
-            Action::Issue,
-            Action::Update,
-            Action::Revoke,
-            Action::Rotate,
-            Action::LeakReported,
-        ] {
+        for a in Action::ALL {
             assert_eq!(a.as_str().parse::<Action>(), Ok(a));
             // The JSON name is the stored name.
             assert_eq!(serde_json::to_value(a).unwrap(), a.as_str());
         }
         assert!("delete".parse::<Action>().is_err());
+    }
+
+    #[test]
+    fn changes_to_admin_credentials_are_their_own_actions() {
+        let admin = KeyId::generate_admin().unwrap();
+        let key = KeyId::generate().unwrap();
+        assert_eq!(Action::Issue.on(&admin), Action::AdminCreate);
+        assert_eq!(Action::Revoke.on(&admin), Action::AdminRevoke);
+        assert_eq!(Action::Rotate.on(&admin), Action::AdminRotate);
+        assert_eq!(Action::Issue.on(&key), Action::Issue);
+    }
+
+    #[test]
+    fn actors_round_trip_through_their_stored_form() {
+        let admin = KeyId::generate_admin().unwrap();
+        let key = KeyId::generate().unwrap();
+        for actor in [
+            Actor::Admin {
+                id: admin,
+                name: "alice: ops".to_owned(),
+            },
+            Actor::Bootstrap,
+            Actor::Key { id: key },
+            Actor::System {
+                reason: "revoked with key_1".to_owned(),
+            },
+        ] {
+            assert_eq!(
+                Actor::from_stored(&actor.to_stored(), actor.name()),
+                Some(actor)
+            );
+        }
+    }
+
+    #[test]
+    fn events_written_before_admin_credentials_read_in_the_new_shape() {
+        assert_eq!(Actor::from_stored("admin", None), Some(Actor::Bootstrap));
+        let key = KeyId::generate().unwrap();
+        assert_eq!(
+            Actor::from_stored(&format!("key:{key}"), None),
+            Some(Actor::Key { id: key })
+        );
+        assert_eq!(
+            serde_json::to_value(Actor::from_stored("secret_scanning", None).unwrap()).unwrap(),
+            serde_json::json!({"type": "system", "reason": "secret_scanning"})
+        );
+        assert_eq!(Actor::from_stored("root", None), None);
+    }
+
+    #[test]
+    fn a_key_holders_change_is_recorded_under_the_key_it_changed() {
+        let key = KeyId::generate().unwrap();
+        let origin = Origin {
+            actor: Acting::KeyHolder,
+            ..Origin::default()
+        };
+        let event = AuditEvent::new(Action::Revoke, &key, &origin, Utc::now());
+        assert_eq!(
+            serde_json::to_value(&event.actor).unwrap(),
+            serde_json::json!({"type": "key", "id": key.as_str()})
+        );
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! The prefix is read from the key itself rather than compared with `KEY_PREFIX`, so keys
 //! issued before an operator changes the prefix keep working. Only the SHA-256 of the whole
 //! key string ([`KeyHash`]) is ever stored.
+//!
+//! Admin credentials have the same format under their own prefix, [`ADMIN_PREFIX`], which no
+//! client key may have: a client key is never an admin credential and an admin credential
+//! is never a client key, and either is told from the other with no I/O.
 
 use std::fmt;
 
@@ -37,17 +41,24 @@ pub enum KeyFormatError {
     Checksum,
 }
 
-/// A validated key prefix such as `kg_`.
+/// The prefix of admin credentials (`kga_…`), and of nothing else.
+pub const ADMIN_PREFIX: &str = "kga_";
+
+/// A validated client key prefix such as `kg_`: never [`ADMIN_PREFIX`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPrefix(String);
 
 impl KeyPrefix {
     pub fn parse(s: &str) -> Result<Self, KeyFormatError> {
-        if valid_prefix(s) {
+        if valid_prefix(s) && s != ADMIN_PREFIX {
             Ok(Self(s.to_owned()))
         } else {
             Err(KeyFormatError::Prefix)
         }
+    }
+
+    fn admin() -> Self {
+        Self(ADMIN_PREFIX.to_owned())
     }
 
     pub fn as_str(&self) -> &str {
@@ -87,8 +98,30 @@ impl ApiKey {
         Ok(Self(key))
     }
 
-    /// Checks the format and checksum of `raw` with no I/O.
+    /// Checks the format and checksum of a client key with no I/O. An admin credential is
+    /// not a client key: its prefix is refused here.
     pub fn parse(raw: &str) -> Result<Self, KeyFormatError> {
+        let key = Self::parse_any(raw)?;
+        if key.is_admin() {
+            return Err(KeyFormatError::Prefix);
+        }
+        Ok(key)
+    }
+
+    /// Checks an admin credential (`kga_…`) with no I/O: anything else is refused.
+    pub fn parse_admin(raw: &str) -> Result<Self, KeyFormatError> {
+        let key = Self::parse_any(raw)?;
+        if !key.is_admin() {
+            return Err(KeyFormatError::Prefix);
+        }
+        Ok(key)
+    }
+
+    fn is_admin(&self) -> bool {
+        self.0.len() == ADMIN_PREFIX.len() + BODY_LEN && self.0.starts_with(ADMIN_PREFIX)
+    }
+
+    fn parse_any(raw: &str) -> Result<Self, KeyFormatError> {
         let bytes = raw.as_bytes();
         if bytes.len() <= BODY_LEN || bytes.len() > BODY_LEN + MAX_PREFIX_LEN {
             return Err(KeyFormatError::Length);
@@ -167,22 +200,40 @@ impl fmt::Debug for KeyHash {
     }
 }
 
-/// A key's public identifier: not secret, safe for logs, URLs and admin pages.
+/// A key's public identifier: not secret, safe for logs, URLs and admin pages. A client
+/// key's reads `key_…`, an admin credential's `adm_…`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KeyId(String);
 
 const ID_PREFIX: &str = "key_";
+const ADMIN_ID_PREFIX: &str = "adm_";
 const ID_BYTES: usize = 12;
 
 impl KeyId {
     pub fn generate() -> Result<Self, rand::rand_core::OsError> {
-        let mut bytes = [0u8; ID_BYTES];
-        OsRng.try_fill_bytes(&mut bytes)?;
-        Ok(Self(format!("{ID_PREFIX}{}", hex::encode(bytes))))
+        Self::generate_with(ID_PREFIX)
     }
 
+    pub fn generate_admin() -> Result<Self, rand::rand_core::OsError> {
+        Self::generate_with(ADMIN_ID_PREFIX)
+    }
+
+    fn generate_with(prefix: &str) -> Result<Self, rand::rand_core::OsError> {
+        let mut bytes = [0u8; ID_BYTES];
+        OsRng.try_fill_bytes(&mut bytes)?;
+        Ok(Self(format!("{prefix}{}", hex::encode(bytes))))
+    }
+
+    /// Whether this is an admin credential's id (`adm_…`).
+    pub fn is_admin(&self) -> bool {
+        self.0.starts_with(ADMIN_ID_PREFIX)
+    }
+
+    /// A client key's or an admin credential's id.
     pub fn parse(s: &str) -> Option<Self> {
-        let hex_part = s.strip_prefix(ID_PREFIX)?;
+        let hex_part = s
+            .strip_prefix(ID_PREFIX)
+            .or_else(|| s.strip_prefix(ADMIN_ID_PREFIX))?;
         (hex_part.len() == ID_BYTES * 2
             && hex_part
                 .bytes()
@@ -216,9 +267,39 @@ pub fn mint(prefix: &KeyPrefix) -> Result<Minted, rand::rand_core::OsError> {
     })
 }
 
+/// A new admin credential (`kga_…`) and its id (`adm_…`).
+pub fn mint_admin() -> Result<Minted, rand::rand_core::OsError> {
+    Ok(Minted {
+        key: ApiKey::generate(&KeyPrefix::admin())?,
+        id: KeyId::generate_admin()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_admin_credential_is_never_a_client_key_nor_the_reverse() {
+        let admin = mint_admin().unwrap();
+        let raw = admin.key.expose();
+        assert!(raw.starts_with("kga_"));
+        assert!(admin.id.as_str().starts_with("adm_") && admin.id.is_admin());
+        assert_eq!(ApiKey::parse(raw).unwrap_err(), KeyFormatError::Prefix);
+        assert!(ApiKey::parse_admin(raw).is_ok());
+        let client = new_key();
+        assert_eq!(
+            ApiKey::parse_admin(client.expose()).unwrap_err(),
+            KeyFormatError::Prefix
+        );
+        assert!(!KeyId::generate().unwrap().is_admin());
+    }
+
+    #[test]
+    fn the_admin_prefix_cannot_be_a_client_key_prefix() {
+        assert_eq!(KeyPrefix::parse("kga_"), Err(KeyFormatError::Prefix));
+        assert!(KeyPrefix::parse("kga").is_ok());
+    }
 
     fn new_key() -> ApiKey {
         ApiKey::generate(&KeyPrefix::default()).unwrap()

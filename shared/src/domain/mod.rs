@@ -9,6 +9,7 @@ pub mod limit;
 pub mod listing;
 pub mod outcome;
 pub mod record;
+pub mod role;
 pub mod rotation;
 pub mod scope;
 pub mod time;

@@ -4,6 +4,7 @@
 
 use crate::domain::key::KeyId;
 use crate::domain::limit::{RateStatus, Refusal, Usage};
+use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
 
 /// What a handler learns about the key that was presented.
@@ -13,6 +14,9 @@ pub struct KeyInfo {
     pub name: String,
     pub owner: Option<String>,
     pub scopes: Scopes,
+    /// Set when the key is an admin credential: what it may do. The guard refuses such a
+    /// key; the admin API accepts nothing else.
+    pub role: Option<Role>,
     /// Where the key stands against its rate limit after this request, when it has one.
     pub rate: Option<RateStatus>,
     /// Calls left after this one, when the key has a quota and the cache counted it.
@@ -147,6 +151,7 @@ mod tests {
             name: "n".into(),
             owner: None,
             scopes: Scopes::parse_list(scopes).unwrap(),
+            role: None,
             rate: None,
             quota_remaining: None,
         }

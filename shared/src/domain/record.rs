@@ -4,14 +4,21 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::domain::audit::Actor;
 use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Quota, QuotaCount, RateLimit, Refill};
 use crate::domain::outcome::KeyInfo;
+use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
 use crate::domain::time::timestamp;
 
 /// What is stored about a key. Never the key itself: the store keys this record by the
 /// key's hash.
+///
+/// An admin credential is a record of the same kind with a `role`: it is stored, cached,
+/// verified, revoked and rotated by the same code as a client key, so that revoking one
+/// takes effect on the very next request, cached or not. The two never mix: their secrets
+/// and ids have their own prefixes, and the guard refuses a record with a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
     pub id: KeyId,
@@ -44,6 +51,10 @@ pub struct KeyRecord {
     pub self_rotated: bool,
     pub rate_limit: Option<RateLimit>,
     pub quota: Option<Quota>,
+    /// Set on admin credentials only: what the credential may do.
+    pub role: Option<Role>,
+    /// Who created it (admin credentials; keys have their `issue` event).
+    pub created_by: Option<Actor>,
     /// Bumped by every change. DynamoDB writes are conditioned on it (optimistic
     /// concurrency), and the cache keeps the highest version it is given, so two racing
     /// changes can never leave the older one in the cache.
@@ -115,6 +126,8 @@ impl KeyRecord {
             self_rotated: false,
             rate_limit: None,
             quota: None,
+            role: None,
+            created_by: None,
             version: 0,
         }
     }
@@ -130,8 +143,26 @@ impl KeyRecord {
             name: self.name.clone(),
             owner: self.owner.clone(),
             scopes: self.scopes.clone(),
+            role: self.role,
             rate: None,
             quota_remaining: None,
+        }
+    }
+
+    /// An admin credential as the admin API shows it: never its secret or its hash.
+    pub fn admin_view(&self, now: DateTime<Utc>) -> AdminView<'_> {
+        AdminView {
+            id: self.id.as_str(),
+            name: &self.name,
+            role: self.role,
+            prefix: &self.prefix,
+            status: self.status_at(now),
+            created_at: timestamp(self.created_at),
+            expires_at: self.expires_at.map(timestamp),
+            revoked_at: self.revoked_at.map(timestamp),
+            last_used_at: self.last_used_at.map(timestamp),
+            created_by: self.created_by.as_ref(),
+            rotated_from: self.rotated_from.as_ref().map(KeyId::as_str),
         }
     }
 
@@ -185,6 +216,21 @@ pub struct KeyView<'a> {
     pub self_rotation: bool,
     pub rate_limit: Option<RateLimit>,
     pub quota: Option<QuotaView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AdminView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub role: Option<Role>,
+    pub prefix: &'a str,
+    pub status: Status,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub last_used_at: Option<String>,
+    pub created_by: Option<&'a Actor>,
+    pub rotated_from: Option<&'a str>,
 }
 
 /// A quota as shown: the calls left now (a refill period that has begun counts as full).

@@ -75,6 +75,14 @@ pub fn successor(
         rotated_from: Some(old.id.clone()),
         self_rotation: old.self_rotation,
         self_rotated: rotator == Rotator::KeyHolder,
+        role: old.role,
+        // A time-limited admin credential stays time-limited: rotating it replaces the
+        // secret, not the grant.
+        expires_at: if old.role.is_some() {
+            old.expires_at
+        } else {
+            fresh.expires_at
+        },
         ..fresh
     }
 }

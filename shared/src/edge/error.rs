@@ -10,6 +10,7 @@ use super::request::BODY_LIMIT;
 use super::response::{json_response, write_rate_headers};
 use crate::domain::invalid::Invalid;
 use crate::domain::outcome::{Outcome, Unavailable};
+use crate::domain::role::Role;
 use crate::domain::rotation::SelfRotationRefused;
 use crate::domain::time::timestamp;
 use crate::ops::publish::Change;
@@ -33,6 +34,9 @@ pub enum ApiError {
     /// A request the caller may not make (not a refused key: see `Key`).
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A valid admin credential whose role is below the one the route needs.
+    #[error("This admin credential lacks the role: {0}.")]
+    LacksRole(Role),
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -141,6 +145,12 @@ impl From<OpError> for ApiError {
                      Retry this request; sending the same update again is safe."
                 ),
             }),
+            OpError::LastAdmin => ApiError::Conflict(
+                "This is the last active admin credential with the admin role and no \
+                 ADMIN_TOKEN is configured: revoking it would lock everyone out. Create \
+                 another admin credential first."
+                    .to_owned(),
+            ),
             OpError::Store(err) => err.into(),
             err @ OpError::Random(_) => ApiError::Internal(Box::new(err)),
         }
@@ -160,7 +170,7 @@ impl ApiError {
                 Outcome::Valid(_) => StatusCode::INTERNAL_SERVER_ERROR,
                 _ => StatusCode::FORBIDDEN,
             },
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::LacksRole(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -199,6 +209,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Key(outcome) => outcome.name(),
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::LacksRole(_) => "lacks_role",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",

@@ -8,10 +8,12 @@ use super::error::ApiError;
 use crate::domain::limit::{
     Every, Quota, RateLimit, Refill, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS,
 };
+use crate::domain::role::Role;
 use crate::domain::rotation::{DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS};
 use crate::domain::scope::Scopes;
 use crate::domain::time::{parse_rfc3339, storable, to_millis, STORABLE_YEARS};
 use crate::domain::update::{KeyUpdate, FIELDS};
+use crate::ops::admins::NewAdmin;
 use crate::ops::issue::NewKey;
 
 pub const MAX_NAME_CHARS: usize = 200;
@@ -44,6 +46,43 @@ pub fn new_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewKey, 
         rate_limit: rate_limit_field(body)?,
         quota: quota_field(body)?.map(|(remaining, refill)| Quota::set(remaining, refill, 0, now)),
         self_rotation: self_rotation_field(body)?.unwrap_or(false),
+    })
+}
+
+/// The fields of `POST admin/api/admins`.
+pub const ADMIN_FIELDS: [&str; 3] = ["name", "role", "expires_at"];
+
+/// The body of `POST admin/api/admins`: a name, a role, and an optional expiry.
+pub fn new_admin(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewAdmin, ApiError> {
+    only_fields_of_request(body, &ADMIN_FIELDS)?;
+    let name = text_field(body, "name", MAX_NAME_CHARS)?;
+    let names = || {
+        Role::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let role = match body.get("role") {
+        Some(Value::String(text)) => Role::parse(text)
+            .ok_or_else(|| ApiError::BadRequest(format!("`role` must be one of {}.", names())))?,
+        None => {
+            return Err(ApiError::BadRequest(format!(
+                "`role` is required: one of {}.",
+                names()
+            )))
+        }
+        Some(_) => {
+            return Err(ApiError::BadRequest(format!(
+                "`role` must be a string: one of {}.",
+                names()
+            )))
+        }
+    };
+    Ok(NewAdmin {
+        name,
+        role,
+        expires_at: expires_at_field(body, now)?,
     })
 }
 

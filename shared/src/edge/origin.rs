@@ -3,27 +3,28 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-use crate::domain::audit::{Actor, LeakReport, Origin};
+use crate::domain::audit::{Acting, LeakReport, Origin};
+use crate::edge::auth::Principal;
 
-/// An administrator's change.
-pub fn admin(req: &Request) -> Origin {
-    of(req, Actor::Admin)
+/// A change by the administrator `who` (a personal credential or the bootstrap token).
+pub fn admin(req: &Request, who: &Principal) -> Origin {
+    of(req, who.acting.clone())
 }
 
 /// A change by the holder of the key acted on (self-service revoke and rotate).
 pub fn key_holder(req: &Request) -> Origin {
-    of(req, Actor::KeyHolder)
+    of(req, Acting::KeyHolder)
 }
 
 /// A change made because a secret scanner reported the key in public (`functions/leaks`).
 pub fn secret_scanning(req: &Request, leak: LeakReport) -> Origin {
     Origin {
         leak: Some(leak),
-        ..of(req, Actor::SecretScanning)
+        ..of(req, Acting::System("secret_scanning".to_owned()))
     }
 }
 
-fn of(req: &Request, actor: Actor) -> Origin {
+fn of(req: &Request, actor: Acting) -> Origin {
     let source_ip = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
@@ -57,8 +58,8 @@ mod tests {
             .header("user-agent", "curl/8")
             .body(lambda_http::Body::Empty)
             .unwrap();
-        let o = admin(&req);
-        assert_eq!(o.actor, Actor::Admin);
+        let o = key_holder(&req);
+        assert_eq!(o.actor, Acting::KeyHolder);
         assert_eq!(o.user_agent.as_deref(), Some("curl/8"));
         assert_eq!(o.source_ip, None);
     }

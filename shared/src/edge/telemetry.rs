@@ -77,6 +77,7 @@ pub fn request_span(function: &'static str) -> Span {
         function,
         route = field::Empty,
         key_id = field::Empty,
+        admin_id = field::Empty,
         outcome = field::Empty,
         source = field::Empty,
     )

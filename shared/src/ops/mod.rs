@@ -9,6 +9,7 @@
 //!
 //! One error enum for the layer, [`OpError`]; the edge maps it to HTTP in one place.
 
+pub mod admins;
 pub mod issue;
 pub mod leak;
 pub mod publish;
@@ -52,6 +53,9 @@ pub enum OpError {
         #[source]
         source: CacheError,
     },
+    /// Revoking this admin credential would leave no way to administer the deployment.
+    #[error("the last active admin-role credential")]
+    LastAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the OS random source failed: {0}")]

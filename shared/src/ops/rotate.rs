@@ -15,8 +15,8 @@ use super::issue::{Issued, IssuedView};
 use super::publish::{publish, Change};
 use super::{retry, OpError};
 use crate::app::App;
-use crate::domain::audit::{Actor, Origin};
-use crate::domain::key::{mint, KeyHash, Minted};
+use crate::domain::audit::{Acting, Actor, Origin};
+use crate::domain::key::{mint, mint_admin, KeyHash, Minted};
 use crate::domain::outcome::Outcome;
 use crate::domain::record::{KeyRecord, KeyView, Status};
 use crate::domain::rotation::{ended, may_rotate_itself, successor, Rotator};
@@ -79,8 +79,8 @@ async fn attempt(
         Status::Active => {}
     }
     let rotator = match origin.actor {
-        Actor::KeyHolder => Rotator::KeyHolder,
-        Actor::Admin | Actor::SecretScanning => Rotator::Administrator,
+        Acting::KeyHolder => Rotator::KeyHolder,
+        Acting::Bootstrap | Acting::Admin { .. } | Acting::System(_) => Rotator::Administrator,
     };
     if rotator == Rotator::KeyHolder {
         let predecessor = match &old.rotated_from {
@@ -89,13 +89,20 @@ async fn attempt(
         };
         may_rotate_itself(&old, predecessor.as_ref(), now)?;
     }
-    let Minted { key, id } = mint(&app.config.key_prefix)?;
+    let Minted { key, id } = if old.role.is_some() {
+        mint_admin()?
+    } else {
+        mint(&app.config.key_prefix)?
+    };
     let live = match &old.quota {
         Some(quota) => app.cache.live_quota(hash, quota).await,
         None => None,
     };
     let fresh = KeyRecord::new(id, old.name.clone(), key.display_prefix(), now);
-    let new = successor(&old, fresh, rotator, live.as_ref(), now);
+    let mut new = successor(&old, fresh, rotator, live.as_ref(), now);
+    if new.role.is_some() {
+        new.created_by = Some(Actor::of(&origin.actor, &new.id));
+    }
     let mut old_ended = ended(&old, &new.id, grace, now);
     old_ended.rotated_to_hash = Some(key.hash());
     app.store

@@ -14,14 +14,52 @@ use crate::domain::outcome::{KeyInfo, Outcome, Source, Unavailable, Verification
 use crate::domain::record::Status;
 use crate::store::Store;
 
+/// Verifies a client key. An admin credential is not one: `Invalid`, with no I/O.
 pub async fn verify(store: &Store, cache: &Cache, raw: &str, now: DateTime<Utc>) -> Verification {
-    let Ok(key) = ApiKey::parse(raw) else {
+    verify_parsed(store, cache, ApiKey::parse(raw).ok(), false, now).await
+}
+
+/// Verifies an admin credential (`kga_…`) by the same path as a client key: one cache round
+/// trip on a hit, and a revoke seen on the very next request. A client key is not one.
+pub async fn verify_admin(
+    store: &Store,
+    cache: &Cache,
+    raw: &str,
+    now: DateTime<Utc>,
+) -> Verification {
+    verify_parsed(store, cache, ApiKey::parse_admin(raw).ok(), true, now).await
+}
+
+async fn verify_parsed(
+    store: &Store,
+    cache: &Cache,
+    key: Option<ApiKey>,
+    admin: bool,
+    now: DateTime<Utc>,
+) -> Verification {
+    let Some(key) = key else {
         return Verification {
             outcome: Outcome::Invalid,
             key_id: None,
             source: Source::Format,
         };
     };
+    let mut verification = verify_key(store, cache, &key, now).await;
+    // The prefixes already keep the kinds apart; the record's role says it again.
+    if let Outcome::Valid(info) = &verification.outcome {
+        if info.role.is_some() != admin {
+            verification.outcome = Outcome::Invalid;
+        }
+    }
+    verification
+}
+
+async fn verify_key(
+    store: &Store,
+    cache: &Cache,
+    key: &ApiKey,
+    now: DateTime<Utc>,
+) -> Verification {
     let hash = key.hash();
     let found = lookup(store, cache, &hash, now).await;
     if found.active {

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::schema::{KIND_AUDIT, KIND_KEY};
+use super::schema::{KIND_ADMIN, KIND_AUDIT, KIND_KEY};
 use super::StoreError;
-use crate::domain::audit::{AuditEvent, LeakReport};
+use crate::domain::audit::{Actor, AuditEvent, LeakReport};
 use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Every, Quota, RateLimit, Refill};
 use crate::domain::record::{KeyRecord, State};
+use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
 use crate::domain::time::timestamp;
 
@@ -41,7 +42,15 @@ pub(super) fn n(value: u64) -> AttributeValue {
 pub(super) fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::from([
         ("pk".to_owned(), AttributeValue::S(pk(hash))),
-        ("kind".to_owned(), s(KIND_KEY)),
+        // Admin credentials are listed apart from keys (`by_created` is keyed by kind).
+        (
+            "kind".to_owned(),
+            s(if r.role.is_some() {
+                KIND_ADMIN
+            } else {
+                KIND_KEY
+            }),
+        ),
         ("id".to_owned(), s(r.id.as_str())),
         ("name".to_owned(), s(&r.name)),
         ("prefix".to_owned(), s(&r.prefix)),
@@ -87,6 +96,12 @@ pub(super) fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, Attribut
         if on {
             item.insert(name.to_owned(), AttributeValue::Bool(true));
         }
+    }
+    if let Some(role) = r.role {
+        item.insert("role".to_owned(), s(role.as_str()));
+    }
+    if let Some(actor) = &r.created_by {
+        insert_actor(&mut item, "created_by", actor);
     }
     if let Some(rl) = &r.rate_limit {
         let map = HashMap::from([
@@ -192,6 +207,35 @@ fn flag(item: &HashMap<String, AttributeValue>, name: &str) -> Result<bool, Stor
     }
 }
 
+/// An actor as `<name>` (its stored form), `<name>_name` (an admin's name) and, for the
+/// audit log's `actor_id` filter, `<name>_id`.
+fn insert_actor(item: &mut HashMap<String, AttributeValue>, name: &str, actor: &Actor) {
+    item.insert(name.to_owned(), s(&actor.to_stored()));
+    if let Some(admin_name) = actor.name() {
+        item.insert(format!("{name}_name"), s(admin_name));
+    }
+    if let Some(id) = actor.id() {
+        item.insert(format!("{name}_id"), s(id.as_str()));
+    }
+}
+
+fn actor_from(
+    item: &HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<Option<Actor>, StoreError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(v)) => Some(v.as_str()),
+        _ => None,
+    };
+    if !item.contains_key(name) {
+        return Ok(None);
+    }
+    text(name)
+        .and_then(|stored| Actor::from_stored(stored, text(&format!("{name}_name"))))
+        .map(Some)
+        .ok_or_else(|| StoreError::Corrupt(format!("attribute `{name}` is not an actor")))
+}
+
 pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreError> {
     let text = |name: &str| -> Result<&str, StoreError> {
         match item.get(name) {
@@ -278,6 +322,13 @@ pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRec
         self_rotated: flag(item, "self_rotated")?,
         rate_limit: rate_limit_from(item)?,
         quota: quota_from(item)?,
+        role: optional_text("role")?
+            .map(|v| {
+                Role::parse(v)
+                    .ok_or_else(|| StoreError::Corrupt("attribute `role` is unknown".to_owned()))
+            })
+            .transpose()?,
+        created_by: actor_from(item, "created_by")?,
         version: match item.get("v") {
             Some(AttributeValue::N(n)) => n
                 .parse()
@@ -299,8 +350,8 @@ pub(super) fn event_item(e: &AuditEvent) -> HashMap<String, AttributeValue> {
         ("created_at".to_owned(), s(&timestamp(e.at))),
         ("action".to_owned(), s(e.action.as_str())),
         ("audit_key".to_owned(), s(e.key_id.as_str())),
-        ("actor".to_owned(), s(&e.actor)),
     ]);
+    insert_actor(&mut item, "actor", &e.actor);
     let optional = [
         ("new_key_id", e.new_key_id.as_ref().map(KeyId::as_str)),
         ("source_ip", e.source_ip.as_deref()),
@@ -363,7 +414,7 @@ pub(super) fn event_from_item(
             .ok_or_else(|| corrupt("action"))?,
         key_id,
         new_key_id: text("new_key_id").and_then(KeyId::parse),
-        actor: text("actor").ok_or_else(|| corrupt("actor"))?.to_owned(),
+        actor: actor_from(item, "actor")?.ok_or_else(|| corrupt("actor"))?,
         source_ip: text("source_ip").map(str::to_owned),
         user_agent: text("user_agent").map(str::to_owned),
         request_id: text("request_id").map(str::to_owned),
@@ -448,9 +499,9 @@ mod tests {
 
     #[test]
     fn a_leak_reported_event_round_trips_with_where_the_key_was_found() {
-        use crate::domain::audit::{Actor, Origin};
+        use crate::domain::audit::{Acting, Origin};
         let origin = Origin {
-            actor: Actor::SecretScanning,
+            actor: Acting::System("secret_scanning".to_owned()),
             ..Origin::default()
         };
         let report = LeakReport {

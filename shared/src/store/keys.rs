@@ -3,15 +3,16 @@
 //! a write that finds the item changed fails with [`StoreError::Conflict`], and the
 //! operation reads again (`ops/retry.rs`).
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 
 use super::codec::{from_item, n, pk, s, to_item, unchanged};
 use super::{Store, StoreError};
-use crate::domain::audit::{Action, AuditEvent, Origin};
+use crate::domain::audit::{Action, Actor, AuditEvent, Origin};
 use crate::domain::key::KeyHash;
 use crate::domain::limit::QuotaCount;
 use crate::domain::record::{KeyRecord, State};
+use crate::domain::role::Role;
 use crate::domain::time::timestamp;
 
 /// A rotation to write: the old key as it was read and as it ends, the new key, and who
@@ -102,7 +103,38 @@ impl Store {
         now: DateTime<Utc>,
         origin: &Origin,
     ) -> Result<Vec<KeyRecord>, StoreError> {
-        let mut items = Vec::with_capacity(keys.len() * 2);
+        self.revoke_keeping(keys, now, origin, None).await
+    }
+
+    /// [`Store::revoke`], on the further condition that the admin credential `keep` is an
+    /// active, unexpired `admin`-role credential when the transaction commits. Two admins
+    /// revoking each other at once then cannot both succeed: DynamoDB serializes the two
+    /// transactions, and the second finds its condition false.
+    pub async fn revoke_keeping(
+        &self,
+        keys: &[(KeyHash, KeyRecord)],
+        now: DateTime<Utc>,
+        origin: &Origin,
+        keep: Option<&KeyHash>,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut items = Vec::with_capacity(keys.len() * 2 + 1);
+        if let Some(keep) = keep {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(pk(keep)))
+                .condition_expression(
+                    "#state = :active AND #role = :admin AND \
+                     (attribute_not_exists(expires_at) OR expires_at > :now)",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":active", s(State::Active.as_str()))
+                .expression_attribute_values(":admin", s(Role::Admin.as_str()))
+                .expression_attribute_values(":now", s(&timestamp(now)))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
         let mut revoked = Vec::with_capacity(keys.len());
         for (i, (hash, record)) in keys.iter().enumerate() {
             let update = Update::builder()
@@ -117,7 +149,13 @@ impl Store {
                 .expression_attribute_values(":next", n(record.version + 1))
                 .build()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let event = AuditEvent::new(Action::Revoke, &record.id, origin, now);
+            let mut event = AuditEvent::new(Action::Revoke, &record.id, origin, now);
+            if i > 0 {
+                // A self-made successor ends because its first key did: Keygate's doing.
+                event.actor = Actor::System {
+                    reason: format!("revoked with {}", keys[0].1.id),
+                };
+            }
             items.push(TransactWriteItem::builder().update(update).build());
             items.push(self.put_event(&event)?);
             if let (0, Some(leak)) = (i, &origin.leak) {

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::codec::{from_item, parse_time, pk, s};
-use super::schema::{INDEX_BY_CREATED, INDEX_BY_ID, KIND_KEY};
+use super::schema::{INDEX_BY_CREATED, INDEX_BY_ID, KIND_ADMIN, KIND_KEY};
 use super::{Store, StoreError};
 use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::listing::{Cursor, KeyPage, ListQuery};
@@ -109,6 +109,34 @@ impl Store {
             };
         }
         Ok(page(found, start))
+    }
+
+    /// Every admin credential, newest first: active, revoked and expired. They are few (one
+    /// per person or automation), so this reads the whole list, a page of the index at a
+    /// time.
+    pub async fn list_admins(&self) -> Result<Vec<(KeyHash, KeyRecord)>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_BY_CREATED)
+                .key_condition_expression("kind = :kind")
+                .expression_attribute_values(":kind", s(KIND_ADMIN))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in output.items() {
+                found.push((Self::hash_of_item(item)?, from_item(item)?));
+            }
+            match output.last_evaluated_key() {
+                Some(key) => start = Some(key.clone()),
+                None => return Ok(found),
+            }
+        }
     }
 
     /// The `ExclusiveStartKey` for a cursor: the table's key and the index's keys.

@@ -101,7 +101,14 @@ impl Store {
                     Some(TransactWriteItemsError::TransactionCanceledException(e)) => e
                         .cancellation_reasons()
                         .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
+                        // A condition that failed, or a transaction that ran into another
+                        // one on the same item: either way, read again and retry.
+                        .any(|r| {
+                            matches!(
+                                r.code(),
+                                Some("ConditionalCheckFailed" | "TransactionConflict")
+                            )
+                        }),
                     _ => false,
                 };
                 if conflict {

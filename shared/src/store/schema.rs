@@ -1,4 +1,5 @@
-//! The table's shape: one table, partition key `pk`; a key's item is `KEY#<sha256 hex>`, an
+//! The table's shape: one table, partition key `pk`; a key's item (or an admin credential's,
+//! `kind` `admin`) is `KEY#<sha256 hex>`, an
 //! audit event's `AUDIT#<event id>`. The indexes serve people, not the hot path. In AWS the
 //! template creates the table; locally `keygate-local create-table` and the tests do.
 
@@ -19,6 +20,7 @@ pub const INDEX_AUDIT_BY_KEY: &str = "audit_by_key";
 /// The rotation event that created a key.
 pub const INDEX_AUDIT_BY_NEW_KEY: &str = "audit_by_new_key";
 pub(super) const KIND_KEY: &str = "key";
+pub(super) const KIND_ADMIN: &str = "admin";
 pub(super) const KIND_AUDIT: &str = "audit";
 
 /// Creates the table with its indexes unless it exists. Used by `make dev` and the tests;

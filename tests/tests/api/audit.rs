@@ -16,8 +16,12 @@ async fn every_change_has_exactly_one_audit_event() {
     app.revoke(&key).await; // already revoked: no event
     let log = app.audit(&format!("?key_id={id}")).await;
     assert_eq!(actions(&log), ["revoke", "update", "issue"], "newest first");
-    assert_eq!(log[0]["actor"], format!("key:{id}"), "self-service revoke");
-    assert_eq!(log[1]["actor"], "admin");
+    assert_eq!(
+        log[0]["actor"],
+        json!({"type": "key", "id": id}),
+        "self-service revoke"
+    );
+    assert_eq!(log[1]["actor"], json!({"type": "bootstrap"}));
     assert_eq!(log[1]["changes"], json!(["name", "owner"]));
     assert_eq!(log[2]["key_id"], id.as_str());
     let dump = serde_json::to_string(&log).unwrap();
@@ -34,7 +38,7 @@ async fn a_rotation_is_one_event_found_by_either_keys_id() {
     let by_old = app.audit(&format!("?key_id={old_id}")).await;
     assert_eq!(actions(&by_old), ["rotate", "issue"]);
     assert_eq!(by_old[0]["new_key_id"], new_id.as_str());
-    assert_eq!(by_old[0]["actor"], format!("key:{old_id}"));
+    assert_eq!(by_old[0]["actor"], json!({"type": "key", "id": old_id}));
     let by_new = app.audit(&format!("?key_id={new_id}")).await;
     assert_eq!(actions(&by_new), ["rotate"]);
     assert_eq!(by_new[0]["id"], by_old[0]["id"]);
