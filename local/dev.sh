@@ -45,7 +45,9 @@ cat >&2 <<BANNER
   DynamoDB  $AWS_ENDPOINT_URL_DYNAMODB  table $TABLE_NAME
   Redis     $REDIS_URL
   Instances per function: $LAMBDA_CONCURRENCY (LAMBDA_CONCURRENCY)
-  Admin token: $ADMIN_TOKEN
+  Admin token: $ADMIN_TOKEN   (the bootstrap credential, role admin)
+  Personal admin credential (secret printed once):
+    cargo run -q -p keygate-local -- create-admin --name alice --role admin
 
   Try:
     curl -s -X POST $base/issue/ \\

@@ -392,6 +392,18 @@ impl TestApp {
             .await
     }
 
+    /// POST issue with this bearer credential and a JSON body, whatever the answer.
+    pub async fn issue_as(&self, credential: &str, body: Value) -> Reply {
+        let req =
+            post("/api/v1/keys/issue/").header("authorization", format!("Bearer {credential}"));
+        self.issue_request(with_content_type(
+            req,
+            Some("application/json"),
+            Body::Text(body.to_string()),
+        ))
+        .await
+    }
+
     /// POST issue with the admin token and a JSON body, whatever the answer.
     pub async fn try_issue(&self, body: Value) -> Reply {
         self.issue_raw(Some("application/json"), Body::Text(body.to_string()))
@@ -700,7 +712,10 @@ fn with_content_type(mut req: Builder, content_type: Option<&str>, body: Body) -
 
 /// The hash a raw key is stored and cached under.
 pub fn key_hash(key: &str) -> KeyHash {
-    ApiKey::parse(key).unwrap().hash()
+    ApiKey::parse(key)
+        .or_else(|_| ApiKey::parse_admin(key))
+        .unwrap()
+        .hash()
 }
 
 /// A well-formed key that was never issued.

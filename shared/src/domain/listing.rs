@@ -138,6 +138,8 @@ impl ListQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
     pub key_id: Option<KeyId>,
+    /// Only the events of this actor: an admin credential or a key holder.
+    pub actor_id: Option<KeyId>,
     pub action: Option<Action>,
     pub cursor: Option<AuditCursor>,
     pub limit: usize,

@@ -7,6 +7,7 @@ use lambda_http::aws_lambda_events::query_map::QueryMap;
 
 use super::error::ApiError;
 use super::input::printable;
+use crate::domain::audit::Action;
 use crate::domain::key::KeyId;
 use crate::domain::listing::{
     AuditCursor, AuditQuery, Cursor, ListQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_SEARCH_CHARS,
@@ -63,28 +64,34 @@ pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
     Ok(out)
 }
 
-/// `GET admin/api/audit?key_id=&action=&cursor=&limit=`.
+/// `GET admin/api/audit?key_id=&actor_id=&action=&cursor=&limit=`.
 pub fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
-    let params = Params::parse(query, &["key_id", "action", "cursor", "limit"])?;
+    let params = Params::parse(query, &["key_id", "actor_id", "action", "cursor", "limit"])?;
     let value = |name: &str| params.get(name);
     let mut out = AuditQuery {
         key_id: None,
+        actor_id: None,
         action: None,
         cursor: None,
         limit: DEFAULT_LIMIT,
     };
-    if let Some(id) = value("key_id") {
-        out.key_id = Some(KeyId::parse(id).ok_or_else(|| {
-            ApiError::BadRequest(
-                "`key_id` must be key_ followed by 24 lowercase hexadecimal digits.".to_owned(),
-            )
-        })?);
+    let id = |name: &str, text: &str| {
+        KeyId::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "`{name}` must be key_ or adm_ followed by 24 lowercase hexadecimal digits."
+            ))
+        })
+    };
+    if let Some(text) = value("key_id") {
+        out.key_id = Some(id("key_id", text)?);
+    }
+    if let Some(text) = value("actor_id") {
+        out.actor_id = Some(id("actor_id", text)?);
     }
     if let Some(action) = value("action") {
         out.action = Some(action.parse().map_err(|_| {
-            ApiError::BadRequest(
-                "`action` must be issue, update, revoke, rotate or leak_reported.".to_owned(),
-            )
+            let names: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
+            ApiError::BadRequest(format!("`action` must be one of {}.", names.join(", ")))
         })?);
     }
     out.cursor = params.cursor(AuditCursor::decode)?;

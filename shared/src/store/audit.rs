@@ -44,11 +44,21 @@ impl Store {
                 .key_condition_expression("kind = :kind")
                 .expression_attribute_values(":kind", s(KIND_AUDIT)),
         };
+        // Filters run after DynamoDB's `Limit`: a filtered page may be short, and still
+        // carry a cursor.
+        let mut filters = Vec::new();
         if let Some(action) = query.action {
+            filters.push("#action = :action");
             request = request
-                .filter_expression("#action = :action")
                 .expression_attribute_names("#action", "action")
                 .expression_attribute_values(":action", s(action.as_str()));
+        }
+        if let Some(actor) = &query.actor_id {
+            filters.push("actor_id = :actor");
+            request = request.expression_attribute_values(":actor", s(actor.as_str()));
+        }
+        if !filters.is_empty() {
+            request = request.filter_expression(filters.join(" AND "));
         }
         if let Some(cursor) = &query.cursor {
             let mut start = HashMap::from([
@@ -72,7 +82,9 @@ impl Store {
         if !more {
             if let Some(id) = &query.key_id {
                 // The rotation that created this key is its oldest event: it comes last.
-                if query.action.is_none() || query.action == Some(Action::Rotate) {
+                if (query.action.is_none() || query.action == Some(Action::Rotate))
+                    && query.actor_id.is_none()
+                {
                     events.extend(self.rotation_creating(id).await?);
                 }
             }

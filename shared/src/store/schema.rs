@@ -1,6 +1,5 @@
 //! The table's shape: one table, partition key `pk`; a key's item (or an admin credential's,
-//! `kind` `admin`) is `KEY#<sha256 hex>`, an
-//! audit event's `AUDIT#<event id>`. The indexes serve people, not the hot path. In AWS the
+//! `kind` `admin`) is `KEY#<sha256 hex>`, an audit event's `AUDIT#<event id>`. The indexes serve people, not the hot path. In AWS the
 //! template creates the table; locally `keygate-local create-table` and the tests do.
 
 use aws_sdk_dynamodb::types::{

@@ -8,6 +8,7 @@
 //! through `SSL_CERT_FILE`) runs its body in a child process of this same binary.
 
 mod admin;
+mod admins;
 mod audit;
 mod authorizer;
 mod cache;

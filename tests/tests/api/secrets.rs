@@ -1,7 +1,8 @@
-//! Only hashes are stored, and no raw key or admin token reaches the table, the cache or a
-//! log line.
+//! Only hashes are stored, and no raw key, admin credential or admin token reaches the
+//! table, the cache or a log line.
 
 use keygate_tests::{a_line_with, captured_logs, spawn_app, Issued};
+use lambda_http::http::Method;
 use serde_json::json;
 
 #[tokio::test]
@@ -19,6 +20,27 @@ async fn no_raw_key_or_admin_token_is_stored_cached_or_logged() {
     app.revoke(&keys[0]).await;
     app.protected(&keys[0]).await;
     app.try_issue(json!({"name": ""})).await; // an error path too
+                                              // Admin credentials: created, used (cached), rotated, refused, revoked.
+    let admin = app.create_admin("scanned", "admin").await;
+    app.admin_api_as(&admin.key, Method::GET, "/keys", None)
+        .await;
+    app.admin_api_as(&admin.key, Method::GET, "/keys", None)
+        .await;
+    let rotated = app
+        .admin_api_as(
+            &admin.key,
+            Method::POST,
+            &format!("/admins/{}/rotate", admin.id),
+            None,
+        )
+        .await;
+    let successor = rotated.body["key"].as_str().unwrap().to_owned();
+    app.admin_api_as(&admin.key, Method::GET, "/keys", None)
+        .await;
+    app.admin_api_as(&successor, Method::GET, "/me", None).await;
+    app.protected(&successor).await;
+    keys.push(admin.key);
+    keys.push(successor);
 
     let table = app.table_dump().await;
     let cache = app.redis_dump().await;
@@ -26,7 +48,7 @@ async fn no_raw_key_or_admin_token_is_stored_cached_or_logged() {
     assert!(!cache.is_empty(), "the flow should have filled the cache");
     assert!(logs.contains("function=\"issue\"") || logs.contains("\"function\":\"issue\""));
     for key in &keys {
-        let secret = &key[3..];
+        let secret = &key[4..];
         assert!(!table.contains(secret), "a raw key is in the table");
         for entry in &cache {
             assert!(!entry.key.contains(secret), "a raw key is a Redis key");
