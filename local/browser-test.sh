@@ -117,9 +117,14 @@ skipped="$(count skipped)" todo="$(count todo)" cancelled="$(count cancelled)"
 not_passed=$((${skipped:-0} + ${todo:-0} + ${cancelled:-0}))
 log "node --test: ${tests:-no} tests, ${passed:-no} passed, $not_passed skipped, todo or cancelled"
 
-# The functions' log lines must never hold the admin token.
+# The functions' log lines must never hold the admin token, nor any admin credential's
+# secret (the test creates and rotates several; a display prefix such as kga_1a2b3c4d is
+# fine, the whole kga_ + 72 hex digits is not).
 if grep -qF "$ADMIN_TOKEN" "$watch_log"; then
   die "the admin token appears in $watch_log"
+fi
+if grep -Eq 'kga_[0-9a-f]{72}' "$watch_log"; then
+  die "an admin credential's secret appears in $watch_log"
 fi
 # One line per request (with latency_us): without any, the scan above read nothing of theirs.
 grep -q latency_us "$watch_log" || die "no request line of the functions in $watch_log: the log scan proved nothing"

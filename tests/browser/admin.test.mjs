@@ -4,7 +4,7 @@
 // Run by local/browser-test.sh, which sets:
 //   KEYGATE_ADMIN_URL      the page, with its trailing slash (http://127.0.0.1:9002/lambda-url/admin/)
 //   KEYGATE_PROTECTED_URL  test-protected, to prove that keys work and that revoked keys stop
-//   ADMIN_TOKEN            the admin token the function was started with
+//   ADMIN_TOKEN            the bootstrap admin token the function was started with (role admin)
 //   CHROMIUM_PATH          optional, default /usr/bin/chromium
 // Screenshots go to tests/browser/out/ (not in git).
 import assert from 'node:assert/strict';
@@ -32,6 +32,12 @@ const selfName = `rotates itself ${run}`;
 const rotateMeta = { plan: 'pro', note: '<img src=x onerror=alert(2)>', limits: { rps: 10 } };
 const hostileName = '<img src=x onerror=alert(1)>';
 const KEY_PATTERN = /^kg_[0-9a-f]{72}$/;
+const ADMIN_PATTERN = /^kga_[0-9a-f]{72}$/;
+const ADMIN_ID_PATTERN = /^adm_[0-9a-f]{24}$/;
+const readerName = `reader ${run}`;
+const verifierName = `verifier ${run}`;
+const bossName = `boss ${run}`;
+const opsName = `ops ${run}`;
 
 function required(name) {
   const value = process.env[name];
@@ -59,6 +65,28 @@ async function viewViaApi(id) {
   const text = await response.text();
   assert.equal(response.status, 200, text);
   return JSON.parse(text);
+}
+
+// An admin credential, made straight through the JSON API with the bootstrap token.
+async function createAdminViaApi(name, role) {
+  const response = await fetch(new URL('api/admins', adminUrl), {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name, role }),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 201, text);
+  const created = JSON.parse(text);
+  assert.match(created.key, ADMIN_PATTERN);
+  assert.match(created.id, ADMIN_ID_PATTERN);
+  assert.equal(created.role, role);
+  return created;
+}
+
+// Who the API takes an admin credential for: { status, body } of GET api/me.
+async function whoIs(token) {
+  const response = await fetch(new URL('api/me', adminUrl), { headers: { Authorization: `Bearer ${token}` } });
+  return { status: response.status, body: await response.json() };
 }
 
 async function protectedStatus(key) {
@@ -137,20 +165,24 @@ describe('the admin page', () => {
 
   it('refuses a wrong token with a clear message', async () => {
     await page.goto(adminUrl);
-    await page.getByLabel('Admin token').fill('not-the-admin-token');
+    await page.getByLabel('Admin credential', { exact: true }).fill('not-the-admin-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     const alert = page.locator('#sign-in-error');
     await alert.waitFor();
     assert.match(await alert.textContent(), /not accepted/);
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
-    assert.equal(await page.getByLabel('Admin token').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('Admin credential', { exact: true }).getAttribute('aria-invalid'), 'true');
   });
 
   it('signs in with the admin token, kept in sessionStorage only', async () => {
-    await page.getByLabel('Admin token').fill(adminToken);
+    await page.getByLabel('Admin credential', { exact: true }).fill(adminToken);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Issue a key' }).waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem('keygate.adminToken')), adminToken);
+    // The bootstrap token is shown as such, with its role, and may manage admin credentials.
+    assert.equal(await page.locator('#whoami .whoami-name').textContent(), 'bootstrap token');
+    assert.equal(await page.locator('#whoami .role').textContent(), 'admin');
+    assert.equal(await page.getByRole('button', { name: 'Admins' }).isVisible(), true);
     assert.deepEqual(await context.cookies(), []);
     assert.equal(await page.evaluate(() => localStorage.length), 0);
     // The keys issued before are listed, newest first.
@@ -618,7 +650,7 @@ describe('the admin page', () => {
     assert.deepEqual(await details.locator('#key-audit-list .action').allTextContents(), ['rotate', 'issue']);
     const rotateEvent = details.locator('#key-audit-list li').first();
     assert.ok((await rotateEvent.textContent()).includes(newId), 'the rotate event names the new key');
-    assert.match(await rotateEvent.textContent(), /admin/);
+    assert.match(await rotateEvent.textContent(), /bootstrap token/);
     await page.screenshot({ path: path.join(outDir, 'details-rotated-1280.png') });
 
     // Follow the link to the replacement, and back.
@@ -700,7 +732,7 @@ describe('the admin page', () => {
     // The newest events are the bulk issues, newest first.
     const first = page.locator('#audit-body tr').first();
     assert.equal(await first.locator('.action').textContent(), 'issue');
-    assert.equal(await first.locator('td[data-label="Actor"]').textContent(), 'admin');
+    assert.equal(await first.locator('td[data-label="Actor"]').textContent(), 'bootstrap token');
     assert.match(await first.locator('td[data-label="User agent"]').textContent(), /Chrome|node/i);
     const times = await page.locator('#audit-body time').evaluateAll((ts) => ts.map((t) => t.dateTime));
     assert.deepEqual([...times].sort().reverse(), times, 'newest first');
@@ -817,25 +849,271 @@ describe('the admin page', () => {
 
   it('signs out and forgets the token', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.getByLabel('Admin token').waitFor();
+    await page.getByLabel('Admin credential', { exact: true }).waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.length), 0);
     assert.equal(await page.locator('#keys-body tr').count(), 0);
+    assert.equal(await page.locator('#whoami').isVisible(), false);
     await page.reload();
-    await page.getByLabel('Admin token').waitFor();
+    await page.getByLabel('Admin credential', { exact: true }).waitFor();
     await page.screenshot({ path: path.join(outDir, 'sign-in-1280.png') });
+  });
+
+  // A helper for the role tests below: signs in with a credential from the sign-in form.
+  async function signInWith(token) {
+    await page.getByLabel('Admin credential', { exact: true }).fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#whoami .role').waitFor();
+  }
+
+  async function signOut() {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Admin credential', { exact: true }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    assert.equal(await page.locator('#whoami').isVisible(), false);
+  }
+
+  it('signs in with a read credential: keys and audit log, nothing it may not do, and a forced change refused with 403', async () => {
+    const reader = await createAdminViaApi(readerName, 'read');
+    await signInWith(reader.key);
+    await page.locator('#keys-body tr').first().waitFor();
+    // Who is signed in, and the role.
+    assert.equal(await page.locator('#whoami .whoami-name').textContent(), readerName);
+    assert.equal(await page.locator('#whoami .whoami-id').textContent(), reader.id);
+    assert.equal(await page.locator('#whoami .role').textContent(), 'read');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('keygate.adminToken')), reader.key);
+    // No issue form, no revoke button, no Admins tab: the keys are listed, with their details.
+    assert.equal(await page.getByRole('heading', { name: 'Issue a key' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Issue key' }).count(), 0);
+    assert.equal(await page.locator('#keys-body').getByRole('button', { name: /^Revoke / }).count(), 0);
+    assert.equal(await page.locator('#keys-body tr').count(), 25);
+    assert.equal(await page.getByRole('button', { name: 'Admins' }).count(), 0);
+    await page.screenshot({ path: path.join(outDir, 'read-role-1280.png') });
+    // Nor in the details: no edit, rotate or revoke.
+    await page.locator(`#keys-body tr[data-id="${newId}"]`).getByRole('button', { name: `Details of ${rotateName}` }).click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.waitFor();
+    await details.locator('#key-audit-list li').first().waitFor();
+    for (const action of ['Edit…', 'Rotate…', 'Revoke…']) {
+      assert.equal(await details.getByRole('button', { name: action }).count(), 0, action);
+    }
+    await details.getByRole('button', { name: 'Close' }).click();
+    await details.waitFor({ state: 'hidden' });
+
+    // The audit log: the newest event is this credential's creation, by the bootstrap token.
+    await page.getByRole('button', { name: 'Audit log' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 25);
+    const first = page.locator('#audit-body tr').first();
+    assert.equal(await first.locator('.action').textContent(), 'admin_create');
+    assert.equal(await first.locator('td[data-label="Key"]').textContent(), reader.id);
+    assert.equal(await first.locator('td[data-label="Actor"]').textContent(), 'bootstrap token');
+    await page.getByRole('button', { name: 'Keys', exact: true }).click();
+
+    // The API refuses what the page does not offer: a change forced from the page itself.
+    const forced = await page.evaluate(async () => {
+      const response = await fetch('api/keys', {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${sessionStorage.getItem('keygate.adminToken')}`,
+          'Content-Type': 'application/json',
+        },
+        body: JSON.stringify({ name: 'issued by a reader' }),
+      });
+      return { status: response.status, body: await response.json() };
+    });
+    assert.deepEqual(forced, { status: 403, body: { detail: 'This admin credential lacks the role: operate.' } });
+    await signOut();
+  });
+
+  it('signs in with a verify credential and says that its role has no access to the page\'s data', async () => {
+    const verifier = await createAdminViaApi(verifierName, 'verify');
+    await signInWith(verifier.key);
+    await page.getByRole('heading', { name: 'Nothing to show for this role' }).waitFor();
+    assert.equal(await page.locator('#whoami .whoami-name').textContent(), verifierName);
+    assert.equal(await page.locator('#whoami .role').textContent(), 'verify');
+    assert.match(await page.locator('#no-access').textContent(), /role verify, which may call the verify API only/);
+    for (const tab of ['Keys', 'Audit log', 'Admins']) {
+      assert.equal(await page.getByRole('button', { name: tab, exact: true }).count(), 0, tab);
+    }
+    assert.equal(await page.locator('#keys-body tr').count(), 0);
+    await page.screenshot({ path: path.join(outDir, 'verify-role-1280.png') });
+    await signOut();
+  });
+
+  it('signs in with an admin credential and creates, lists, rotates and revokes admin credentials', async () => {
+    const boss = await createAdminViaApi(bossName, 'admin');
+    await signInWith(boss.key);
+    assert.equal(await page.locator('#whoami .whoami-name').textContent(), bossName);
+    assert.equal(await page.locator('#whoami .whoami-id').textContent(), boss.id);
+    assert.equal(await page.locator('#whoami .role').textContent(), 'admin');
+    await page.getByRole('button', { name: 'Issue key' }).waitFor();
+    await page.getByRole('button', { name: 'Admins' }).click();
+    await page.getByRole('heading', { name: 'Create an admin credential' }).waitFor();
+
+    // The list: every credential, newest first, this one marked as you, made by the bootstrap token.
+    const rows = page.locator('#admins-body tr');
+    const row = (id) => page.locator(`#admins-body tr[data-id="${id}"]`);
+    await row(boss.id).waitFor();
+    const names = await page.locator('#admins-body tr th .name').allTextContents();
+    assert.deepEqual(names.slice(0, 3), [bossName, verifierName, readerName]);
+    assert.equal(await row(boss.id).locator('.you').textContent(), 'you');
+    assert.equal(await row(boss.id).locator('td[data-label="Created by"]').textContent(), 'bootstrap token');
+    assert.equal(await row(boss.id).locator('td[data-label="Role"]').textContent(), 'admin');
+    assert.ok(!(await page.content()).includes(boss.key), 'never a secret in the list');
+
+    // Name and role are needed.
+    const form = page.locator('#admin-create-form');
+    const formError = page.locator('#admin-create-error');
+    await form.getByRole('button', { name: 'Create credential' }).click();
+    await page.waitForFunction(() => /^Name the person or automation/.test(document.querySelector('#admin-create-error').textContent));
+    await form.getByLabel('Person or automation').fill(opsName);
+    await form.getByRole('button', { name: 'Create credential' }).click();
+    await page.waitForFunction(() => /^Choose a role/.test(document.querySelector('#admin-create-error').textContent));
+    assert.equal(await form.getByLabel('Role').getAttribute('aria-invalid'), 'true');
+    await form.getByLabel('Role').selectOption('operate');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/admins') && r.request().method() === 'POST'),
+      form.getByRole('button', { name: 'Create credential' }).click(),
+    ]);
+    assert.equal(response.status(), 201);
+    assert.deepEqual(response.request().postDataJSON(), { name: opsName, role: 'operate' });
+    const created = await response.json();
+    assert.equal(await formError.isVisible(), false);
+
+    // The secret, once, with a copy button.
+    const region = page.getByRole('region', { name: /New admin credential/ });
+    await region.waitFor();
+    assert.match(await region.textContent(), /will not be shown again/);
+    const secret = await page.getByLabel('The new admin credential').inputValue();
+    assert.match(secret, ADMIN_PATTERN);
+    assert.equal(secret, created.key);
+    await region.getByRole('button', { name: 'Copy' }).click();
+    await region.getByText(/Copied|Selected/).waitFor();
+    const clipboard = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
+    if (clipboard !== null) assert.equal(clipboard, secret);
+    assert.deepEqual(await whoIs(secret), {
+      status: 200,
+      body: { actor: { type: 'admin', id: created.id, name: opsName }, role: 'operate' },
+    });
+
+    // Listed first, by whom, never with its secret.
+    await row(created.id).waitFor();
+    assert.equal(await rows.first().getAttribute('data-id'), created.id);
+    assert.equal(await row(created.id).locator('td[data-label="Role"]').textContent(), 'operate');
+    assert.equal(await row(created.id).locator('.badge-active').textContent(), 'active');
+    assert.equal(await row(created.id).locator('td[data-label="Created by"]').textContent(), `${bossName} (${boss.id})`);
+    const prefix = await row(created.id).locator('.prefix').textContent();
+    assert.ok(prefix.startsWith('kga_') && secret.startsWith(prefix), `the display prefix ${prefix}`);
+    await page.screenshot({ path: path.join(outDir, 'admins-created-1280.png') });
+    await region.getByRole('button', { name: 'Done, hide the credential' }).click();
+    await region.waitFor({ state: 'hidden' });
+    assert.ok(!(await page.content()).includes(secret), 'the secret is gone from the page');
+
+    // Rotate: a confirmation, then the new secret once; the old one stops at once.
+    await row(created.id).getByRole('button', { name: `Rotate ${opsName}` }).click();
+    const rotateDialog = page.getByRole('dialog', { name: 'Rotate this admin credential?' });
+    await rotateDialog.waitFor();
+    assert.ok((await rotateDialog.textContent()).includes(created.id));
+    await rotateDialog.getByRole('button', { name: 'Cancel' }).click();
+    await rotateDialog.waitFor({ state: 'hidden' });
+    assert.equal((await whoIs(secret)).status, 200, 'cancel changes nothing');
+    await row(created.id).getByRole('button', { name: `Rotate ${opsName}` }).click();
+    const [rotation] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/admins/${created.id}/rotate`)),
+      rotateDialog.getByRole('button', { name: 'Rotate credential' }).click(),
+    ]);
+    assert.equal(rotation.status(), 201);
+    const rotated = await rotation.json();
+    assert.equal(rotated.rotated_from, created.id);
+    await region.waitFor();
+    const newSecret = await page.getByLabel('The new admin credential').inputValue();
+    assert.match(newSecret, ADMIN_PATTERN);
+    assert.equal(newSecret, rotated.key);
+    assert.notEqual(newSecret, secret);
+    assert.ok((await region.textContent()).includes(`It replaces ${created.id}`));
+    assert.equal((await whoIs(secret)).status, 401, 'the old secret stops at once');
+    assert.equal((await whoIs(newSecret)).status, 200, 'the new secret works');
+    await page.waitForFunction(
+      ([oldId, freshId]) =>
+        document.querySelector(`#admins-body tr[data-id="${oldId}"] .status-cell .badge`)?.textContent === 'revoked' &&
+        document.querySelector(`#admins-body tr[data-id="${freshId}"] .status-cell .badge`)?.textContent === 'active',
+      [created.id, rotated.id],
+    );
+    assert.equal(await row(created.id).getByRole('button').count(), 0, 'nothing left to do with the old one');
+    assert.equal(await row(rotated.id).locator('td[data-label="Role"]').textContent(), 'operate');
+    assert.ok((await row(rotated.id).locator('th').textContent()).includes(`replaces ${created.id}`));
+    await region.getByRole('button', { name: 'Done, hide the credential' }).click();
+    await region.waitFor({ state: 'hidden' });
+
+    // Revoke: a confirmation; Cancel changes nothing.
+    await row(rotated.id).getByRole('button', { name: `Revoke ${opsName}` }).click();
+    const revokeDialog = page.getByRole('dialog', { name: 'Revoke this admin credential?' });
+    await revokeDialog.waitFor();
+    assert.ok((await revokeDialog.textContent()).includes(rotated.id));
+    assert.equal(await revokeDialog.locator('#admin-revoke-self').isVisible(), false);
+    await revokeDialog.getByRole('button', { name: 'Cancel' }).click();
+    await revokeDialog.waitFor({ state: 'hidden' });
+    assert.equal((await whoIs(newSecret)).status, 200);
+    await row(rotated.id).getByRole('button', { name: `Revoke ${opsName}` }).click();
+    const [revocation] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/admins/${rotated.id}/revoke`)),
+      revokeDialog.getByRole('button', { name: 'Revoke credential' }).click(),
+    ]);
+    assert.equal(revocation.status(), 200);
+    await revokeDialog.waitFor({ state: 'hidden' });
+    await page.waitForFunction(
+      (id) => document.querySelector(`#admins-body tr[data-id="${id}"] .status-cell .badge`)?.textContent === 'revoked',
+      rotated.id,
+    );
+    assert.equal(await row(rotated.id).getByRole('button').count(), 0);
+    assert.equal((await whoIs(newSecret)).status, 401, 'the revoked secret is refused at once');
+    // Revoking one's own credential says what it does.
+    await row(boss.id).getByRole('button', { name: `Revoke ${bossName}` }).click();
+    assert.equal(await revokeDialog.locator('#admin-revoke-self').isVisible(), true);
+    await revokeDialog.getByRole('button', { name: 'Cancel' }).click();
+    await revokeDialog.waitFor({ state: 'hidden' });
+
+    // The audit log names who did each: this credential, by name and id, found by its id.
+    await page.getByRole('button', { name: 'Audit log' }).click();
+    await page.getByLabel('Actor id').fill(boss.id);
+    const [filtered] = await Promise.all([
+      page.waitForResponse((r) => r.url().includes('/api/audit?') && r.url().includes(`actor_id=${boss.id}`)),
+      page.locator('#audit-view').getByRole('button', { name: 'Show' }).click(),
+    ]);
+    assert.equal(filtered.status(), 200);
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#audit-body .action')].map((b) => b.textContent).join() === 'admin_revoke,admin_rotate,admin_create',
+    );
+    const actors = await page.locator('#audit-body td[data-label="Actor"]').allTextContents();
+    assert.deepEqual(actors, Array(3).fill(`${bossName} (${boss.id})`));
+    assert.deepEqual(await page.locator('#audit-body td[data-label="Key"]').allTextContents(), [rotated.id, created.id, created.id]);
+    assert.match(await page.locator('#audit-body tr').nth(1).locator('td[data-label="Changes"]').textContent(), new RegExp(`new credential ${rotated.id}`));
+    await page.screenshot({ path: path.join(outDir, 'audit-admins-1280.png') });
+
+    // The Admins view on a phone: cards, no sideways scroll.
+    await page.getByRole('button', { name: 'Admins' }).click();
+    await row(rotated.id).waitFor();
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(100);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the Admins view scrolls sideways by ${overflow}px at 390px`);
+    await page.screenshot({ path: path.join(outDir, 'admins-390.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await signOut();
   });
 
   it('raised no script errors, no failed loads and no Content-Security-Policy violations', () => {
     assert.deepEqual(pageErrors, []);
     // The wrong-token attempt gets its 401, which is expected; nothing else may fail.
-    // So do the bad rate limit, the bad scope and the bad key id the test sends on purpose.
+    // So do the bad rate limit, the bad scope and the bad key id the test sends on purpose,
+    // and the change the read credential forces.
     assert.deepEqual(failedResponses, [
-      `401 ${new URL('api/keys?limit=25', adminUrl)}`,
+      `401 ${new URL('api/me', adminUrl)}`,
       `400 ${new URL(`api/keys/${limitId}`, adminUrl)}`,
       `400 ${new URL('api/keys', adminUrl)}`,
       `400 ${new URL('api/audit?limit=25&key_id=key_nope', adminUrl)}`,
+      `403 ${new URL('api/keys', adminUrl)}`,
     ]);
-    const unexpected = consoleErrors.filter((text) => !/status of (401|400)/.test(text));
+    const unexpected = consoleErrors.filter((text) => !/status of (401|400|403)/.test(text));
     assert.deepEqual(unexpected, []);
   });
 });

@@ -4,13 +4,16 @@
 // there from the Rust constants the page shares with the API.
 //
 //   client.js   the admin API: fetch, errors, URLs          state.js   what the page remembers
-//   dom.js      building elements, messages                 ui.js      the page's elements
-//   format.js   times, counts, limits as text               fields.js  the key form fields
-//   session.js  signing in and out                          views.js   the Keys and Audit tabs
+//   dom.js      building elements, messages, copying        ui.js      the page's elements
+//   format.js   times, counts, limits, actors as text       fields.js  the key form fields
+//   session.js  signing in (GET api/me) and out             roles.js   who is signed in, and
+//   views.js    the Keys, Audit log and Admins tabs                    what their role may do
 //   keys.js     the key list                                issue.js   issuing, the new key
 //   details.js  one key's details and history               edit.js    the edit dialog
 //   rotate.js   the rotate dialog                           revoke.js  the revoke dialog
-//   audit.js    the audit log
+//   audit.js    the audit log                               admins.js  admin credentials: the
+//   adminops.js rotating or revoking one admin credential              list, creating one, a
+//                                                                      new secret shown once
 //
 // The feature modules call one another (the list opens the details, a 401 anywhere signs
 // out, ...), so some imports go both ways. That is safe because no module runs anything at
@@ -19,9 +22,12 @@
 //
 // Safety rules kept throughout: every piece of data reaches the page through textContent,
 // an input's value or an attribute, never as HTML (the CSP's Trusted Types rule makes any
-// HTML sink throw anyway); the admin token lives in sessionStorage only and travels only as
-// an Authorization header to this page's own API (relative URLs, same origin, no cookies).
+// HTML sink throw anyway); the admin credential lives in sessionStorage only and travels only
+// as an Authorization header to this page's own API (relative URLs, same origin, no
+// cookies). The page offers only what the signed-in role may do; the API checks it anyway.
 
+import { confirmAdminRevoke, confirmAdminRotate } from './adminops.js';
+import { copyAdmin, createAdmin, hideNewAdmin } from './admins.js';
 import { applyAuditFilters, clearAuditFilters, loadAudit } from './audit.js';
 import { loadKeyAudit } from './details.js';
 import { $ } from './dom.js';
@@ -67,11 +73,24 @@ ui.tabAudit.addEventListener('click', () => showView('audit', true));
 ui.auditForm.addEventListener('submit', applyAuditFilters);
 ui.auditClear.addEventListener('click', clearAuditFilters);
 ui.auditMore.addEventListener('click', () => loadAudit(false));
+ui.tabAdmins.addEventListener('click', () => showView('admins', true));
+ui.adminForm.addEventListener('submit', createAdmin);
+ui.copyAdmin.addEventListener('click', copyAdmin);
+ui.dismissAdmin.addEventListener('click', () => {
+  hideNewAdmin();
+  ui.adminName.focus();
+});
+ui.adminRotateCancel.addEventListener('click', () => ui.adminRotate.close());
+ui.adminRotateConfirm.addEventListener('click', confirmAdminRotate);
+ui.adminRevokeCancel.addEventListener('click', () => ui.adminRevoke.close());
+ui.adminRevokeConfirm.addEventListener('click', confirmAdminRevoke);
 for (const dialog of DIALOGS) {
   dialog.addEventListener('close', () => {
     if (dialog === ui.revoke) state.revoking = null;
     if (dialog === ui.rotate) state.rotating = null;
     if (dialog === ui.edit) state.editing = null;
+    if (dialog === ui.adminRotate) state.adminRotating = null;
+    if (dialog === ui.adminRevoke) state.adminRevoking = null;
     if (dialog === ui.details) {
       state.detailed = null;
       state.keyAudit.generation += 1;

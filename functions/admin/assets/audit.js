@@ -1,17 +1,19 @@
-// The audit view: every change to a key, newest first, with its filters and paging; and
-// how one event reads, in its table and in a key's history.
+// The audit view: every change to a key or an admin credential, newest first, with its
+// filters and paging; and how one event reads, in its table and in a key's history.
 import { api, auditUrl } from './client.js';
 import { keyLink } from './details.js';
 import { el, show } from './dom.js';
-import { time } from './format.js';
+import { actorText, time } from './format.js';
 import { handleError } from './session.js';
 import { state } from './state.js';
 import { ui } from './ui.js';
 
 const AUDIT_PAGE_SIZE = 25;
 
-function actorText(actor) {
-  return actor === 'admin' ? 'admin' : actor.startsWith('key:') ? 'key holder (' + actor.slice(4) + ')' : actor;
+// A key id opens that key's details; an admin credential's id (adm_…) has none to open.
+function subject(id, label, withLinks) {
+  if (!id) return el('span', { class: 'muted', text: '—' });
+  return withLinks && id.startsWith('key_') ? keyLink(id, label) : el('code', { text: id });
 }
 
 // What an event did, beyond its action: the fields an update changed, the replacement
@@ -25,10 +27,10 @@ function eventChanges(event, withLinks) {
       ...(where.length ? [': ', el('code', { text: where.join(' ') })] : []),
     ]);
   }
-  if (event.action === 'rotate' && event.new_key_id) {
+  if ((event.action === 'rotate' || event.action === 'admin_rotate') && event.new_key_id) {
     return el('span', { class: 'changes' }, [
-      'new key ',
-      withLinks ? keyLink(event.new_key_id, 'Details of the new key') : el('code', { text: event.new_key_id }),
+      event.action === 'rotate' ? 'new key ' : 'new credential ',
+      subject(event.new_key_id, 'Details of the new key', withLinks),
     ]);
   }
   if (event.changes && event.changes.length) {
@@ -52,7 +54,7 @@ function eventRow(event) {
   const cells = [
     time(event.time, '—'),
     actionBadge(event.action),
-    keyLink(event.key_id, 'Details of'),
+    subject(event.key_id, 'Details of', true),
     el('span', { text: actorText(event.actor) }),
     event.source_ip ? el('code', { text: event.source_ip }) : el('span', { class: 'muted', text: '—' }),
     userAgent(event.user_agent),
@@ -105,6 +107,7 @@ export async function loadAudit(fresh) {
     const page = await api(
       auditUrl({
         key_id: state.audit.key_id,
+        actor_id: state.audit.actor_id,
         action: state.audit.action,
         cursor: fresh ? null : state.audit.cursor,
         limit: AUDIT_PAGE_SIZE,
@@ -127,6 +130,7 @@ export function applyAuditFilters(event) {
   event.preventDefault();
   state.audit.action = ui.auditAction.value;
   state.audit.key_id = ui.auditKey.value.trim();
+  state.audit.actor_id = ui.auditActor.value.trim();
   loadAudit(true);
 }
 
@@ -134,6 +138,7 @@ export function clearAuditFilters() {
   ui.auditForm.reset();
   state.audit.action = '';
   state.audit.key_id = '';
+  state.audit.actor_id = '';
   loadAudit(true);
   ui.auditAction.focus();
 }

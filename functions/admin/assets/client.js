@@ -1,6 +1,7 @@
 // The admin API client: every call the page makes goes through `api`, to this page's own
-// API (relative URLs, same origin), with the admin token as an Authorization header only
-// (no cookies, no redirects followed).
+// API (relative URLs, same origin), with the admin credential as an Authorization header
+// only (no cookies, no redirects followed). A 401 throws an AuthError (sign in again); any
+// other refusal, a 403 for a role too low included, throws the API's own `detail`.
 import { state } from './state.js';
 
 export class AuthError extends Error {}
@@ -28,7 +29,7 @@ export async function api(path, { method = 'GET', body } = {}) {
     data = null;
   }
   if (response.status === 401) {
-    throw new AuthError((data && data.detail) || 'The admin token was not accepted.');
+    throw new AuthError((data && data.detail) || 'The admin credential was not accepted.');
   }
   if (!response.ok) {
     const detail = data && typeof data.detail === 'string' ? data.detail : '';
@@ -49,11 +50,14 @@ export function keysUrl(cursor, limit) {
 
 export const keyUrl = (id) => 'api/keys/' + encodeURIComponent(id);
 
-export function auditUrl({ key_id, action, cursor, limit }) {
+export function auditUrl({ key_id, actor_id, action, cursor, limit }) {
   const params = new URLSearchParams();
   params.set('limit', String(limit));
   if (key_id) params.set('key_id', key_id);
+  if (actor_id) params.set('actor_id', actor_id);
   if (action) params.set('action', action);
   if (cursor) params.set('cursor', cursor);
   return 'api/audit?' + params.toString();
 }
+
+export const adminUrl = (id) => 'api/admins/' + encodeURIComponent(id);

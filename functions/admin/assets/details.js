@@ -5,6 +5,7 @@ import { eventItem } from './audit.js';
 import { el, show } from './dom.js';
 import { badge, quotaDetail, rateDetail, scopeList, time } from './format.js';
 import { replaceRow } from './keys.js';
+import { can } from './roles.js';
 import { handleError } from './session.js';
 import { state } from './state.js';
 import { ui } from './ui.js';
@@ -63,11 +64,13 @@ export function fillDetails(key) {
   ui.details.dataset.id = key.id;
   ui.detailsStatus.textContent = '';
   state.detailed = key;
-  show(ui.detailsRevoke, key.status !== 'revoked');
-  // Only an active key that has not been rotated yet can be rotated (the API answers 409
-  // or 403 otherwise); an ended key has nothing left to edit.
-  show(ui.detailsRotate, key.status === 'active' && !key.rotated_to);
-  show(ui.detailsEdit, key.status === 'active');
+  // Changing a key needs the operate role. Only an active key that has not been rotated yet
+  // can be rotated (the API answers 409 or 403 otherwise); an ended key has nothing left to
+  // edit.
+  const operates = can('operate');
+  show(ui.detailsRevoke, operates && key.status !== 'revoked');
+  show(ui.detailsRotate, operates && key.status === 'active' && !key.rotated_to);
+  show(ui.detailsEdit, operates && key.status === 'active');
 }
 
 export async function loadKeyAudit(id, fresh) {

@@ -26,6 +26,19 @@ export function setMessage(node, text) {
   show(node, Boolean(text));
 }
 
+// Copies a secret shown once from its read-only input, saying how in `status`. Without the
+// clipboard permission it selects the text instead, so that Ctrl+C / long-press copies it.
+export async function copyFrom(input, status) {
+  try {
+    await navigator.clipboard.writeText(input.value);
+    status.textContent = 'Copied to the clipboard.';
+  } catch (err) {
+    input.focus();
+    input.select();
+    status.textContent = 'Selected: press Ctrl+C (or ⌘C) to copy.';
+  }
+}
+
 // Marks an input as the one a message in `box` is about, and moves focus to it.
 export function invalid(input, box, message) {
   setMessage(box, message);

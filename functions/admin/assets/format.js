@@ -1,5 +1,5 @@
-// Rendering helpers: timestamps, statuses, scopes, durations, counts and limits as text or
-// small elements, for the list, the details and the dialogs.
+// Rendering helpers: timestamps, statuses, scopes, durations, counts, limits and actors as
+// text or small elements, for the lists, the details and the dialogs.
 import { el } from './dom.js';
 
 const pad = (n) => String(n).padStart(2, '0');
@@ -34,6 +34,29 @@ export function scopeList(scopes, max) {
   return list;
 }
 
+
+// Who did something, as the audit API and the admin list name it: "alice (adm_…)",
+// "bootstrap token", "key key_…" (a key holder's own revoke or rotate), "system: <reason>".
+// The older string forms ("admin", "key:<id>") read the same.
+export function actorText(actor) {
+  if (!actor) return '—';
+  if (typeof actor === 'string') {
+    if (actor === 'admin') return 'bootstrap token';
+    return actor.startsWith('key:') ? 'key ' + actor.slice(4) : actor;
+  }
+  switch (actor.type) {
+    case 'admin':
+      return (actor.name || 'admin') + ' (' + actor.id + ')';
+    case 'bootstrap':
+      return 'bootstrap token';
+    case 'key':
+      return 'key ' + actor.id;
+    case 'system':
+      return 'system: ' + (actor.reason || 'unknown');
+    default:
+      return String(actor.type);
+  }
+}
 
 // A duration in words, for grace periods.
 export function duration(seconds) {

@@ -1,6 +1,6 @@
 // Issuing a key, and the panel that shows a new key (issued or rotated) once.
 import { AuthError, api } from './client.js';
-import { invalid, setMessage, show } from './dom.js';
+import { copyFrom, invalid, setMessage, show } from './dom.js';
 import { limitInputs, parseMeta, parseScopes, readLimits, showSaveError, syncRefill } from './fields.js';
 import { localTime } from './format.js';
 import { refreshWith } from './keys.js';
@@ -97,15 +97,6 @@ export function hideNewKey() {
   show(ui.newKey, false);
 }
 
-export async function copyKey() {
-  const value = ui.newKeyValue.value;
-  try {
-    await navigator.clipboard.writeText(value);
-    ui.copyStatus.textContent = 'Copied to the clipboard.';
-  } catch (err) {
-    // No clipboard permission: select it so that Ctrl+C / long-press copies it.
-    ui.newKeyValue.focus();
-    ui.newKeyValue.select();
-    ui.copyStatus.textContent = 'Selected: press Ctrl+C (or ⌘C) to copy.';
-  }
+export function copyKey() {
+  return copyFrom(ui.newKeyValue, ui.copyStatus);
 }

@@ -4,6 +4,7 @@ import { openDetails } from './details.js';
 import { el, invalid, show } from './dom.js';
 import { badge, quotaDetail, quotaText, rateDetail, rateText, scopeList, time } from './format.js';
 import { askRevoke } from './revoke.js';
+import { can } from './roles.js';
 import { handleError } from './session.js';
 import { state } from './state.js';
 import { ui } from './ui.js';
@@ -85,7 +86,8 @@ function rowActions(key) {
   });
   details.addEventListener('click', () => openDetails(key.id, details));
   const group = el('div', { class: 'button-row' }, [details]);
-  if (key.status !== 'revoked') {
+  // Revoking needs the operate role: a reader sees no button for it.
+  if (key.status !== 'revoked' && can('operate')) {
     const revoke = el('button', {
       type: 'button',
       class: 'button small danger-outline',
@@ -110,7 +112,9 @@ export function renderPage(page, fresh) {
     ui.emptyTitle.textContent = filtered ? 'No keys match.' : 'No keys yet.';
     ui.emptyText.textContent = filtered
       ? 'Try another name, owner or prefix, or clear the filters.'
-      : 'Issue the first one with the form above.';
+      : can('operate')
+        ? 'Issue the first one with the form above.'
+        : 'None has been issued yet.';
     show(ui.empty, true);
   } else if (count === 0) {
     // The store reads a bounded number of keys per request when filtering.

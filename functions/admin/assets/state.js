@@ -2,6 +2,8 @@
 
 export const state = {
   token: null,
+  // Who the token is, from GET api/me: { actor, role }. The page offers what the role may do.
+  me: null,
   // Filters of the list on screen, and where its next page starts.
   filters: { q: '', status: '', unused_days: '' },
   cursor: null,
@@ -15,6 +17,10 @@ export const state = {
   rotating: null,
   editing: null,
   // The audit view's filters and paging, and the details dialog's own history paging.
-  audit: { action: '', key_id: '', cursor: null, generation: 0, loaded: false },
+  audit: { action: '', key_id: '', actor_id: '', cursor: null, generation: 0, loaded: false },
   keyAudit: { id: null, cursor: null, generation: 0 },
+  // The admin credential list's loads, and the credential each admin dialog acts on.
+  admins: { generation: 0 },
+  adminRotating: null,
+  adminRevoking: null,
 };

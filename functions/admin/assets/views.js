@@ -1,6 +1,9 @@
-// The two views, Keys and Audit log, and the tabs between them.
+// The three views, Keys, Audit log and Admins, and the tabs between them. `null` shows none
+// of them (a role that may read nothing).
+import { loadAdmins } from './admins.js';
 import { loadAudit } from './audit.js';
 import { show } from './dom.js';
+import { can } from './roles.js';
 import { state } from './state.js';
 import { ui } from './ui.js';
 
@@ -9,11 +12,18 @@ export function activeStatus() {
 }
 
 export function showView(name, focus) {
-  const audit = name === 'audit';
-  show(ui.keysView, !audit);
-  show(ui.auditView, audit);
-  ui.tabKeys.setAttribute('aria-current', audit ? 'false' : 'page');
-  ui.tabAudit.setAttribute('aria-current', audit ? 'page' : 'false');
-  if (audit && state.token) loadAudit(true);
-  if (focus) (audit ? ui.auditAction : ui.issueName).focus();
+  for (const [view, tab, panel] of [
+    ['keys', ui.tabKeys, ui.keysView],
+    ['audit', ui.tabAudit, ui.auditView],
+    ['admins', ui.tabAdmins, ui.adminsView],
+  ]) {
+    show(panel, view === name);
+    tab.setAttribute('aria-current', view === name ? 'page' : 'false');
+  }
+  if (name === 'audit' && state.token) loadAudit(true);
+  if (name === 'admins' && state.token) loadAdmins();
+  if (!focus) return;
+  if (name === 'audit') ui.auditAction.focus();
+  else if (name === 'admins') ui.adminName.focus();
+  else (can('operate') ? ui.issueName : ui.search).focus();
 }

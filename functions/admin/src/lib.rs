@@ -85,6 +85,8 @@ pub const ASSETS: &[Asset] = &[
     asset!("app.css", CSS),
     asset!("favicon.svg", SVG),
     asset!("app.js", JS),
+    asset!("adminops.js", JS),
+    asset!("admins.js", JS),
     asset!("audit.js", JS),
     asset!("client.js", JS),
     asset!("details.js", JS),
@@ -95,6 +97,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("issue.js", JS),
     asset!("keys.js", JS),
     asset!("revoke.js", JS),
+    asset!("roles.js", JS),
     asset!("rotate.js", JS),
     asset!("session.js", JS),
     asset!("state.js", JS),
@@ -618,8 +621,9 @@ mod tests {
         assert_eq!(served("/admin/app.css"), Some(CSS));
         assert_eq!(served("/admin/favicon.svg"), Some(SVG));
         for module in [
-            "app", "audit", "client", "details", "dom", "edit", "fields", "format", "issue",
-            "keys", "revoke", "rotate", "session", "state", "ui", "views",
+            "app", "adminops", "admins", "audit", "client", "details", "dom", "edit", "fields",
+            "format", "issue", "keys", "revoke", "roles", "rotate", "session", "state", "ui",
+            "views",
         ] {
             assert_eq!(served(&format!("/admin/{module}.js")), Some(JS), "{module}");
         }
