@@ -76,6 +76,15 @@ async fn a_missing_key_is_denied_without_any_io() {
 }
 
 #[tokio::test]
+async fn an_admin_credential_is_denied_as_a_key_without_any_io() {
+    let app = spawn_app().await;
+    let admin = app.create_admin("not a key", "admin").await;
+    let before = app.dynamodb_requests.get();
+    assert_eq!(ask(&app, &admin.key).await, Response::deny());
+    assert_eq!(app.dynamodb_requests.since(before), 0);
+}
+
+#[tokio::test]
 async fn malformed_keys_are_denied_without_any_io() {
     let app = spawn_app().await;
     let key = app.issue("real").await.key;
