@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 
 use keygate::app::{dynamodb_client, App};
 use keygate::config::Config;
-use keygate::domain::audit::{Acting, Origin};
 use keygate::domain::role::Role;
-use keygate::ops::admins::{create, NewAdmin};
 use keygate::store::{create_table, StoreError};
+use keygate_local::create_admin;
 
 mod services_cli;
 
@@ -70,41 +69,10 @@ async fn create_table_command() {
     }
 }
 
-const CREATE_ADMIN_USAGE: &str =
-    "usage: keygate-local create-admin --name NAME --role verify|read|operate|admin";
-
-/// `--name` and `--role`, each once; anything else is a usage error.
-fn admin_arguments(args: &[String]) -> Result<NewAdmin, String> {
-    let (mut name, mut role) = (None, None);
-    let mut args = args.iter();
-    while let Some(flag) = args.next() {
-        let slot = match flag.as_str() {
-            "--name" => &mut name,
-            "--role" => &mut role,
-            other => return Err(format!("unknown argument {other:?}")),
-        };
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        if slot.replace(value.clone()).is_some() {
-            return Err(format!("{flag} is given twice"));
-        }
-    }
-    let name = name
-        .filter(|n| !n.trim().is_empty() && n.chars().count() <= 200)
-        .ok_or("--name is required: 1 to 200 characters")?;
-    let role = role.ok_or("--role is required")?;
-    let role = Role::parse(&role)
-        .ok_or_else(|| format!("--role {role:?} is not one of verify, read, operate, admin"))?;
-    Ok(NewAdmin {
-        name: name.trim().to_owned(),
-        role,
-        expires_at: None,
-    })
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn create_admin_command(args: Vec<String>) {
-    let new = admin_arguments(&args).unwrap_or_else(|err| {
-        eprintln!("keygate: {err}\n{CREATE_ADMIN_USAGE}");
+    let new = create_admin::arguments(&args).unwrap_or_else(|err| {
+        eprintln!("keygate: {err}\n{}", create_admin::USAGE);
         std::process::exit(2);
     });
     let config = Config::from_env().unwrap_or_else(|err| {
@@ -115,12 +83,7 @@ async fn create_admin_command(args: Vec<String>) {
         eprintln!("keygate: {err}");
         std::process::exit(1);
     });
-    // Recorded as Keygate's own doing: no credential signed this in.
-    let origin = Origin {
-        actor: Acting::System("keygate-local create-admin".to_owned()),
-        ..Origin::default()
-    };
-    match create(&app, new, chrono::Utc::now(), &origin).await {
+    match create_admin::create_admin(&app, new).await {
         Ok(created) => {
             eprintln!(
                 "keygate: created admin credential {} ({}, role {}); its secret follows, \
@@ -134,36 +97,6 @@ async fn create_admin_command(args: Vec<String>) {
         Err(err) => {
             eprintln!("keygate: could not create the admin credential: {err}");
             std::process::exit(1);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn create_admin_reads_a_name_and_a_role() {
-        let new = admin_arguments(&args(&["--name", "alice", "--role", "admin"])).unwrap();
-        assert_eq!((new.name.as_str(), new.role), ("alice", Role::Admin));
-    }
-
-    #[test]
-    fn create_admin_refuses_what_it_cannot_read() {
-        for bad in [
-            &["--name", "alice"][..],
-            &["--role", "admin"],
-            &["--name", "alice", "--role", "root"],
-            &["--name", "alice", "--role", "admin", "--name", "bob"],
-            &["--name", "", "--role", "admin"],
-            &["--name"],
-            &["alice"],
-        ] {
-            assert!(admin_arguments(&args(bad)).is_err(), "{bad:?}");
         }
     }
 }

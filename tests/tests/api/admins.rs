@@ -462,3 +462,33 @@ async fn bad_admin_bodies_are_400_naming_the_field() {
         .await;
     assert_eq!(reply.status, 400);
 }
+
+#[tokio::test]
+async fn the_first_admin_made_with_keygate_local_signs_in_without_a_bootstrap_token() {
+    use keygate_local::create_admin::{arguments, create_admin, REASON};
+    let app = spawn_app().await;
+    let alone = without_bootstrap(&app).await;
+    let args: Vec<String> = ["--name", "first", "--role", "admin"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let created = create_admin(&alone.app, arguments(&args).unwrap())
+        .await
+        .unwrap();
+    let secret = created.key.expose();
+    let me = alone.admin_api_as(secret, Method::GET, "/me", None).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["role"], "admin");
+    let listed = alone
+        .admin_api_as(secret, Method::GET, "/admins", None)
+        .await;
+    assert_eq!(
+        listed.body["admins"][0]["created_by"],
+        json!({"type": "system", "reason": REASON})
+    );
+    // Without a bootstrap token the bootstrap token's value is no credential at all.
+    let reply = alone
+        .admin_api_as(&app.admin_token, Method::GET, "/me", None)
+        .await;
+    assert_eq!(reply.status, 401);
+}
