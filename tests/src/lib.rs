@@ -6,6 +6,7 @@
 //! [`Issued`] (id and raw key). Endpoints come from `AWS_ENDPOINT_URL_DYNAMODB` and
 //! `REDIS_URL` (`make test` sets them); set `TEST_LOG=1` to echo the captured log lines.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, OnceLock};
@@ -13,6 +14,7 @@ use std::sync::{Arc, Mutex, Once, OnceLock};
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use keygate::cache::Cache;
 use keygate::config::Config;
@@ -438,6 +440,23 @@ impl TestApp {
     /// in the past, a chosen creation time or state).
     pub async fn insert(&self, key: &ApiKey, record: &KeyRecord) {
         self.app.store.insert(&key.hash(), record).await.unwrap();
+    }
+
+    /// The item stored under `hash`, attribute by attribute, as DynamoDB holds it (and as
+    /// its stream carries it).
+    pub async fn raw_item(&self, hash: &KeyHash) -> HashMap<String, AttributeValue> {
+        self.app
+            .store
+            .client()
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("KEY#{}", hash.to_hex())))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the item is stored")
     }
 
     /// The record stored under `hash`, which must be there.

@@ -347,6 +347,48 @@ impl Cache {
         record: &KeyRecord,
         now: DateTime<Utc>,
     ) -> Result<(), CacheError> {
+        self.write(hash, record, now, false).await.map(|_| ())
+    }
+
+    /// A change replicated from another region (`ops/sync.rs`): a revoke is always written,
+    /// as by [`Cache::replace`]; any other change only over an entry that is there, because
+    /// a record replayed after the entry expired must not bring an older state back, and a
+    /// missing entry is filled from DynamoDB on the next read anyway. Returns whether it
+    /// wrote.
+    pub async fn sync(
+        &self,
+        hash: &KeyHash,
+        record: &KeyRecord,
+        now: DateTime<Utc>,
+    ) -> Result<bool, CacheError> {
+        self.write(hash, record, now, record.state != State::Revoked)
+            .await
+    }
+
+    /// Deletes a key's entry: its item was deleted from the table by hand.
+    pub async fn forget(&self, hash: &KeyHash) -> Result<(), CacheError> {
+        let key = self.entry_key(hash);
+        self.writes
+            .call(true, |mut conn| {
+                let key = key.clone();
+                async move {
+                    redis::cmd("DEL")
+                        .arg(&key)
+                        .query_async::<i64>(&mut conn)
+                        .await
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn write(
+        &self,
+        hash: &KeyHash,
+        record: &KeyRecord,
+        now: DateTime<Utc>,
+        only_present: bool,
+    ) -> Result<bool, CacheError> {
         let ttl = if record.state == State::Revoked {
             self.settings.ttl
         } else {
@@ -358,14 +400,18 @@ impl Cache {
             let written: Result<i64, CacheError> = self
                 .writes
                 .call(true, |mut conn| {
-                    let call =
-                        self.scripts
-                            .replace_if_newer(&key, entry.clone(), record.version, ttl);
+                    let call = self.scripts.replace_if_newer(
+                        &key,
+                        entry.clone(),
+                        record.version,
+                        ttl,
+                        only_present,
+                    );
                     async move { call.invoke_async(&mut conn).await }
                 })
                 .await;
             match written {
-                Ok(_) => return Ok(()),
+                Ok(n) => return Ok(n == 1),
                 Err(err) if attempt < WRITE_ATTEMPTS => {
                     tracing::warn!(error = %err, attempt, "cache write failed; trying again");
                     tokio::time::sleep(WRITE_PAUSE * attempt).await;

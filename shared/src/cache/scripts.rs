@@ -71,17 +71,24 @@ impl Scripts {
 
     /// `replace_if_newer.lua`.
     /// - KEYS: entry.
-    /// - ARGV: 1 the new entry, 2 its version, 3 its TTL ms.
-    /// - Reply: 1 when written, 0 when the cached entry was as new or newer.
+    /// - ARGV: 1 the new entry, 2 its version, 3 its TTL ms, 4 `1` to write only over an
+    ///   entry that is there.
+    /// - Reply: 1 when written, 0 when the cached entry was as new or newer (or absent, with
+    ///   ARGV 4).
     pub(super) fn replace_if_newer(
         &self,
         entry_key: &str,
         entry: Vec<u8>,
         version: u64,
         ttl: Duration,
+        only_present: bool,
     ) -> ScriptInvocation<'_> {
         let mut call = self.replace_if_newer.prepare_invoke();
-        call.key(entry_key).arg(entry).arg(version).arg(millis(ttl));
+        call.key(entry_key)
+            .arg(entry)
+            .arg(version)
+            .arg(millis(ttl))
+            .arg(if only_present { "1" } else { "0" });
         call
     }
 }

@@ -139,7 +139,7 @@ impl From<OpError> for ApiError {
                      so it may still be accepted for up to {ttl_seconds} seconds. Retry this \
                      request; revoking again is safe."
                 ),
-                Change::Update | Change::Rotate => format!(
+                Change::Update | Change::Rotate | Change::Replicated => format!(
                     "The key is updated in the database, but the cache could not be updated, \
                      so verifications may see the old values for up to {ttl_seconds} seconds. \
                      Retry this request; sending the same update again is safe."

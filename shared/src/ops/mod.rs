@@ -16,6 +16,7 @@ pub mod publish;
 pub mod retry;
 pub mod revoke;
 pub mod rotate;
+pub mod sync;
 pub mod update;
 pub mod verify;
 

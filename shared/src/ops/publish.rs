@@ -25,6 +25,8 @@ pub enum Change {
     Revoke,
     Update,
     Rotate,
+    /// A change made in another region, arriving through the table's stream (`sync.rs`).
+    Replicated,
 }
 
 impl fmt::Display for Change {
@@ -33,6 +35,7 @@ impl fmt::Display for Change {
             Change::Revoke => "revoke",
             Change::Update => "update",
             Change::Rotate => "rotate",
+            Change::Replicated => "replicated change",
         })
     }
 }

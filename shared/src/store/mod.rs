@@ -8,6 +8,7 @@
 //! | `codec.rs`   | records and events to DynamoDB items and back                   |
 //! | `documents.rs` | documents fetched for functions without internet (`DOC#<name>`) |
 //! | `schema.rs`  | the table's indexes, and creating it locally                    |
+//! | `stream.rs`  | the table's stream records: which are keys, and their records   |
 //!
 //! One table, partition key `pk`. A key's item is `pk = "KEY#<sha256 hex>"`, so the verify
 //! path's cache miss is a single strongly consistent GetItem. Two indexes serve people, not
@@ -25,6 +26,7 @@ mod documents;
 mod keys;
 mod listing;
 pub mod schema;
+pub mod stream;
 
 pub use documents::{document_pk, Document};
 pub use keys::Rotation;
