@@ -130,13 +130,23 @@ impl Intercept for RequestCounter {
 }
 
 async fn dynamodb_client(endpoint: &str, counter: RequestCounter) -> aws_sdk_dynamodb::Client {
+    dynamodb_client_in(endpoint, "us-east-1", counter).await
+}
+
+/// A client for `region`: DynamoDB Local keeps each region's tables apart, so two regions
+/// stand for a home table and a replica that has not received anything yet.
+async fn dynamodb_client_in(
+    endpoint: &str,
+    region: &str,
+    counter: RequestCounter,
+) -> aws_sdk_dynamodb::Client {
     let shared = aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "tests");
     let base = keygate::app::dynamodb_client().await;
     let config = base
         .config()
         .to_builder()
         .endpoint_url(endpoint)
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+        .region(aws_sdk_dynamodb::config::Region::new(region.to_owned()))
         .credentials_provider(shared)
         .interceptor(counter)
         .build();
@@ -256,10 +266,27 @@ async fn spawn(endpoints: Endpoints, shared: Option<OwnedRwLockReadGuard<()>>) -
     let admin_token = format!("admin-{}", random(24));
     let mut app = TestApp::build(table, namespace, admin_token, endpoints, &[]).await;
     app._shared = shared;
-    create_table(app.app.store.client(), &app.table)
-        .await
-        .expect("DynamoDB Local must be running (make test starts it)");
+    create_table_patiently(&app).await;
     app
+}
+
+/// Creates the app's table. A DynamoDB Local the test has just started accepts connections
+/// before its JVM answers promptly: on a loaded machine its first CreateTable once took
+/// longer than the SDK's 3 s budget, so an unanswered attempt is tried again, for up to
+/// 30 s, as `keygate-local create-table` does.
+async fn create_table_patiently(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match create_table(app.app.store.client(), &app.table).await {
+            Ok(_) => return,
+            Err(keygate::store::StoreError::Unavailable(_))
+                if std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(err) => panic!("DynamoDB Local must be running (make test starts it): {err:?}"),
+        }
+    }
 }
 
 impl TestApp {
@@ -321,6 +348,26 @@ impl TestApp {
             vars,
         )
         .await
+    }
+
+    /// An instance in this region (`us-east-1`) of a deployment whose home region is
+    /// `home`: its writes go to `home`'s table (created here), its verify path reads this
+    /// region's. On DynamoDB Local nothing replicates between the two.
+    pub async fn instance_with_home(&self, home: &str) -> TestApp {
+        let mut instance = self.same_services().await;
+        let counter = RequestCounter::default();
+        let home_client = dynamodb_client_in(&self.endpoints.dynamodb, home, counter.clone()).await;
+        create_table(&home_client, &self.table)
+            .await
+            .expect("the home region's table");
+        let local = dynamodb_client(&self.endpoints.dynamodb, counter.clone()).await;
+        let store = Store::new(home_client, self.table.clone()).with_local_replica(local);
+        let cache = Cache::new(&self.app.config.redis_url, self.app.config.cache.clone())
+            .expect("valid Redis URL");
+        let config = self.app.config.clone();
+        instance.app = Arc::new(App::from_parts(config, store, cache));
+        instance.dynamodb_requests = counter;
+        instance
     }
 
     /// The endpoints this app talks to.
