@@ -17,9 +17,24 @@ pub struct App {
 
 impl App {
     /// Builds the DynamoDB client through the SDK's normal configuration chain (so
-    /// `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local) and connects to Redis.
+    /// `AWS_ENDPOINT_URL_DYNAMODB` points it at DynamoDB Local) and connects to Redis. With
+    /// a `HOME_REGION` other than this region, writes get a client of their own for it.
     pub async fn from_config(config: Config) -> Result<Self, CacheError> {
-        let store = Store::new(dynamodb_client().await, config.table_name.clone());
+        let local = dynamodb_client().await;
+        let here = local.config().region().map(|r| r.as_ref().to_owned());
+        let store = match &config.home_region {
+            Some(home) if here.as_deref() != Some(home.as_str()) => {
+                let home_client = aws_sdk_dynamodb::Client::from_conf(
+                    local
+                        .config()
+                        .to_builder()
+                        .region(aws_sdk_dynamodb::config::Region::new(home.clone()))
+                        .build(),
+                );
+                Store::new(home_client, config.table_name.clone()).with_local_replica(local)
+            }
+            _ => Store::new(local, config.table_name.clone()),
+        };
         let cache = Cache::new(&config.redis_url, config.cache.clone())?;
         cache.warm_up().await;
         Ok(Self::from_parts(config, store, cache))

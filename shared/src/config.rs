@@ -26,6 +26,9 @@ pub struct Config {
     /// The bootstrap (break-glass) credential, with the `admin` role. Optional: a
     /// deployment may run on personal admin credentials alone (`edge/auth.rs`).
     pub admin_token: Option<AdminToken>,
+    /// The region every write goes to (`HOME_REGION`), when the deployment spans regions;
+    /// `None`: this region (`store/mod.rs`).
+    pub home_region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,12 +155,24 @@ impl Config {
             }
         };
 
+        let home_region = match get("HOME_REGION") {
+            None => None,
+            Some(r) if valid_region(r.trim()) => Some(r.trim().to_owned()),
+            Some(_) => {
+                return Err(invalid(
+                    "HOME_REGION",
+                    "expected a region name such as eu-west-1",
+                ))
+            }
+        };
+
         Ok(Self {
             table_name,
             redis_url,
             key_prefix,
             cache,
             admin_token,
+            home_region,
         })
     }
 }
@@ -167,6 +182,14 @@ fn invalid(name: &'static str, reason: &str) -> ConfigError {
         name,
         reason: reason.to_owned(),
     }
+}
+
+fn valid_region(name: &str) -> bool {
+    (4..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name.contains('-')
 }
 
 fn valid_table_name(name: &str) -> bool {
@@ -232,6 +255,17 @@ mod tests {
     fn a_missing_table_name_is_named() {
         let err = config(&[("TABLE_NAME", "")]).unwrap_err();
         assert_eq!(err.to_string(), "TABLE_NAME is not set");
+    }
+
+    #[test]
+    fn the_home_region_is_a_region_name() {
+        let c = config(&[("HOME_REGION", "eu-west-1")]).unwrap();
+        assert_eq!(c.home_region.as_deref(), Some("eu-west-1"));
+        assert!(config(&[]).unwrap().home_region.is_none());
+        for bad in ["EU-WEST-1", "eu west 1", "europe", "eu-west-1/x"] {
+            let err = config(&[("HOME_REGION", bad)]).unwrap_err();
+            assert!(err.to_string().contains("HOME_REGION"), "{bad}: {err}");
+        }
     }
 
     #[test]

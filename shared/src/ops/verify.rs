@@ -162,7 +162,7 @@ async fn lookup(store: &Store, cache: &Cache, hash: &KeyHash, now: DateTime<Utc>
     } else {
         Source::DatabaseWithoutCache
     };
-    let record = match store.get(hash).await {
+    let record = match store.get_local(hash).await {
         Ok(record) => record,
         Err(err) => {
             tracing::error!(error = %err, "DynamoDB request failed");
@@ -246,7 +246,7 @@ async fn shared_counters(
     for _ in 0..2 {
         match cache.count(next, now).await {
             Ok(read) if matches!(read.lookup, Lookup::Miss) => {
-                let record = store.get(next).await.ok()??;
+                let record = store.get_local(next).await.ok()??;
                 cache.fill(next, Some(&record), now).await.ok()?;
             }
             Ok(read) => match counted(read) {

@@ -79,13 +79,33 @@ impl Store {
         }
     }
 
-    /// The verify path's only database read: strongly consistent, so a key revoked a moment
-    /// ago is seen as revoked.
+    /// A key's record, read at home: strongly consistent, so a key revoked a moment ago is
+    /// seen as revoked. The reads that decide a write use this.
     pub async fn get(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        let output = self
-            .client
+        Self::get_from(&self.client, &self.table, hash).await
+    }
+
+    /// The verify path's only database read, from this region's replica (the home region's
+    /// table in a single region). Strongly consistent within the region; a change made at
+    /// home arrives with the replication delay, and its cache entry through the stream
+    /// (`ops/sync.rs`).
+    pub async fn get_local(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
+        Self::get_from(
+            self.local.as_ref().unwrap_or(&self.client),
+            &self.table,
+            hash,
+        )
+        .await
+    }
+
+    async fn get_from(
+        client: &aws_sdk_dynamodb::Client,
+        table: &str,
+        hash: &KeyHash,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        let output = client
             .get_item()
-            .table_name(&self.table)
+            .table_name(table)
             .key("pk", AttributeValue::S(pk(hash)))
             .consistent_read(true)
             .send()

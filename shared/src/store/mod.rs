@@ -67,9 +67,14 @@ where
     }
 }
 
+/// The table, through the home region's client: every write, and every read that decides
+/// a write, goes there. Across regions (`HOME_REGION`), the verify path's one read on a
+/// cache miss goes to the region's own replica instead ([`Store::get_local`]).
 #[derive(Debug, Clone)]
 pub struct Store {
     client: Client,
+    /// The region's own replica, when the home region is another one.
+    local: Option<Client>,
     table: String,
 }
 
@@ -77,8 +82,18 @@ impl Store {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
+            local: None,
             table: table.into(),
         }
+    }
+
+    /// Reads on the verify path from `local`, this region's replica, while everything
+    /// else keeps going to the home region: global tables settle two regions' writes to an
+    /// item by last writer wins, so only writes made in one region can be conditioned on
+    /// each other, and a revoke is never lost to a write made elsewhere.
+    pub fn with_local_replica(mut self, local: Client) -> Self {
+        self.local = Some(local);
+        self
     }
 
     pub fn table(&self) -> &str {

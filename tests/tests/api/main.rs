@@ -18,6 +18,7 @@ mod issue;
 mod last_used;
 mod limits;
 mod redis_tls;
+mod regions;
 mod revoke;
 mod rotate;
 mod scopes;
