@@ -223,8 +223,9 @@ async fn a_live_key_is_revoked_at_once_cached_or_not_and_audited_without_the_tok
         "https://github.com/octo/app/blob/5f2c0e1/.env"
     );
     assert_eq!(leak["leak_source"], "content");
-    assert_eq!(leak["actor"], "secret_scanning");
-    assert_eq!(revoke["actor"], "secret_scanning");
+    let scanner = serde_json::json!({"type": "system", "reason": "secret_scanning"});
+    assert_eq!(leak["actor"], scanner);
+    assert_eq!(revoke["actor"], scanner);
     assert_eq!(revoke["time"], leak["time"]);
     assert!(revoke.get("leak_url").is_none(), "{revoke}");
     assert_eq!(s.actions(&id).await, ["issue", "leak_reported", "revoke"]);
