@@ -162,6 +162,11 @@ impl Shared {
 struct Timing {
     /// Revoke's 200 → B's cache refused (the figure).
     propagation: Duration,
+    /// Revoke's 200 → B's first refusal from any source: earlier than `propagation` when
+    /// B's cache was in its back-off (after a Redis timeout) and DynamoDB answered.
+    first_refusal: Duration,
+    /// B's answers during the wait that did not come from its cache.
+    without_cache: u32,
     /// The revoke call in A itself.
     revoke: Duration,
     /// Revoke's 200 → the revoke record handed to cache-sync, in ms (negative: before the
@@ -269,6 +274,7 @@ async fn run_local(settings: &Settings) -> Result<(String, bool), BenchError> {
     let poll_stats = poll_stats?;
     let (timings, a_not_immediate, timeouts) = rounds?;
     Ok(report(
+        b.cache.settings().timeout.as_millis(),
         &rs,
         &timings,
         a_not_immediate,
@@ -457,6 +463,7 @@ async fn rounds(
             a_not_immediate += 1;
         }
 
+        let (mut first_refusal, mut without_cache) = (None, 0u32);
         let refused = loop {
             let started = Instant::now();
             let v = verify(&b.store, &b.cache, &round.raw, Utc::now()).await;
@@ -465,8 +472,14 @@ async fn rounds(
                 .b
                 .borrow_mut()
                 .observe(&round, started, &v, shared.bound);
-            if matches!(v.outcome, Outcome::Revoked) && v.source == Source::Cache {
-                break Some(answered);
+            if v.source != Source::Cache {
+                without_cache += 1;
+            }
+            if matches!(v.outcome, Outcome::Revoked) {
+                first_refusal.get_or_insert(answered);
+                if v.source == Source::Cache {
+                    break Some(answered);
+                }
             }
             if t0.elapsed() > ROUND_TIMEOUT || shared.stop.get() {
                 break None;
@@ -479,6 +492,8 @@ async fn rounds(
                 let delivery = shared.deliveries.borrow().get(&round.pk).copied();
                 timings.push(Timing {
                     propagation: t1 - t0,
+                    first_refusal: first_refusal.unwrap_or(t1) - t0,
+                    without_cache,
                     revoke: t0 - before,
                     handed: delivery.map(|(handed, _)| signed_ms(handed, t0)),
                     handle: delivery.map(|(handed, done)| done - handed),
@@ -587,6 +602,7 @@ fn row(mut v: Vec<f64>) -> String {
 }
 
 fn report(
+    b_timeout_ms: u128,
     rs: &RegionSettings,
     timings: &[Timing],
     a_not_immediate: u64,
@@ -612,6 +628,12 @@ fn report(
         out,
         "| **Revoke's 200 in region A → region B's cache refuses the key** {}",
         row(propagation.iter().map(|d| ms(*d)).collect())
+    )
+    .ok();
+    writeln!(
+        out,
+        "| Revoke's 200 in region A → region B's first refusal from any source (from DynamoDB while B's cache is in its back-off after a Redis timeout) {}",
+        row(timings.iter().map(|t| ms(t.first_refusal)).collect())
     )
     .ok();
     writeln!(
@@ -683,6 +705,26 @@ fn report(
         out,
         "- Region A (where the revoke ran): verifications started after the revoke's 200 that answered valid: **{}**; rounds where A's first verification after the 200 did not refuse: **{}** (both must be 0: the local revoke is immediate).",
         a.valid_after_revoke, a_not_immediate
+    )
+    .ok();
+    let slowed: Vec<&Timing> = timings.iter().filter(|t| t.without_cache > 0).collect();
+    writeln!(
+        out,
+        "- Rounds in which region B answered without its cache while the clock ran (a Redis command over its {} ms timeout starts the cache's back-off, 100 ms growing to 5 s, during which DynamoDB answers and refuses the key): {}{}.",
+        b_timeout_ms,
+        slowed.len(),
+        if slowed.is_empty() {
+            String::new()
+        } else {
+            let mut times: Vec<f64> = slowed.iter().map(|t| ms(t.propagation)).collect();
+            times.sort_by(|x, y| y.total_cmp(x));
+            let shown: Vec<String> = times.iter().take(10).map(|t| format!("{t:.0} ms")).collect();
+            format!(
+                "; their times to B's cache refusing, longest first: {}{}",
+                shown.join(", "),
+                if times.len() > 10 { ", …" } else { "" }
+            )
+        }
     )
     .ok();
     writeln!(
