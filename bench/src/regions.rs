@@ -9,7 +9,8 @@
 //! from the stream by [`crate::stream::Poller`], standing in for Lambda's stream poller.
 //!
 //! Each round: a new key is issued in A and verified in both regions until both caches
-//! hold it; it is revoked in A (`revoke_hash`, which writes A's cache itself); the clock
+//! hold it; after a pause of random length (so the revoke lands anywhere in the poller's
+//! cycle) it is revoked in A (`revoke_hash`, which writes A's cache itself); the clock
 //! starts when the revoke returns (the revoke's 200) and stops when a verification in B
 //! refuses the key from B's cache. Meanwhile other tasks keep verifying the round's key in
 //! both regions, and every answer is checked against the stated bound.
@@ -22,6 +23,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasher, RandomState};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -442,8 +444,11 @@ async fn rounds(
             refused: Cell::new(None),
         });
         *shared.current.borrow_mut() = Some(round.clone());
-        // A few verifications in each region while the key is valid.
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // A few verifications in each region while the key is valid, then a pause of
+        // random length up to one poll interval: the rounds run in lockstep with the poller
+        // otherwise (it reads again as soon as it delivers a round's revoke), so every revoke
+        // would land at the same point of its poll cycle, always lucky or always not.
+        tokio::time::sleep(Duration::from_millis(5) + jitter(rs.poll, i)).await;
 
         let before = Instant::now();
         revoke_hash(a, &hash, Utc::now(), &Origin::default())
@@ -536,6 +541,15 @@ async fn rounds(
         }
     }
     Ok((timings, a_not_immediate, timeouts))
+}
+
+/// A pseudo-random duration in `[0, up_to)`, different for every round and run.
+fn jitter(up_to: Duration, round: usize) -> Duration {
+    let nanos = up_to.as_nanos() as u64;
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_nanos(RandomState::new().hash_one(round) % nanos)
 }
 
 fn ms(d: Duration) -> f64 {
