@@ -8,16 +8,20 @@
 //! keygate-bench cold-start PROTECTED EMPTY  row 5 (needs KEYGATE_BENCH_KEY)
 //! keygate-bench http BASE_URL CONNECTIONS   row 4 through `cargo lambda watch` (same)
 //! keygate-bench rss NAME ANCESTOR_PID       row 6: peak RSS of NAME's processes
+//! keygate-bench regions                     bench/REGIONS.md (`make regions`): from a
+//!                                           revoke in region A to region B refusing it
 //! ```
 //!
-//! Settings come from the environment: `REDIS_URL`, `AWS_ENDPOINT_URL_DYNAMODB` (and the
+//! Settings come from the environment (`regions` has its own too, see regions.rs): `REDIS_URL`, `AWS_ENDPOINT_URL_DYNAMODB` (and the
 //! SDK's other variables), `KEYGATE_BENCH_TABLE`, `KEYGATE_BENCH_NAMESPACE`, `BENCH_RUNS`,
 //! and `BENCH_QUICK=1` for a short smoke run of the harness itself.
 
 mod cold;
 mod http;
 mod inproc;
+mod regions;
 mod stats;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -96,7 +100,7 @@ impl Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: keygate-bench inproc | key | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | rss NAME ANCESTOR_PID"
+        "usage: keygate-bench inproc | key | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | rss NAME ANCESTOR_PID | regions"
     );
     std::process::exit(2)
 }
@@ -127,6 +131,17 @@ async fn main_inner(args: &[String]) -> Result<String, BenchError> {
             Ok(row)
         }
         "http-header" => Ok(http::HEADER.to_owned()),
+        "regions" => {
+            let (report, failed) = regions::run(&settings).await?;
+            if failed {
+                // The report still goes out: it says which check failed.
+                print!("{report}");
+                return Err(BenchError(
+                    "regions: a check that must hold failed (see the report)".into(),
+                ));
+            }
+            Ok(report)
+        }
         "rss" => {
             let ancestor = arg(3).parse().unwrap_or_else(|_| usage());
             let found = http::peak_rss(&arg(2), ancestor);
