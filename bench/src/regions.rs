@@ -10,7 +10,9 @@
 //!
 //! Each round: a new key is issued in A and verified in both regions until both caches
 //! hold it; after a pause of random length (so the revoke lands anywhere in the poller's
-//! cycle) it is revoked in A (`revoke_hash`, which writes A's cache itself); the clock
+//! cycle) it is revoked in A (`revoke_hash`, which writes A's cache itself) while a third
+//! region, C, renames it: both write the one home table, which is the design that never loses
+//! a revoke, and the round checks afterwards that the table holds the revoke. The clock
 //! starts when the revoke returns (the revoke's 200) and stops when a verification in B
 //! refuses the key from B's cache. Meanwhile other tasks keep verifying the round's key in
 //! both regions, and every answer is checked against the stated bound.
@@ -33,8 +35,11 @@ use chrono::Utc;
 use keygate::domain::audit::Origin;
 use keygate::domain::key::ApiKey;
 use keygate::domain::outcome::{Outcome, Source, Verification};
+use keygate::domain::record::State;
+use keygate::domain::update::KeyUpdate;
 use keygate::ops::issue::{issue, NewKey};
 use keygate::ops::revoke::revoke_hash;
+use keygate::ops::update::update;
 use keygate::ops::verify::verify;
 use keygate::store::create_table;
 use keygate::App;
@@ -149,6 +154,11 @@ struct Shared {
     /// For each revoked key (`pk`), when the batch holding its revoke record was handed to
     /// region B's cache-sync, and when that call returned.
     deliveries: RefCell<HashMap<String, (Instant, Instant)>>,
+    /// Region C's update of the same key, sent at the same moment as A's revoke (both go to
+    /// the home table): how many committed after the revoke (they saw it, read again and
+    /// kept it), and rounds where the table ended without the revoke (must be 0).
+    updates_after_revoke: Cell<u64>,
+    revokes_lost: Cell<u64>,
 }
 
 impl Shared {
@@ -208,6 +218,9 @@ async fn run_local(settings: &Settings) -> Result<(String, bool), BenchError> {
     let rs = RegionSettings::from_env()?;
     let a = Rc::new(region_app(settings, &settings.redis_url, "a").await?);
     let b = Rc::new(region_app(settings, &rs.redis_b, "b").await?);
+    // Region C only writes: it renames each key as A revokes it. Its cache is a namespace of
+    // its own, so its write never reaches B's cache except through the stream.
+    let c = region_app(settings, &settings.redis_url, "c").await?;
     let stream_arn = table_with_stream(a.store.client(), a.store.table()).await?;
     eprintln!(
         "regions: table {} with its stream; region A's Redis {}, region B's {}",
@@ -224,6 +237,8 @@ async fn run_local(settings: &Settings) -> Result<(String, bool), BenchError> {
         a: RefCell::default(),
         b: RefCell::default(),
         deliveries: RefCell::default(),
+        updates_after_revoke: Cell::new(0),
+        revokes_lost: Cell::new(0),
     });
 
     // Region B's cache-sync, fed from the stream.
@@ -263,7 +278,7 @@ async fn run_local(settings: &Settings) -> Result<(String, bool), BenchError> {
         }
     }
 
-    let rounds = rounds(&a, &b, &shared, &rs).await;
+    let rounds = rounds(&a, &b, &c, &shared, &rs).await;
     shared.stop.set(true);
     for v in verifiers {
         let _ = v.await;
@@ -273,6 +288,7 @@ async fn run_local(settings: &Settings) -> Result<(String, bool), BenchError> {
         .map_err(|e| BenchError(format!("the stream poller stopped: {e}")))?;
     clean_up(&a).await;
     clean_up(&b).await;
+    clean_up(&c).await;
     let poll_stats = poll_stats?;
     let (timings, a_not_immediate, timeouts) = rounds?;
     Ok(report(
@@ -401,6 +417,7 @@ type Rounds = (Vec<Timing>, u64, usize);
 async fn rounds(
     a: &App,
     b: &App,
+    c: &App,
     shared: &Shared,
     rs: &RegionSettings,
 ) -> Result<Rounds, BenchError> {
@@ -451,10 +468,32 @@ async fn rounds(
         tokio::time::sleep(Duration::from_millis(5) + jitter(rs.poll, i)).await;
 
         let before = Instant::now();
-        revoke_hash(a, &hash, Utc::now(), &Origin::default())
-            .await
-            .map_err(|e| BenchError(format!("revoking in region A: {e}")))?;
-        let t0 = Instant::now();
+        // At the same moment region C renames the key. Both writes go to the home table (the
+        // design that never loses a revoke, docs/DEPLOY.md): one of the two conditions
+        // fails, and that change reads again and applies on top of the other.
+        let rename = KeyUpdate {
+            name: Some(format!("renamed in C {i}")),
+            ..KeyUpdate::default()
+        };
+        let (revoked, renamed) = tokio::join!(
+            async {
+                let result = revoke_hash(a, &hash, Utc::now(), &Origin::default()).await;
+                (result, Instant::now())
+            },
+            async {
+                let result = update(c, &hash, &rename, Utc::now(), &Origin::default()).await;
+                (result, Instant::now())
+            },
+        );
+        let (revoked, t0) = revoked;
+        revoked.map_err(|e| BenchError(format!("revoking in region A: {e}")))?;
+        if let (Ok(Some(record)), _) = &renamed {
+            if record.state == State::Revoked {
+                shared
+                    .updates_after_revoke
+                    .set(shared.updates_after_revoke.get() + 1);
+            }
+        }
         round.revoked.set(Some(t0));
 
         // Region A wrote its own cache before answering: it refuses at once.
@@ -523,6 +562,11 @@ async fn rounds(
         // coming back.
         tokio::time::sleep(Duration::from_millis(5)).await;
         *shared.current.borrow_mut() = None;
+        match a.store.get(&hash).await {
+            Ok(Some(record)) if record.state == State::Revoked => {}
+            Ok(_) => shared.revokes_lost.set(shared.revokes_lost.get() + 1),
+            Err(e) => return Err(BenchError(format!("reading the key at home: {e}"))),
+        }
 
         if (i + 1) % 20 == 0 || i + 1 == rs.rounds {
             let mut p: Vec<Duration> = timings.iter().map(|t| t.propagation).collect();
@@ -633,6 +677,7 @@ fn report(
         || b.valid_after_refusal > 0
         || a.valid_after_revoke > 0
         || a_not_immediate > 0
+        || shared.revokes_lost.get() > 0
         || timeouts > 0
         || summary.is_none();
 
@@ -719,6 +764,13 @@ fn report(
         out,
         "- Region A (where the revoke ran): verifications started after the revoke's 200 that answered valid: **{}**; rounds where A's first verification after the 200 did not refuse: **{}** (both must be 0: the local revoke is immediate).",
         a.valid_after_revoke, a_not_immediate
+    )
+    .ok();
+    writeln!(
+        out,
+        "- A third region, C, renamed each key at the moment region A revoked it, both writing to the home table (C's cache is its own, so B learns of either change only through the stream): the rename committed after the revoke (it read the revoked key again and kept it revoked) in {} rounds; rounds where the table ended without the revoke: **{}** (must be 0).",
+        shared.updates_after_revoke.get(),
+        shared.revokes_lost.get()
     )
     .ok();
     let slowed: Vec<&Timing> = timings.iter().filter(|t| t.without_cache > 0).collect();
