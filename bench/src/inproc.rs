@@ -133,7 +133,7 @@ impl Bench {
 }
 
 /// A key with a name and nothing else.
-fn plain_key(name: &str) -> NewKey {
+pub(crate) fn plain_key(name: &str) -> NewKey {
     NewKey {
         name: name.to_owned(),
         expires_at: None,
@@ -221,18 +221,29 @@ pub async fn cache_hit_limited(b: &mut Bench, out: &mut String) -> Result<(), Be
         )
         .await?;
     let hit = measure_hits(b, &raw_key, Kind::Client).await?;
+    hit_row(
+        out,
+        "1c. Verify, cache hit, key with a rate limit and a quota (counted in the same script)",
+        &hit,
+        1.15,
+        "",
+    );
+    Ok(())
+}
+
+/// A hit row against the raw GET of the same entry, with its goal for the p50 ratio.
+fn hit_row(out: &mut String, label: &str, hit: &Hits, goal: f64, goal_note: &str) {
     writeln!(
         out,
-        "| 1c. Verify, cache hit, key with a rate limit and a quota (counted in the same script) | {} | {} | raw `GET` of the same entry: p50 {}, p99 {} | p50 ×{} | ≤ 1.15: {} |",
+        "| {label} | {} | {} | raw `GET` of the same entry: p50 {}, p99 {} | p50 ×{} | ≤ {goal:.2}{goal_note}: {} |",
         hit.subject.p50.show(1, "µs"),
         hit.subject.p99.show(1, "µs"),
         hit.floor.p50.show(1, "µs"),
         hit.floor.p99.show(1, "µs"),
         hit.ratio.ratio(),
-        verdict(hit.ratio.median() <= 1.15),
+        verdict(hit.ratio.median() <= goal),
     )
     .ok();
-    Ok(())
 }
 
 /// Row 1d: an admin credential on a cache hit, the check in front of every admin request:
@@ -240,17 +251,13 @@ pub async fn cache_hit_limited(b: &mut Bench, out: &mut String) -> Result<(), Be
 pub async fn cache_hit_admin(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
     let raw = b.create_admin("bench-admin").await?;
     let hit = measure_hits(b, &raw, Kind::Admin).await?;
-    writeln!(
+    hit_row(
         out,
-        "| 1d. Verify an admin credential, cache hit | {} | {} | raw `GET` of the same entry: p50 {}, p99 {} | p50 ×{} | ≤ 1.10 (as row 1): {} |",
-        hit.subject.p50.show(1, "µs"),
-        hit.subject.p99.show(1, "µs"),
-        hit.floor.p50.show(1, "µs"),
-        hit.floor.p99.show(1, "µs"),
-        hit.ratio.ratio(),
-        verdict(hit.ratio.median() <= 1.10),
-    )
-    .ok();
+        "1d. Verify an admin credential, cache hit",
+        &hit,
+        1.10,
+        " (as row 1)",
+    );
     Ok(())
 }
 

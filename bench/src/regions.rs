@@ -37,7 +37,7 @@ use keygate::domain::key::ApiKey;
 use keygate::domain::outcome::{Outcome, Source, Verification};
 use keygate::domain::record::State;
 use keygate::domain::update::KeyUpdate;
-use keygate::ops::issue::{issue, NewKey};
+use keygate::ops::issue::issue;
 use keygate::ops::revoke::revoke_hash;
 use keygate::ops::update::update;
 use keygate::ops::verify::verify;
@@ -435,16 +435,7 @@ async fn rounds(
         if shared.stop.get() {
             return Err(BenchError("the stream poller stopped early".into()));
         }
-        let new = NewKey {
-            name: format!("regions-{i}"),
-            expires_at: None,
-            owner: None,
-            meta: None,
-            scopes: Default::default(),
-            rate_limit: None,
-            quota: None,
-            self_rotation: false,
-        };
+        let new = crate::inproc::plain_key(&format!("regions-{i}"));
         let issued = issue(a, new, Utc::now(), &Origin::default())
             .await
             .map_err(|e| BenchError(format!("issuing in region A: {e}")))?;
