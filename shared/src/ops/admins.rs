@@ -29,6 +29,9 @@ pub struct NewAdmin {
 pub struct CreatedAdmin {
     pub key: ApiKey,
     pub record: KeyRecord,
+    /// False after a rotation whose old secret's cache entry could not be replaced: the old
+    /// secret may then be accepted for up to the cache TTL.
+    pub cache_updated: bool,
 }
 
 /// The answer to create and rotate: the credential as listed, plus its secret, once.
@@ -37,6 +40,8 @@ pub struct CreatedAdminView<'a> {
     #[serde(flatten)]
     pub admin: AdminView<'a>,
     pub key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<&'static str>,
 }
 
 impl CreatedAdmin {
@@ -44,6 +49,10 @@ impl CreatedAdmin {
         CreatedAdminView {
             admin: self.record.admin_view(now),
             key: self.key.expose(),
+            warning: (!self.cache_updated).then_some(
+                "The old secret's cache entry could not be updated, so it may be accepted for \
+                 up to the cache TTL. Revoke it to stop it at once.",
+            ),
         }
     }
 }
@@ -64,7 +73,11 @@ pub async fn create(
     };
     app.store.issue(&key.hash(), &record, origin).await?;
     tracing::Span::current().record("key_id", record.id.as_str());
-    Ok(CreatedAdmin { key, record })
+    Ok(CreatedAdmin {
+        key,
+        record,
+        cache_updated: true,
+    })
 }
 
 /// Every admin credential, newest first.
@@ -143,7 +156,9 @@ async fn another_admin(
 }
 
 /// Replaces an admin credential's secret: a new credential (new id, same name, role and
-/// expiry) and the old one revoked at once, in one transaction.
+/// expiry) and the old one revoked at once, in one transaction. As with a key's rotation,
+/// a cache that could not be updated is a warning on the answer, not an error: the new
+/// secret is committed and shown nowhere else.
 pub async fn rotate(
     app: &App,
     id: &KeyId,
@@ -156,16 +171,9 @@ pub async fn rotate(
         cache_updated,
         ..
     } = rotate_key(app, &hash, 0, now, origin).await?;
-    if !cache_updated {
-        // The old secret must stop now; a 503 says to revoke it again, which is safe.
-        return Err(OpError::CacheNotUpdated {
-            change: Change::Rotate,
-            ttl_seconds: app.config.cache.ttl.as_secs(),
-            source: crate::cache::CacheError::Skipped,
-        });
-    }
     Ok(CreatedAdmin {
         key: issued.key,
         record: issued.record,
+        cache_updated,
     })
 }

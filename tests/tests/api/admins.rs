@@ -492,3 +492,26 @@ async fn the_first_admin_made_with_keygate_local_signs_in_without_a_bootstrap_to
         .await;
     assert_eq!(reply.status, 401);
 }
+
+#[tokio::test]
+async fn a_rotation_whose_cache_write_fails_still_shows_the_new_secret_with_a_warning() {
+    let app = spawn_app().await;
+    let carol = app.create_admin("carol", "read").await;
+    let no_cache = app
+        .instance(Endpoints::with_redis(keygate_tests::DEAD_REDIS.to_owned()))
+        .await;
+    let rotated = no_cache
+        .admin_api(Method::POST, &format!("/admins/{}/rotate", carol.id), None)
+        .await;
+    assert_eq!(rotated.status, 201, "{}", rotated.body);
+    assert!(
+        rotated.body["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("Revoke it")),
+        "{}",
+        rotated.body
+    );
+    let new_key = rotated.body["key"].as_str().unwrap();
+    let me = app.admin_api_as(new_key, Method::GET, "/me", None).await;
+    assert_eq!(me.status, 200, "the new secret works: {}", me.body);
+}
