@@ -266,7 +266,7 @@ async fn spawn(endpoints: Endpoints, shared: Option<OwnedRwLockReadGuard<()>>) -
     let admin_token = format!("admin-{}", random(24));
     let mut app = TestApp::build(table, namespace, admin_token, endpoints, &[]).await;
     app._shared = shared;
-    create_table_patiently(&app).await;
+    create_table_patiently(app.app.store.client(), &app.table).await;
     app
 }
 
@@ -274,10 +274,10 @@ async fn spawn(endpoints: Endpoints, shared: Option<OwnedRwLockReadGuard<()>>) -
 /// before its JVM answers promptly: on a loaded machine its first CreateTable once took
 /// longer than the SDK's 3 s budget, so an unanswered attempt is tried again, for up to
 /// 30 s, as `keygate-local create-table` does.
-async fn create_table_patiently(app: &TestApp) {
+async fn create_table_patiently(client: &aws_sdk_dynamodb::Client, table: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        match create_table(app.app.store.client(), &app.table).await {
+        match create_table(client, table).await {
             Ok(_) => return,
             Err(keygate::store::StoreError::Unavailable(_))
                 if std::time::Instant::now() < deadline =>
@@ -350,22 +350,20 @@ impl TestApp {
         .await
     }
 
-    /// An instance in this region (`us-east-1`) of a deployment whose home region is
-    /// `home`: its writes go to `home`'s table (created here), its verify path reads this
-    /// region's. On DynamoDB Local nothing replicates between the two.
+    /// An instance of a deployment whose home region's table is at `home` (a DynamoDB of
+    /// the test's own): its writes go there (the table is created there), its verify path
+    /// reads this app's table, which stands for the region's replica. Nothing replicates
+    /// between the two, so each request shows where it went.
     pub async fn instance_with_home(&self, home: &str) -> TestApp {
         let mut instance = self.same_services().await;
         let counter = RequestCounter::default();
-        let home_client = dynamodb_client_in(&self.endpoints.dynamodb, home, counter.clone()).await;
-        create_table(&home_client, &self.table)
-            .await
-            .expect("the home region's table");
+        let home_client = dynamodb_client(home, counter.clone()).await;
+        create_table_patiently(&home_client, &self.table).await;
         let local = dynamodb_client(&self.endpoints.dynamodb, counter.clone()).await;
         let store = Store::new(home_client, self.table.clone()).with_local_replica(local);
         let cache = Cache::new(&self.app.config.redis_url, self.app.config.cache.clone())
             .expect("valid Redis URL");
-        let config = self.app.config.clone();
-        instance.app = Arc::new(App::from_parts(config, store, cache));
+        instance.app = Arc::new(App::from_parts(self.app.config.clone(), store, cache));
         instance.dynamodb_requests = counter;
         instance
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodb::types::AttributeValue;
 use keygate_tests::detail::{EXPIRED, INVALID, REVOKED};
-use keygate_tests::services::RedisServer;
+use keygate_tests::services::{DynamoDbLocal, RedisServer};
 use keygate_tests::{alone, key_hash, Endpoints, Issued, TestApp};
 use lambda_http::http::Method;
 use serde_json::json;
@@ -268,11 +268,12 @@ async fn a_key_deleted_by_hand_leaves_the_other_regions_cache() {
 #[tokio::test]
 async fn every_write_goes_to_the_home_region_and_verification_reads_the_local_replica() {
     let alone = alone().await;
-    let home = alone.spawn_app().await;
-    // This instance runs in us-east-1 with HOME_REGION eu-west-1: a write lands in
-    // eu-west-1's table only; on DynamoDB Local nothing replicates, so us-east-1's replica
-    // stays empty and shows where each request went.
-    let away = home.instance_with_home("eu-west-1").await;
+    // The home region's table on a DynamoDB of its own; this region's replica is the shared
+    // one. Nothing replicates between them, so the replica stays empty and shows where each
+    // request went.
+    let home_region = DynamoDbLocal::start();
+    let here = alone.spawn_app().await;
+    let away = here.instance_with_home(&home_region.endpoint()).await;
     let issued = away.issue("written at home").await;
     let hash = key_hash(&issued.key);
     assert!(
