@@ -3,7 +3,7 @@
 import { askAdminRevoke, askAdminRotate } from './adminops.js';
 import { AuthError, api } from './client.js';
 import { copyFrom, el, setMessage, show } from './dom.js';
-import { actorText, badge, time } from './format.js';
+import { actorText, badge, idCell, time } from './format.js';
 import { isMe } from './roles.js';
 import { handleError } from './session.js';
 import { state } from './state.js';
@@ -16,13 +16,6 @@ function nameCell(admin) {
   if (isMe(admin.id)) cell.append(el('span', { class: 'owner you', text: 'you' }));
   if (admin.rotated_from) cell.append(el('span', { class: 'owner', text: 'replaces ' + admin.rotated_from }));
   return cell;
-}
-
-function idCell(admin) {
-  return el('span', { class: 'id-cell' }, [
-    el('code', { text: admin.id }),
-    el('code', { class: 'prefix', title: 'Prefix', text: admin.prefix }),
-  ]);
 }
 
 function statusCell(admin) {

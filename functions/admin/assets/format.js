@@ -19,6 +19,15 @@ export function time(iso, empty) {
   ]);
 }
 
+// The id, and the prefix the secret itself starts with, stacked: one column for both
+// leaves room for the limits at 1280 px. Keys and admin credentials alike.
+export function idCell(item) {
+  return el('span', { class: 'id-cell' }, [
+    el('code', { text: item.id }),
+    el('code', { class: 'prefix', title: 'Prefix', text: item.prefix }),
+  ]);
+}
+
 export function badge(status) {
   return el('span', { class: 'badge badge-' + status, text: status });
 }

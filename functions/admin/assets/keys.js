@@ -2,7 +2,7 @@
 import { api, keysUrl } from './client.js';
 import { openDetails } from './details.js';
 import { el, invalid, show } from './dom.js';
-import { badge, quotaDetail, quotaText, rateDetail, rateText, scopeList, time } from './format.js';
+import { badge, idCell, quotaDetail, quotaText, rateDetail, rateText, scopeList, time } from './format.js';
 import { askRevoke } from './revoke.js';
 import { can } from './roles.js';
 import { handleError } from './session.js';
@@ -17,15 +17,6 @@ function nameCell(key) {
   const cell = el('span', { class: 'name-cell' }, [el('span', { class: 'name', text: key.name })]);
   if (key.owner) cell.append(el('span', { class: 'owner', title: 'Owner', text: key.owner }));
   return cell;
-}
-
-// The id, and the prefix the key itself starts with, stacked: one column for both leaves
-// room for the limits at 1280 px.
-function idCell(key) {
-  return el('span', { class: 'id-cell' }, [
-    el('code', { text: key.id }),
-    el('code', { class: 'prefix', title: 'Prefix', text: key.prefix }),
-  ]);
 }
 
 function statusCell(key) {
