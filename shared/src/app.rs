@@ -42,8 +42,8 @@ impl App {
 
     pub fn from_parts(config: Config, store: Store, cache: Cache) -> Self {
         Self {
+            store: store.with_legacy_keys(config.legacy_keys),
             config,
-            store,
             cache,
         }
     }

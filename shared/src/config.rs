@@ -7,6 +7,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::domain::key::{KeyPrefix, ADMIN_PREFIX};
+use crate::domain::legacy::LegacyKeys;
 use crate::domain::limit::WhenCacheDown;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -29,6 +30,9 @@ pub struct Config {
     /// The region every write goes to (`HOME_REGION`), when the deployment spans regions;
     /// `None`: this region (`store/mod.rs`).
     pub home_region: Option<String>,
+    /// Whether keys in the old system's format are looked up (`LEGACY_KEYS`: `auto`, the
+    /// default, once a key has been imported; `on`; `off`).
+    pub legacy_keys: LegacyKeys,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +170,12 @@ impl Config {
             }
         };
 
+        let legacy_keys = match get("LEGACY_KEYS") {
+            None => LegacyKeys::default(),
+            Some(v) => LegacyKeys::parse(v.trim())
+                .ok_or_else(|| invalid("LEGACY_KEYS", "expected auto, on or off"))?,
+        };
+
         Ok(Self {
             table_name,
             redis_url,
@@ -173,6 +183,7 @@ impl Config {
             cache,
             admin_token,
             home_region,
+            legacy_keys,
         })
     }
 }
@@ -266,6 +277,15 @@ mod tests {
             let err = config(&[("HOME_REGION", bad)]).unwrap_err();
             assert!(err.to_string().contains("HOME_REGION"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn legacy_keys_are_auto_on_or_off() {
+        assert_eq!(config(&[]).unwrap().legacy_keys, LegacyKeys::Auto);
+        let c = config(&[("LEGACY_KEYS", "off")]).unwrap();
+        assert_eq!(c.legacy_keys, LegacyKeys::Off);
+        let err = config(&[("LEGACY_KEYS", "yes")]).unwrap_err();
+        assert!(err.to_string().contains("LEGACY_KEYS"), "{err}");
     }
 
     #[test]

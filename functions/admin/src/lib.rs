@@ -10,6 +10,7 @@
 //! | `GET  admin/api/me`            | verify  | who is signed in, with which role    |
 //! | `GET  admin/api/keys`          | read    | a page of keys, newest first         |
 //! | `POST admin/api/keys`          | operate | issue a key (as the issue function)  |
+//! | `POST admin/api/keys/import`   | operate | import the old system's keys (up to 1,000) |
 //! | `GET  admin/api/keys/{id}`     | read    | one key                              |
 //! | `PATCH admin/api/keys/{id}`    | operate | update its name, owner, meta, scopes, expiry |
 //! | `POST admin/api/keys/{id}/revoke` | operate | revoke it (as the revoke function) |
@@ -143,6 +144,7 @@ pub enum Route<'p> {
     /// `config.js`, generated: see [`config_js`].
     Config,
     Keys,
+    Import,
     Key(&'p str),
     Revoke(&'p str),
     Rotate(&'p str),
@@ -169,7 +171,7 @@ impl Route<'_> {
             Route::Me | Route::UnknownApi => Some(Role::Verify),
             Route::Keys | Route::Key(_) if reads => Some(Role::Read),
             Route::Audit => Some(Role::Read),
-            Route::Keys | Route::Key(_) | Route::Revoke(_) | Route::Rotate(_) => {
+            Route::Keys | Route::Key(_) | Route::Revoke(_) | Route::Rotate(_) | Route::Import => {
                 Some(Role::Operate)
             }
             Route::Admins | Route::AdminRevoke(_) | Route::AdminRotate(_) => Some(Role::Admin),
@@ -206,6 +208,7 @@ pub fn route(path: &str) -> Route<'_> {
     let mut parts = api.split('/').skip(1);
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some("keys"), None, _, _) => Route::Keys,
+        (Some("keys"), Some("import"), None, _) => Route::Import,
         (Some("keys"), Some(id), None, _) if !id.is_empty() => Route::Key(id),
         (Some("keys"), Some(id), Some("revoke"), None) if !id.is_empty() => Route::Revoke(id),
         (Some("keys"), Some(id), Some("rotate"), None) if !id.is_empty() => Route::Rotate(id),
@@ -253,6 +256,8 @@ async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         Route::Keys if method == Method::GET => list(app, req).await,
         Route::Keys if method == Method::POST => issue_key(app, req, &origin()).await,
         Route::Keys => Err(ApiError::MethodNotAllowed("GET, POST")),
+        Route::Import if method == Method::POST => import_keys(app, req, &origin()).await,
+        Route::Import => Err(ApiError::MethodNotAllowed("POST")),
         Route::Key(id) if method == Method::GET => view(app, id).await,
         Route::Key(id) if method == Method::PATCH => update_key(app, req, id, &origin()).await,
         Route::Key(_) => Err(ApiError::MethodNotAllowed("GET, PATCH")),
@@ -307,6 +312,20 @@ fn me(who: &Principal) -> Result<Response<Body>, ApiError> {
         StatusCode::OK,
         &json!({ "actor": actor, "role": who.role }),
     ))
+}
+
+/// `POST api/keys/import`: 200 with what was imported and what was skipped, and why.
+async fn import_keys(
+    app: &App,
+    req: &Request,
+    origin: &Origin,
+) -> Result<Response<Body>, ApiError> {
+    let body = json_object(req)?;
+    let now = Utc::now();
+    let items = keygate::edge::import::import_keys(&body, now)?;
+    let report = keygate::ops::import::import(app, items, now, origin).await?;
+    telemetry::outcome("imported");
+    Ok(json_response(StatusCode::OK, &report))
 }
 
 fn admin_id(text: &str) -> Result<KeyId, ApiError> {

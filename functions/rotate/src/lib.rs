@@ -5,7 +5,7 @@
 //! is the new key, shown once.
 
 use chrono::Utc;
-use keygate::domain::key::ApiKey;
+use keygate::domain::legacy::Presented;
 use keygate::domain::outcome::Outcome;
 use keygate::edge::guard::{presented_api_key, require_api_key};
 use keygate::edge::input::grace_seconds;
@@ -22,7 +22,7 @@ pub async fn handle(app: &App, req: Request) -> Result<Response<Body>, ApiError>
     // Counted and refused like any request: rotating is no way around a limit.
     require_api_key(app, &req).await?;
     let raw = presented_api_key(&req)?.map(str::trim).unwrap_or_default();
-    let key = ApiKey::parse(raw).map_err(|_| ApiError::Key(Outcome::Invalid))?;
+    let key = Presented::parse(raw).map_err(|_| ApiError::Key(Outcome::Invalid))?;
     let grace = grace_seconds(optional_json_object(&req)?.as_ref())?;
     let now = Utc::now();
     let rotated = rotate(app, &key.hash(), grace, now, &origin::key_holder(&req)).await?;

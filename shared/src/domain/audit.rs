@@ -26,6 +26,8 @@ pub enum Action {
     AdminCreate,
     AdminRevoke,
     AdminRotate,
+    /// A key of the system Keygate replaces, brought in by `POST admin/api/keys/import`.
+    Import,
 }
 
 impl Action {
@@ -39,10 +41,11 @@ impl Action {
             Action::AdminCreate => "admin_create",
             Action::AdminRevoke => "admin_revoke",
             Action::AdminRotate => "admin_rotate",
+            Action::Import => "import",
         }
     }
 
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Issue,
         Action::Update,
         Action::Revoke,
@@ -51,6 +54,7 @@ impl Action {
         Action::AdminCreate,
         Action::AdminRevoke,
         Action::AdminRotate,
+        Action::Import,
     ];
 
     /// The action as recorded for `id`: issue, revoke and rotate of an admin credential are

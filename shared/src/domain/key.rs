@@ -39,6 +39,12 @@ pub enum KeyFormatError {
     Body,
     #[error("the key's checksum does not match")]
     Checksum,
+    /// Not in Keygate's format, and not within the bound on the old system's keys
+    /// (`domain/legacy.rs`).
+    #[error(
+        "the key is neither in Keygate's format nor 16 to 128 letters, digits, '-', '_' or '.'"
+    )]
+    NotLegacy,
 }
 
 /// The prefix of admin credentials (`kga_…`), and of nothing else.
@@ -86,6 +92,9 @@ fn valid_prefix_bytes(s: &[u8]) -> bool {
 pub struct ApiKey(String);
 
 impl ApiKey {
+    /// Hex digits after the prefix: secret then checksum.
+    pub const BODY_LEN: usize = BODY_LEN;
+
     /// Generates a new key from the OS's secure random source.
     pub fn generate(prefix: &KeyPrefix) -> Result<Self, rand::rand_core::OsError> {
         let mut secret = [0u8; SECRET_BYTES];
@@ -183,6 +192,10 @@ fn checksum(prefix: &[u8], secret: &[u8]) -> [u8; CHECKSUM_BYTES] {
 pub struct KeyHash([u8; 32]);
 
 impl KeyHash {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

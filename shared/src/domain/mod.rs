@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod invalid;
 pub mod key;
+pub mod legacy;
 pub mod limit;
 pub mod listing;
 pub mod outcome;

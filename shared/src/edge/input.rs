@@ -169,7 +169,7 @@ pub fn meta_field(body: &Map<String, Value>) -> Result<Option<Map<String, Value>
 }
 
 /// `self_rotation`: absent for "as it is" (false on issue), else a boolean.
-fn self_rotation_field(body: &Map<String, Value>) -> Result<Option<bool>, ApiError> {
+pub(super) fn self_rotation_field(body: &Map<String, Value>) -> Result<Option<bool>, ApiError> {
     match body.get("self_rotation") {
         None => Ok(None),
         Some(Value::Bool(on)) => Ok(Some(*on)),
@@ -205,7 +205,7 @@ fn expires_at_field(
 
 /// A time field's value: RFC 3339 in any offset, kept in UTC to the millisecond, and only
 /// a time that can be stored and read back (the one time parser for every body).
-fn time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(super) fn time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
     let at = parse_rfc3339(text).map(to_millis).ok_or_else(|| {
         bad(&format!(
             "`{field}` must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z."

@@ -5,6 +5,7 @@
 //! |----------------|-----------------------------------------------------------|
 //! | `request.rs`   | method, headers, JSON bodies                              |
 //! | `input.rs`     | request bodies into the operations' inputs (400s)         |
+//! | `import.rs`    | the import body: keys to import, or why each cannot be    |
 //! | `query.rs`     | query strings of the admin list and the audit log         |
 //! | `guard.rs`     | `X-API-KEY`: verify, count, require scopes                |
 //! | `auth.rs`      | the administrator's bearer token                          |
@@ -17,6 +18,7 @@
 pub mod auth;
 pub mod error;
 pub mod guard;
+pub mod import;
 pub mod input;
 pub mod instance;
 pub mod origin;

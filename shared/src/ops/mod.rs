@@ -10,6 +10,7 @@
 //! One error enum for the layer, [`OpError`]; the edge maps it to HTTP in one place.
 
 pub mod admins;
+pub mod import;
 pub mod issue;
 pub mod leak;
 pub mod publish;

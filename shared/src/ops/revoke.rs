@@ -14,7 +14,8 @@ use super::publish::{publish, Change};
 use super::{retry, OpError};
 use crate::app::App;
 use crate::domain::audit::Origin;
-use crate::domain::key::{ApiKey, KeyHash};
+use crate::domain::key::KeyHash;
+use crate::domain::legacy::Presented;
 use crate::domain::record::{KeyRecord, State};
 use crate::domain::rotation::MAX_FAMILY;
 
@@ -39,7 +40,7 @@ pub async fn revoke(
     origin: &Origin,
 ) -> Result<Revoked, OpError> {
     // A malformed key cannot exist, so it is "not found" without a lookup.
-    let key = ApiKey::parse(raw.trim()).map_err(|_| OpError::NotFound)?;
+    let key = Presented::parse(raw.trim()).map_err(|_| OpError::NotFound)?;
     revoke_hash(app, &key.hash(), now, origin).await
 }
 

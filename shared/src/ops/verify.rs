@@ -9,14 +9,22 @@ use chrono::{DateTime, Utc};
 
 use crate::cache::{Cache, CacheError, Entry, Lookup, Read};
 use crate::domain::key::{ApiKey, KeyHash};
+use crate::domain::legacy::Presented;
 use crate::domain::limit::{count_to_store, usage, Counted, QuotaCount, WhenCacheDown};
 use crate::domain::outcome::{KeyInfo, Outcome, Source, Unavailable, Verification};
 use crate::domain::record::Status;
 use crate::store::Store;
 
-/// Verifies a client key. An admin credential is not one: `Invalid`, with no I/O.
+/// Verifies a client key: Keygate's own, or one imported from the old system while the
+/// deployment accepts those (`domain/legacy.rs`). An admin credential is not one:
+/// `Invalid`, with no I/O.
 pub async fn verify(store: &Store, cache: &Cache, raw: &str, now: DateTime<Utc>) -> Verification {
-    verify_parsed(store, cache, ApiKey::parse(raw).ok(), false, now).await
+    let hash = match Presented::parse(raw) {
+        Ok(Presented::Key(key)) => Some(key.hash()),
+        Ok(Presented::Legacy(key)) if store.legacy_keys_accepted().await => Some(key.hash()),
+        _ => None,
+    };
+    verify_parsed(store, cache, hash, false, now).await
 }
 
 /// Verifies an admin credential (`kga_…`) by the same path as a client key: one cache round
@@ -27,24 +35,25 @@ pub async fn verify_admin(
     raw: &str,
     now: DateTime<Utc>,
 ) -> Verification {
-    verify_parsed(store, cache, ApiKey::parse_admin(raw).ok(), true, now).await
+    let hash = ApiKey::parse_admin(raw).ok().map(|key| key.hash());
+    verify_parsed(store, cache, hash, true, now).await
 }
 
 async fn verify_parsed(
     store: &Store,
     cache: &Cache,
-    key: Option<ApiKey>,
+    hash: Option<KeyHash>,
     admin: bool,
     now: DateTime<Utc>,
 ) -> Verification {
-    let Some(key) = key else {
+    let Some(hash) = hash else {
         return Verification {
             outcome: Outcome::Invalid,
             key_id: None,
             source: Source::Format,
         };
     };
-    let mut verification = verify_key(store, cache, &key, now).await;
+    let mut verification = verify_key(store, cache, hash, now).await;
     // The prefixes already keep the kinds apart; the record's role says it again.
     if let Outcome::Valid(info) = &verification.outcome {
         if info.role.is_some() != admin {
@@ -57,10 +66,9 @@ async fn verify_parsed(
 async fn verify_key(
     store: &Store,
     cache: &Cache,
-    key: &ApiKey,
+    hash: KeyHash,
     now: DateTime<Utc>,
 ) -> Verification {
-    let hash = key.hash();
     let found = lookup(store, cache, &hash, now).await;
     if found.active {
         // Once per key per minute at most (the cache's marker says when), and on a quota's

@@ -9,6 +9,8 @@
 //! | `documents.rs` | documents fetched for functions without internet (`DOC#<name>`) |
 //! | `schema.rs`  | the table's indexes, and creating it locally                    |
 //! | `stream.rs`  | the table's stream records: which are keys, and their records   |
+//! | `import.rs`  | imported keys, many to a transaction                            |
+//! | `legacy.rs`  | whether keys in the old system's format are looked up           |
 //!
 //! One table, partition key `pk`. A key's item is `pk = "KEY#<sha256 hex>"`, so the verify
 //! path's cache miss is a single strongly consistent GetItem. Two indexes serve people, not
@@ -19,17 +21,22 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
 use aws_sdk_dynamodb::Client;
+use std::sync::Arc;
 
 mod audit;
 mod codec;
 mod documents;
+mod import;
 mod keys;
+mod legacy;
 mod listing;
 pub mod schema;
 pub mod stream;
 
 pub use documents::{document_pk, Document};
+pub use import::IMPORT_CHUNK;
 pub use keys::Rotation;
+pub use legacy::RECHECK as LEGACY_RECHECK;
 pub use schema::create_table;
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +83,8 @@ pub struct Store {
     /// The region's own replica, when the home region is another one.
     local: Option<Client>,
     table: String,
+    /// This instance's view of whether legacy keys are looked up (`legacy.rs`).
+    legacy: Arc<legacy::LegacyGate>,
 }
 
 impl Store {
@@ -84,7 +93,14 @@ impl Store {
             client,
             local: None,
             table: table.into(),
+            legacy: Arc::default(),
         }
+    }
+
+    /// Looks legacy keys up as `LEGACY_KEYS` says (the default: once a key was imported).
+    pub fn with_legacy_keys(mut self, mode: crate::domain::legacy::LegacyKeys) -> Self {
+        self.legacy = Arc::new(legacy::LegacyGate::new(mode));
+        self
     }
 
     /// Reads on the verify path from `local`, this region's replica, while everything
