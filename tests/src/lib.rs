@@ -19,6 +19,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use keygate::cache::Cache;
 use keygate::config::Config;
 use keygate::domain::key::{ApiKey, KeyHash, KeyId, KeyPrefix};
+use keygate::domain::legacy::Presented;
 use keygate::domain::outcome::Verification;
 use keygate::domain::record::KeyRecord;
 use keygate::ops::verify::verify;
@@ -775,11 +776,12 @@ fn with_content_type(mut req: Builder, content_type: Option<&str>, body: Body) -
 }
 
 /// The hash a raw key is stored and cached under.
+/// The hash of a client key (Keygate's or an imported legacy one) or an admin credential.
 pub fn key_hash(key: &str) -> KeyHash {
-    ApiKey::parse(key)
-        .or_else(|_| ApiKey::parse_admin(key))
-        .unwrap()
-        .hash()
+    match Presented::parse(key) {
+        Ok(presented) => presented.hash(),
+        Err(_) => ApiKey::parse_admin(key).unwrap().hash(),
+    }
 }
 
 /// A well-formed key that was never issued.

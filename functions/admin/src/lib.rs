@@ -289,8 +289,8 @@ async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             rotate_admin(app, id, &origin()).await
         }
         Route::UnknownApi | Route::NotFound => Err(ApiError::NotFound(
-            "Not found. The admin API is GET api/me, GET/POST api/keys, GET/PATCH \
-             api/keys/{id}, POST api/keys/{id}/revoke, POST api/keys/{id}/rotate, GET \
+            "Not found. The admin API is GET api/me, GET/POST api/keys, POST \
+             api/keys/import, GET/PATCH api/keys/{id}, POST api/keys/{id}/revoke, POST api/keys/{id}/rotate, GET \
              api/audit, GET/POST api/admins, POST api/admins/{id}/revoke and POST \
              api/admins/{id}/rotate.",
         )),
