@@ -14,6 +14,7 @@ mod authorizer;
 mod cache;
 mod faults;
 mod hostile;
+mod import_cli;
 mod issue;
 mod last_used;
 mod limits;
