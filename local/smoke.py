@@ -4,7 +4,11 @@
 Usage: smoke.py BASE_URL ADMIN_TOKEN WATCH_LOG
 Exits non-zero on the first broken promise. Standard library only.
 """
+import csv
 import json
+import os
+import re
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -97,6 +101,23 @@ for code, body, headers in replies:
     if code == 429 and not body["detail"].startswith("Rate limit exceeded. Retry after "):
         sys.exit(f"smoke: unexpected 429 detail {body}")
 
+# The old system's keys through `keygate-local import` (built by `make test` with the bins): the
+# sample CSV's 19 readable rows imported (or skipped, on a deployment that has them), its one
+# bad row failed (exit 1); then an active one verifies and a revoked one is refused.
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sample = os.path.join(root, "local", "samples", "legacy-keys.csv")
+target = os.path.join(root, os.environ.get("CARGO_TARGET_DIR", "target"))
+run = subprocess.run([os.path.join(target, "debug", "keygate-local"), "import", sample, "--url",
+                      f"{base}/admin", "--restart"], env={**os.environ, "KEYGATE_TOKEN": token},
+                     capture_output=True, text=True, timeout=600)
+counts = re.search(r"imported (\d+), skipped (\d+), failed (\d+)", run.stdout)
+if run.returncode != 1 or not counts or (int(counts[1]) + int(counts[2]), counts[3]) != (19, "1"):
+    sys.exit(f"smoke: keygate-local import of the sample: exit {run.returncode}\n{run.stdout}{run.stderr}")
+with open(sample, newline="") as f:
+    legacy = {row["name"]: row["key"] for row in csv.DictReader(f)}
+expect(call("GET", "test-protected", headers={"X-API-KEY": legacy["billing-service"]}), 200, ok)
+expect(call("GET", "test-protected", headers={"X-API-KEY": legacy["partner-globex"]}), 403, revoked)
+
 with open(log_path, encoding="utf-8", errors="replace") as f:
     logs = f.read()
 # The functions write one line per request (with `latency_us`): a log without any would make
@@ -105,7 +126,7 @@ request_lines = sum(1 for line in logs.splitlines() if "latency_us" in line)
 if not request_lines:
     sys.exit(f"smoke: no request line of the functions in {log_path}: the scan for raw keys "
              "would read nothing of theirs")
-if key[3:] in logs or limited["key"][3:] in logs or token in logs:
+if key[3:] in logs or limited["key"][3:] in logs or token in logs or legacy["billing-service"] in logs:
     sys.exit("smoke: a raw key or the admin token reached the function logs")
 print("smoke: the README flow works through cargo lambda watch (issue, verify, race a revoke, "
-      f"revoke, rate limit); no raw key or admin token in {request_lines} request lines of the functions")
+      f"revoke, rate limit, import of legacy keys); no raw key or admin token in {request_lines} request lines of the functions")

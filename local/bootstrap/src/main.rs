@@ -7,6 +7,10 @@
 //! `keygate-local create-admin --name alice --role admin`: creates an admin credential
 //! straight in the table the configuration names (the first one, on a deployment without a
 //! bootstrap token, or locally) and prints its secret once, on stdout alone.
+//!
+//! `keygate-local import FILE --url URL --token TOKEN`: the old Django key manager's keys
+//! (CSV or `dumpdata` JSON) into a running Keygate's import endpoint, resumable (see
+//! `import/mod.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +18,7 @@ use keygate::app::{dynamodb_client, App};
 use keygate::config::Config;
 use keygate::domain::role::Role;
 use keygate::store::{create_table, StoreError};
-use keygate_local::create_admin;
+use keygate_local::{create_admin, import};
 
 mod services_cli;
 
@@ -24,6 +28,7 @@ fn main() {
         Some("create-table") => create_table_command(),
         Some("services") => std::process::exit(services_cli::run(args.collect())),
         Some("create-admin") => create_admin_command(args.collect()),
+        Some("import") => std::process::exit(import_command(args.collect())),
         _ => {
             eprintln!(
                 "usage: keygate-local create-table   (reads TABLE_NAME and the AWS SDK variables)"
@@ -33,6 +38,10 @@ fn main() {
                  (reads TABLE_NAME, REDIS_URL and the AWS SDK variables)"
             );
             eprintln!("       keygate-local services up|down|status [dynamodb] [redis]   (--help)");
+            eprintln!(
+                "       keygate-local import FILE --url URL --token TOKEN [--batch N] [--restart]   \
+                 (the old key manager's CSV or dumpdata JSON; import --help)"
+            );
             std::process::exit(2);
         }
     }
@@ -67,6 +76,15 @@ async fn create_table_command() {
             }
         }
     }
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn import_command(args: Vec<String>) -> i32 {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{}", import::USAGE);
+        return 0;
+    }
+    import::command(&args).await
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -15,6 +15,7 @@ mod cache;
 mod faults;
 mod hostile;
 mod import;
+mod import_cli;
 mod issue;
 mod last_used;
 mod limits;
