@@ -38,7 +38,7 @@ use keygate::edge::auth::{require_role, Principal};
 use keygate::edge::error::NOT_FOUND;
 use keygate::edge::input::{grace_seconds, key_update, new_admin, new_key};
 use keygate::edge::query::{audit_query, list_query};
-use keygate::edge::request::{json_object, optional_json_object};
+use keygate::edge::request::{json_object, json_object_within, optional_json_object};
 use keygate::edge::response::{json_response, REVOKED};
 use keygate::edge::{origin, telemetry};
 use keygate::ops::admins;
@@ -320,7 +320,7 @@ async fn import_keys(
     req: &Request,
     origin: &Origin,
 ) -> Result<Response<Body>, ApiError> {
-    let body = json_object(req)?;
+    let body = json_object_within(req, keygate::edge::import::IMPORT_BODY_LIMIT)?;
     let now = Utc::now();
     let items = keygate::edge::import::import_keys(&body, now)?;
     let report = keygate::ops::import::import(app, items, now, origin).await?;

@@ -19,6 +19,10 @@ use crate::domain::time::to_millis;
 use crate::ops::import::{ImportKey, Secret, MAX_IMPORT};
 use crate::ops::issue::NewKey;
 
+/// The largest import body: a thousand keys of a few hundred bytes each, with room for
+/// their `meta`, well inside Lambda's 6 MB request limit.
+pub const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024;
+
 /// The fields of one imported key.
 pub const IMPORT_FIELDS: [&str; 12] = [
     "key",

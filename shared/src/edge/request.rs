@@ -43,6 +43,12 @@ pub fn require_json_content_type(req: &Request) -> Result<(), ApiError> {
 
 /// The request body as a JSON object.
 pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
+    json_object_within(req, BODY_LIMIT)
+}
+
+/// A JSON object body of at most `limit` bytes, for a route that takes more than
+/// [`BODY_LIMIT`] (an import of a thousand keys).
+pub fn json_object_within(req: &Request, limit: usize) -> Result<Map<String, Value>, ApiError> {
     require_json_content_type(req)?;
     let bytes: &[u8] = match req.body() {
         Body::Empty => &[],
@@ -50,8 +56,15 @@ pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
         Body::Binary(bytes) => bytes,
         _ => &[],
     };
-    if bytes.len() > BODY_LIMIT {
-        return Err(ApiError::PayloadTooLarge);
+    if bytes.len() > limit {
+        return Err(if limit == BODY_LIMIT {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::TooLarge(format!(
+                "Request body is too large; the limit is {} KiB.",
+                limit / 1024
+            ))
+        });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest(

@@ -340,3 +340,19 @@ async fn an_imported_key_is_revoked_by_its_holder_and_rotated_into_keygates_form
     // The old key works through its grace period, as any rotated key.
     assert_eq!(app.protected(&rotating).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_thousand_keys_import_in_one_call_past_the_usual_body_limit() {
+    let app = spawn_app().await;
+    let keys: Vec<String> = (0..1000).map(|_| legacy_key()).collect();
+    let body: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({"key": k, "name": format!("service {k}"), "owner": "team-payments"}))
+        .collect();
+    assert!(json!({ "keys": body }).to_string().len() > 64 * 1024);
+    let report = import(&app, Value::Array(body)).await;
+    assert_eq!(report["imported"], 1000, "{report}");
+    for key in keys.iter().step_by(97) {
+        assert_eq!(app.protected(key).await.status, 200);
+    }
+}
