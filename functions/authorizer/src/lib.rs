@@ -15,6 +15,7 @@ use keygate::config::ConfigError;
 use keygate::domain::outcome::{KeyInfo, Outcome};
 use keygate::domain::scope::Scopes;
 use keygate::edge::guard::{judge, presented_key};
+use keygate::edge::metrics::REQUEST_TARGET;
 use keygate::edge::telemetry::{latency_us, request_span};
 use keygate::App;
 use serde::Serialize;
@@ -133,7 +134,12 @@ pub async fn authorize_with(app: &App, routes: &RouteScopes, event: &Request) ->
             }
             _ => Response::deny(),
         };
-        tracing::info!(authorized = response.is_authorized, latency_us, "request");
+        tracing::info!(
+            target: REQUEST_TARGET,
+            authorized = response.is_authorized,
+            latency_us,
+            "request"
+        );
         response
     })
 }

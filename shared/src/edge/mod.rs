@@ -13,6 +13,7 @@
 //! | `response.rs`  | JSON bodies and `RateLimit-*` headers                     |
 //! | `error.rs`     | [`ApiError`](error::ApiError): every error's status, message and headers |
 //! | `telemetry.rs` | the request's span and log line                           |
+//! | `metrics.rs`   | that line as CloudWatch metrics (Embedded Metric Format)   |
 //! | `instance.rs`  | what a function's `main` does once per instance           |
 
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod guard;
 pub mod import;
 pub mod input;
 pub mod instance;
+pub mod metrics;
 pub mod origin;
 pub mod query;
 pub mod request;

@@ -15,6 +15,7 @@ use lambda_http::{Body, Request, Response};
 use tracing::{field, Instrument, Span};
 
 use super::error::ApiError;
+use super::metrics::{EmfLines, REQUEST_TARGET};
 
 /// Installs the process's logger, writing to stdout (CloudWatch, in Lambda).
 pub fn init() {
@@ -31,14 +32,16 @@ where
     let var = |name: &str| std::env::var(name).ok();
     let level = var("AWS_LAMBDA_LOG_LEVEL").or_else(|| var("RUST_LOG"));
     let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
-    logger(writer, level.as_deref(), json).init();
+    let format = json.then(|| EmfLines::new(var("KEYGATE_DEPLOYMENT")));
+    logger(writer, level.as_deref(), format).init();
 }
 
-/// The logger for `directives` (`RUST_LOG` syntax; a plain level applies to everything).
+/// The logger for `directives` (`RUST_LOG` syntax; a plain level applies to everything):
+/// JSON lines when given their format, else text.
 fn logger<W>(
     writer: W,
     directives: Option<&str>,
-    json: bool,
+    json: Option<EmfLines>,
 ) -> Box<dyn tracing::Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -51,10 +54,11 @@ where
         .without_time()
         .with_writer(writer);
     let logger = registry().with(no_trace_but_ours()).with(filter);
-    if json {
-        Box::new(logger.with(lines.json()))
-    } else {
-        Box::new(logger.with(lines))
+    match json {
+        // The request's line in the Embedded Metric Format (`metrics.rs`): CloudWatch
+        // metrics from the line the request writes anyway.
+        Some(format) => Box::new(logger.with(lines.json().event_format(format))),
+        None => Box::new(logger.with(lines)),
     }
 }
 
@@ -110,7 +114,7 @@ where
     .await;
     let latency_us = latency_us(started);
     span.in_scope(|| {
-        tracing::info!(status = response.status().as_u16(), latency_us, "request");
+        tracing::info!(target: REQUEST_TARGET, status = response.status().as_u16(), latency_us, "request");
     });
     Ok(response)
 }
@@ -144,7 +148,11 @@ mod tests {
         let out = Captured::default();
         for json in [false, true] {
             let writer = out.clone();
-            let logger = logger(move || writer.clone(), Some("trace"), json);
+            let logger = logger(
+                move || writer.clone(),
+                Some("trace"),
+                json.then(|| EmfLines::new(None)),
+            );
             tracing::subscriber::with_default(logger, || {
                 // What lambda_runtime 1.5 writes for every event (layers/api_response.rs).
                 tracing::trace!(
@@ -160,5 +168,101 @@ mod tests {
         assert!(!text.contains("kg_secret"), "{text}");
         assert_eq!(text.matches("our own trace line").count(), 2, "{text}");
         assert_eq!(text.matches("their debug line").count(), 2, "{text}");
+    }
+
+    /// Every line the JSON logger writes while `run` runs, parsed.
+    async fn json_lines<F: Future<Output = ()>>(run: F) -> Vec<serde_json::Value> {
+        let out = Captured::default();
+        let writer = out.clone();
+        let logger = logger(
+            move || writer.clone(),
+            None,
+            Some(EmfLines::new(Some("prod-eu".into()))),
+        );
+        {
+            let _default = tracing::subscriber::set_default(logger);
+            run.await;
+        }
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    fn request() -> Request {
+        lambda_http::http::Request::builder()
+            .uri("https://keygate.test/")
+            .body(Body::Empty)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_request_line_is_cloudwatch_embedded_metric_format() {
+        let lines = json_lines(async {
+            let ok = serve("test-protected", request(), |_| async {
+                let span = Span::current();
+                span.record("key_id", "key_0123456789abcdef01234567");
+                span.record("source", "dynamodb_cache_down");
+                outcome("valid");
+                Ok(Response::new(Body::Empty))
+            });
+            let failed = serve("issue", request(), |_| async {
+                Err(ApiError::Unavailable("DynamoDB is unreachable".into()))
+            });
+            ok.await.unwrap();
+            failed.await.unwrap();
+        })
+        .await;
+        let emf: Vec<_> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+        assert_eq!(emf.len(), 2, "{lines:?}");
+
+        let (ok, failed) = (emf[0], emf[1]);
+        let declared = &ok["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "Keygate");
+        assert_eq!(
+            declared["Dimensions"],
+            serde_json::json!([
+                ["deployment"],
+                ["deployment", "function"],
+                ["deployment", "function", "outcome"]
+            ])
+        );
+        assert_eq!(ok["deployment"], "prod-eu");
+        assert!(ok["_aws"]["Timestamp"].as_i64().unwrap() > 1_700_000_000_000);
+        // Every declared metric and dimension is a member at the root, as EMF requires.
+        for metric in declared["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(ok[name].is_number(), "{name} missing: {ok}");
+        }
+        assert_eq!(ok["function"], "test-protected");
+        assert_eq!(ok["outcome"], "valid");
+        assert_eq!(ok["source"], "dynamodb_cache_down");
+        assert_eq!(ok["key_id"], "key_0123456789abcdef01234567");
+        assert_eq!(ok["status"], 200);
+        assert_eq!(
+            (ok["requests"].as_u64(), ok["cache_fallbacks"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(ok["server_errors"], 0);
+        assert!(ok["latency_us"].is_u64());
+
+        assert_eq!(failed["function"], "issue");
+        assert_eq!(failed["outcome"], "unavailable");
+        assert_eq!(
+            (failed["status"].as_u64(), failed["server_errors"].as_u64()),
+            (Some(503), Some(1))
+        );
+        assert_eq!(failed["cache_fallbacks"], 0);
+    }
+
+    #[tokio::test]
+    async fn other_lines_stay_plain_json() {
+        let lines = json_lines(async {
+            tracing::warn!(target: "keygate::ops::verify", "cache read failed");
+        })
+        .await;
+        assert_eq!(lines.len(), 1);
+        assert!(lines[0].get("_aws").is_none());
+        assert_eq!(lines[0]["fields"]["message"], "cache read failed");
     }
 }
