@@ -26,3 +26,4 @@ mod secrets;
 mod test_protected;
 mod trust;
 mod update;
+mod verify;
