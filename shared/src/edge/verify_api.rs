@@ -134,7 +134,16 @@ pub async fn verify_for_caller(
             return Err(bad_body);
         }
     };
-    let credential = presented_credential(req)?;
+    verify_with_credential(app, presented_credential(req)?, &request).await
+}
+
+/// [`verify_for_caller`] for a bearer credential already read from the request (the bench
+/// times this).
+pub async fn verify_with_credential(
+    app: &App,
+    credential: &str,
+    request: &VerifyRequest,
+) -> Result<VerifyAnswer, ApiError> {
     let required: Vec<&str> = request
         .scopes
         .as_slice()
