@@ -8,13 +8,16 @@
 //! key's rate limit and quota exactly as a guarded request does, on the same counters.
 //!
 //! One round trip on a cache hit: the caller's credential and the key are verified at the
-//! same time (`tokio::join!`), over the one multiplexed Redis connection, which sends both
-//! scripts without waiting for the first answer. So the key is counted before the caller is
-//! known to be valid, and a refused caller has still spent one unit of the key. That gives
-//! nobody a power they lack: whoever holds the key can already spend it through the guard
-//! (any guarded route, or test-protected), and a refused caller learns nothing about the
-//! key, since the answer is the credential's 401 or 403 alone. A request without any
-//! credential, or with a body that is not a valid request, verifies no key at all.
+//! same time (`tokio::try_join!`), over the one multiplexed Redis connection, which sends
+//! both scripts without waiting for the first answer. So the key may be counted before the
+//! caller is known to be valid, and a refused caller may still have spent one unit of the
+//! key (its cost). That gives nobody a power they lack: whoever holds the key can already
+//! spend it through the guard (any guarded route, or test-protected). A refused caller
+//! learns nothing about the key: the answer is the credential's 401 alone, sent as soon as
+//! the credential is refused, whatever the key's check is still doing. A request without
+//! any credential, or with a body that is not a valid request, verifies no key at all.
+//! (A key check dropped that way may skip its once-a-minute `last_used_at` write; the next
+//! use writes it.)
 
 use chrono::Utc;
 use lambda_http::Request;
@@ -151,19 +154,26 @@ pub async fn verify_with_credential(
         .map(String::as_str)
         .collect();
     let now = Utc::now();
-    // Both at once: see the module's docs for why counting the key first is safe. Boxed, as
-    // `require_role` boxes its verification: the futures are deep.
-    let (caller, verification) = tokio::join!(
+    // Both at once: see the module's docs for why counting the key first is safe. A refused
+    // caller is answered the moment its check fails, the key's check dropped: so not even
+    // the answer's timing depends on the key (a cache miss on it would take longer). Boxed,
+    // as `require_role` boxes its verification: the futures are deep.
+    let key = async {
+        Ok::<_, ApiError>(
+            verify_with_cost(
+                &app.store,
+                &app.cache,
+                request.key.trim(),
+                request.cost,
+                now,
+            )
+            .await,
+        )
+    };
+    let (_, verification) = tokio::try_join!(
         Box::pin(check_credential(app, credential, VERIFY_ROLE)),
-        Box::pin(verify_with_cost(
-            &app.store,
-            &app.cache,
-            request.key.trim(),
-            request.cost,
-            now
-        )),
-    );
-    caller?;
+        Box::pin(key),
+    )?;
     let span = tracing::Span::current();
     if let Some(id) = &verification.key_id {
         span.record("key_id", id.as_str());
