@@ -37,7 +37,7 @@ impl Cost {
 
     /// A cost in `0..=Cost::MAX`.
     pub fn new(n: u64) -> Option<Self> {
-        (n <= Self::MAX).then(|| Cost(n as u16))
+        u16::try_from(n).ok().filter(|_| n <= Self::MAX).map(Cost)
     }
 
     pub fn get(self) -> u64 {

@@ -100,7 +100,7 @@ async fn a_cache_hit_answers_what_the_database_answered() {
 #[tokio::test]
 async fn an_unknown_key_is_not_found() {
     let app = spawn_app().await;
-    let body = verified(&app, &unissued_key().expose().to_owned(), json!({})).await;
+    let body = verified(&app, unissued_key().expose(), json!({})).await;
     assert_eq!(body, not_found_body());
 }
 
