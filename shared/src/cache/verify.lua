@@ -36,11 +36,6 @@ local cost = tonumber(ARGV[6])
 local need = cost
 if need < 1 then need = 1 end
 local count, ttl = 0, 0
--- Gives a refused request's cost back to the rate window: deleting a window the request
--- opened, so it leaves no trace.
-local function give_back()
-  if count == cost then redis.call('DEL', KEYS[3]) else redis.call('DECRBY', KEYS[3], cost) end
-end
 if limit then
   limit = tonumber(limit)
   local window_ms = tonumber(window) * 1000
@@ -57,8 +52,11 @@ if limit then
     ttl = window_ms
   end
   if count - cost + need > limit then
-    -- Something was left, but less than the cost: give it back. (Never for cost 0 or 1.)
-    if count - cost < limit then give_back() end
+    -- Something was left, but less than the cost: give the cost back, deleting a window
+    -- this request opened, so it leaves no trace. (Never for cost 0 or 1.)
+    if count - cost < limit then
+      if count == cost then redis.call('DEL', KEYS[3]) else redis.call('DECRBY', KEYS[3], cost) end
+    end
     return {first, e, count, ttl, -1, 0, ''}
   end
 end
@@ -82,7 +80,9 @@ else
   -- Refused by the quota: a cost above 1 is given back to the rate window too. (A cost-1
   -- request refused by its quota still counts once in the rate window, as every request
   -- did before costs existed.)
-  if cost > 1 and limit then give_back() end
+  if cost > 1 and limit then
+    if count == cost then redis.call('DEL', KEYS[3]) else redis.call('DECRBY', KEYS[3], cost) end
+  end
 end
 redis.call('HSET', KEYS[4], 'r', string.format('%d', left), 'p', at, 'g', gen)
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
