@@ -499,3 +499,49 @@ async fn only_post_is_allowed() {
     assert_eq!(reply.status, 405);
     assert_eq!(reply.header("allow"), "POST");
 }
+
+#[tokio::test]
+async fn a_rotated_key_in_its_grace_period_spends_its_cost_on_the_replacements_counters() {
+    let app = spawn_app().await;
+    let Issued { id, key: old } = issue_with(
+        &app,
+        json!({"rate_limit": {"limit": 10, "window_seconds": 3600}}),
+    )
+    .await;
+    let reply = app
+        .admin_api(
+            lambda_http::http::Method::POST,
+            &format!("/keys/{id}/rotate"),
+            Some(json!({"grace_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let new = reply.key().to_owned();
+    let body = verified(&app, &old, json!({"cost": 3})).await;
+    assert_eq!(body["limits"][0]["remaining"], 7, "{body}");
+    let body = verified(&app, &new, json!({"cost": 7})).await;
+    assert_eq!(
+        (&body["code"], &body["limits"][0]["remaining"]),
+        (&json!("VALID"), &json!(0))
+    );
+    assert_eq!(code(&app, &old, json!({"cost": 0})).await, "RATE_LIMITED");
+}
+
+#[tokio::test]
+async fn while_redis_is_down_a_key_with_limits_is_valid_and_its_counts_unknown() {
+    let app = spawn_app().await;
+    let key = issue_with(
+        &app,
+        json!({"rate_limit": {"limit": 10, "window_seconds": 60}, "quota": {"remaining": 5}}),
+    )
+    .await
+    .key;
+    let no_redis = app.instance(Endpoints::without_redis()).await;
+    let body = verified(&no_redis, &key, json!({})).await;
+    assert_eq!(body["code"], "VALID");
+    assert_eq!(
+        body["limits"],
+        json!([{"name": "default", "limit": 10, "remaining": null, "reset": null}])
+    );
+    assert_eq!(body["quota"], json!({"remaining": null}));
+}
