@@ -15,6 +15,8 @@ use keygate::domain::key::{ApiKey, KeyHash};
 use keygate::domain::limit::{Quota, RateLimit, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS};
 use keygate::domain::outcome::{Outcome, Source};
 use keygate::domain::role::Role;
+use keygate::edge::auth::check_credential;
+use keygate::edge::verify_api::{verify_with_credential, VerifyRequest, VERIFY_ROLE};
 use keygate::ops::admins::{create, NewAdmin};
 use keygate::ops::issue::{issue, NewKey};
 use keygate::ops::revoke::revoke;
@@ -92,9 +94,13 @@ impl Bench {
 
     /// An admin credential (`kga_…`) with the `read` role.
     pub async fn create_admin(&self, name: &str) -> Result<String, BenchError> {
+        self.create_admin_with(name, Role::Read).await
+    }
+
+    pub async fn create_admin_with(&self, name: &str, role: Role) -> Result<String, BenchError> {
         let new = NewAdmin {
             name: name.to_owned(),
-            role: Role::Read,
+            role,
             expires_at: None,
         };
         let created = create(&self.app, new, Utc::now(), &Default::default())
@@ -258,6 +264,103 @@ pub async fn cache_hit_admin(b: &mut Bench, out: &mut String) -> Result<(), Benc
         1.10,
         " (as row 1)",
     );
+    Ok(())
+}
+
+/// Row 1e: the verify API on a cache hit (a `verify` credential and a plain key, both
+/// cached) against the guard's cache hit of the same key, alternated in the same run, and
+/// against the two checks one after the other. The API checks both at once over the one
+/// multiplexed connection, so it adds no round trip: its p50 must stay below the guard's
+/// plus one raw `GET` (a round trip's floor, measured in the same run), where checking
+/// one after the other pays that round trip.
+pub async fn verify_api_hit(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let raw_key = b.issue_key("bench-verify-api").await?;
+    let credential = b.create_admin_with("bench-verify-api", VERIFY_ROLE).await?;
+    let entry_key = b.cache().entry_key(&hash_of(&raw_key));
+    let request = VerifyRequest {
+        key: raw_key.clone(),
+        scopes: Default::default(),
+        cost: Default::default(),
+    };
+    // The first of each misses and fills its entry.
+    verify_with_credential(&b.app, &credential, &request)
+        .await
+        .map_err(|e| BenchError(format!("the verify API refused the bench: {e}")))?;
+
+    let (iterations, warm_up) = (b.settings.hit_iterations, b.settings.hit_iterations / 4);
+    let (mut api, mut guard, mut sequential, mut get) = (
+        Latency::default(),
+        Latency::default(),
+        Latency::default(),
+        Latency::default(),
+    );
+    let (mut ratio, mut added) = (Spread::default(), Spread::default());
+    for run in 0..=b.settings.runs {
+        let (mut a, mut g, mut s, mut f) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let n = if run == 0 { warm_up } else { iterations };
+        for i in 0..n {
+            for step in [i % 4, (i + 1) % 4, (i + 2) % 4, (i + 3) % 4] {
+                let started = Instant::now();
+                match step {
+                    0 => {
+                        let answer = verify_with_credential(&b.app, &credential, &request)
+                            .await
+                            .map_err(|e| BenchError(format!("verify API: {e}")))?;
+                        a.push(started.elapsed());
+                        if answer.code != "VALID" {
+                            return Err(BenchError(format!(
+                                "the verify API answered {}; the figure would measure a refusal",
+                                answer.code
+                            )));
+                        }
+                    }
+                    1 => {
+                        let v = verify(b.store(), b.cache(), &raw_key, Utc::now()).await;
+                        g.push(started.elapsed());
+                        expect_source(v.source, Source::Cache, "guard hit")?;
+                    }
+                    2 => {
+                        let caller = check_credential(&b.app, &credential, VERIFY_ROLE).await;
+                        let v = verify(b.store(), b.cache(), &raw_key, Utc::now()).await;
+                        s.push(started.elapsed());
+                        caller.map_err(|e| BenchError(format!("credential: {e}")))?;
+                        expect_source(v.source, Source::Cache, "sequential hit")?;
+                    }
+                    _ => {
+                        let v: Option<Vec<u8>> = redis::cmd("GET")
+                            .arg(&entry_key)
+                            .query_async(&mut b.raw)
+                            .await?;
+                        f.push(started.elapsed());
+                        black_box(v);
+                    }
+                }
+            }
+        }
+        if run > 0 {
+            let (ap50, _) = api.add_run(a);
+            let (gp50, _) = guard.add_run(g);
+            sequential.add_run(s);
+            let (fp50, _) = get.add_run(f);
+            ratio.push(ap50 / gp50);
+            // What the API adds to the guard's hit, in round trips (raw GETs) of this run.
+            added.push((ap50 - gp50) / fp50);
+        }
+    }
+    writeln!(
+        out,
+        "| 1e. Verify API, cache hit (`verify` credential + key, checked at once) | {} | {} | the guard's hit of the same key: p50 {}, p99 {}; the two checks one after the other: p50 {}; raw `GET`: p50 {} | p50 ×{}; added: {} raw `GET`s | added < 1 round trip: {} |",
+        api.p50.show(1, "µs"),
+        api.p99.show(1, "µs"),
+        guard.p50.show(1, "µs"),
+        guard.p99.show(1, "µs"),
+        sequential.p50.show(1, "µs"),
+        get.p50.show(1, "µs"),
+        ratio.ratio(),
+        added.ratio(),
+        verdict(added.median() < 1.0),
+    )
+    .ok();
     Ok(())
 }
 
@@ -540,6 +643,7 @@ pub async fn run_all(settings: &Settings) -> Result<String, BenchError> {
     cache_hit(&mut b, &mut out).await?;
     cache_hit_limited(&mut b, &mut out).await?;
     cache_hit_admin(&mut b, &mut out).await?;
+    verify_api_hit(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache hit done ({:?})", started.elapsed());
     cache_miss(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache miss done ({:?})", started.elapsed());

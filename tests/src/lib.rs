@@ -408,6 +408,13 @@ impl TestApp {
         Reply::json(response)
     }
 
+    pub async fn verify_request(&self, req: Request) -> Reply {
+        let app = &self.app;
+        let response =
+            keygate::edge::telemetry::serve("verify", req, |req| verify::handle(app, req)).await;
+        Reply::json(response)
+    }
+
     pub async fn rotate_request(&self, req: Request) -> Reply {
         let app = &self.app;
         let response =
@@ -555,6 +562,30 @@ impl TestApp {
     /// GET test-protected with the key, requiring `?scope=`.
     pub async fn protected_with_scope(&self, key: &str, scope: &str) -> Reply {
         let req = get(&format!("/api/v1/keys/test-protected/?scope={scope}"))
+            .header("x-api-key", key)
+            .body(Body::Empty)
+            .unwrap();
+        self.protected_request(req).await
+    }
+
+    /// POST the verify API with this bearer credential and a JSON body.
+    pub async fn verify_api_as(&self, credential: &str, body: Value) -> Reply {
+        let req = post("/api/v1/keys/verify/")
+            .header("authorization", format!("Bearer {credential}"))
+            .header("content-type", "application/json")
+            .body(Body::Text(body.to_string()))
+            .unwrap();
+        self.verify_request(req).await
+    }
+
+    /// POST the verify API with the admin token and a JSON body.
+    pub async fn verify_api(&self, body: Value) -> Reply {
+        self.verify_api_as(&self.admin_token, body).await
+    }
+
+    /// GET test-protected with the key, counting the request as `?cost=`.
+    pub async fn protected_with_cost(&self, key: &str, cost: &str) -> Reply {
+        let req = get(&format!("/api/v1/keys/test-protected/?cost={cost}"))
             .header("x-api-key", key)
             .body(Body::Empty)
             .unwrap();

@@ -10,7 +10,7 @@ use super::CacheError;
 use crate::config::CacheSettings;
 use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Counted, Every, Quota, RateLimit, Refill};
-use crate::domain::outcome::KeyInfo;
+use crate::domain::outcome::{KeyDetails, KeyInfo};
 use crate::domain::record::{status_at, KeyRecord, State, Status};
 use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
@@ -19,7 +19,7 @@ use crate::domain::scope::Scopes;
 pub(super) const UNKNOWN: &[u8] = b"!";
 
 /// The refills in the order of their wire codes: code `i + 1` is `REFILLS[i]`, 0 is none.
-/// The verify script finds the current period of code `c` at `ARGV[5 + c]`,
+/// The verify script finds the current period of code `c` at `ARGV[6 + c]`,
 /// because the call passes one period per entry of this list, in this order
 /// (`scripts.rs`): the two sides cannot disagree.
 pub(super) const REFILLS: [Every; 2] = [Every::Day, Every::Month];
@@ -77,6 +77,14 @@ pub struct Entry {
     /// keys, so their entries are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ro: Option<char>,
+    /// The key's `meta`, for the verify API: the object's JSON *text*, a string, never a
+    /// nested object. The verify script finds fields by plain patterns (`"rl":[`,
+    /// `"st":"a"`), and inside a JSON string every quote is escaped, so no `meta` can
+    /// forge one; as an object, `{"rl":[1,1]}` would. Last, so the script's searches for the
+    /// fields before it stop before it. An entry cached before this field existed has none
+    /// and reports no `meta` until it expires (`CACHE_TTL_SECONDS`, 5 minutes by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mt: Option<String>,
 }
 
 impl Entry {
@@ -100,7 +108,26 @@ impl Entry {
                 let code = refill_code(q.refill.map(|r| r.every));
                 (q.generation, q.remaining, amount, code, q.period.clone())
             }),
+            mt: r
+                .meta
+                .as_ref()
+                .map(|m| serde_json::to_string(m).expect("a JSON object always serializes")),
         }
+    }
+
+    /// What the verify API shows about the key, from the entry alone.
+    pub fn details(&self) -> Result<KeyDetails, CacheError> {
+        Ok(KeyDetails {
+            name: self.name.clone(),
+            owner: self.ow.clone(),
+            scopes: Scopes::from_stored(self.sc.clone()),
+            meta: self.mt.clone(),
+            expires_at: self.expires_at()?,
+            rate_limit: self.rate_limit(),
+            has_quota: self.q.is_some(),
+            rate: None,
+            quota_remaining: None,
+        })
     }
 
     pub fn rate_limit(&self) -> Option<RateLimit> {
@@ -234,6 +261,7 @@ pub(super) fn entry_bytes(record: &KeyRecord) -> Vec<u8> {
 mod tests {
     use super::*;
     use chrono::TimeDelta;
+    use serde_json::Map;
 
     fn now() -> DateTime<Utc> {
         "2026-01-01T00:00:00Z".parse().unwrap()
@@ -293,6 +321,31 @@ mod tests {
         .unwrap();
         assert_eq!(e.state().unwrap(), State::Active);
     }
+    #[test]
+    fn a_meta_cannot_forge_the_fields_the_verify_script_finds_by_pattern() {
+        let mut r = record(State::Revoked, None);
+        let forged: Map<String, serde_json::Value> =
+            serde_json::from_str(r#"{"rl":[1,1],"q":[1,0,0,0,""],"st":"a","exp":1,"to":"x"}"#)
+                .unwrap();
+        r.meta = Some(forged.clone());
+        let text = String::from_utf8(entry_bytes(&r)).unwrap();
+        for pattern in [
+            r#""rl":["#,
+            r#""q":["#,
+            r#""st":"a""#,
+            r#""exp":"#,
+            r#""to":""#,
+        ] {
+            assert!(!text.contains(pattern), "{pattern} in {text}");
+        }
+        let back: Entry = serde_json::from_str(&text).unwrap();
+        let meta = back.details().unwrap().meta.unwrap();
+        assert_eq!(
+            serde_json::from_str::<Map<String, serde_json::Value>>(&meta).unwrap(),
+            forged
+        );
+    }
+
     #[test]
     fn refill_codes_round_trip_and_zero_is_none() {
         assert_eq!(refill_code(None), 0);

@@ -28,7 +28,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::CacheSettings;
 use crate::domain::key::KeyHash;
-use crate::domain::limit::{Counted, Quota, QuotaCount};
+use crate::domain::limit::{Cost, Counted, Quota, QuotaCount};
 use crate::domain::record::{KeyRecord, State};
 
 mod entry;
@@ -143,8 +143,18 @@ impl Cache {
     /// entry says so and the request is counted at once, with a second call; from then on
     /// the key takes the script.
     pub async fn get(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
+        self.get_with_cost(hash, now, Cost::ONE).await
+    }
+
+    /// [`Cache::get`] for a request of `cost` against the key's limits.
+    pub async fn get_with_cost(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        cost: Cost,
+    ) -> Result<Read, CacheError> {
         if !self.unlimited.contains(hash) {
-            let read = self.read(hash, now, true).await?;
+            let read = self.read(hash, now, true, cost).await?;
             if let Lookup::Known(entry) = &read.lookup {
                 if !entry.has_limits() {
                     self.unlimited.remember(*hash);
@@ -156,7 +166,7 @@ impl Cache {
         match &read.lookup {
             Lookup::Known(entry) if entry.has_limits() => {
                 self.unlimited.forget(hash);
-                let counted = self.read(hash, now, false).await?;
+                let counted = self.read(hash, now, false, cost).await?;
                 Ok(Read {
                     first_use: read.first_use,
                     ..counted
@@ -194,14 +204,24 @@ impl Cache {
     /// Counts a request against the limits of the key whose entry was just filled, after a
     /// miss (or of a rotated key's replacement): the same script, without touching the
     /// last-used marker again.
-    pub async fn count(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
-        self.read(hash, now, false).await
+    pub async fn count(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        cost: Cost,
+    ) -> Result<Read, CacheError> {
+        self.read(hash, now, false, cost).await
     }
 
     /// Counts a rotated key on its own counters, when its replacement cannot count it (gone
     /// or revoked, say).
-    pub async fn count_own(&self, hash: &KeyHash, now: DateTime<Utc>) -> Result<Read, CacheError> {
-        self.script(hash, now, false, true).await
+    pub async fn count_own(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        cost: Cost,
+    ) -> Result<Read, CacheError> {
+        self.script(hash, now, false, true, cost).await
     }
 
     async fn read(
@@ -209,8 +229,9 @@ impl Cache {
         hash: &KeyHash,
         now: DateTime<Utc>,
         mark: bool,
+        cost: Cost,
     ) -> Result<Read, CacheError> {
-        self.script(hash, now, mark, false).await
+        self.script(hash, now, mark, false, cost).await
     }
 
     async fn script(
@@ -219,6 +240,7 @@ impl Cache {
         now: DateTime<Utc>,
         mark: bool,
         own_counters: bool,
+        cost: Cost,
     ) -> Result<Read, CacheError> {
         let args = VerifyArgs {
             used_window: LAST_USED_WINDOW,
@@ -226,6 +248,7 @@ impl Cache {
             quota_counter_ttl: QUOTA_COUNTER_TTL,
             mark,
             own_counters,
+            cost,
         };
         let names = self.names(hash);
         let reply: Vec<redis::Value> = self

@@ -9,7 +9,7 @@ use redis::{Script, ScriptInvocation};
 
 use super::entry::{lookup_of, Read, REFILLS};
 use super::CacheError;
-use crate::domain::limit::{Counted, QuotaCounted};
+use crate::domain::limit::{Cost, Counted, QuotaCounted};
 
 pub(super) struct Scripts {
     verify: Script,
@@ -33,6 +33,8 @@ pub(super) struct VerifyArgs {
     pub mark: bool,
     /// Count a rotated key on its own counters (its replacement could not count it).
     pub own_counters: bool,
+    /// What the request costs against the rate limit and the quota.
+    pub cost: Cost,
 }
 
 impl Scripts {
@@ -46,12 +48,14 @@ impl Scripts {
     /// `verify.lua`.
     /// - KEYS: entry, used marker, rate counter, quota counter.
     /// - ARGV: 1 marker TTL ms, 2 now ms, 3 quota counter TTL ms, 4 `1` to set the marker,
-    ///   5 `1` to count a rotated key on its own counters, then the current period of each
-    ///   refill, in the order of `REFILLS` (the script reads refill code `c` at
-    ///   `ARGV[5 + c]`).
+    ///   5 `1` to count a rotated key on its own counters, 6 the request's cost (0..=1000),
+    ///   then the current period of each refill, in the order of `REFILLS` (the script
+    ///   reads refill code `c` at `ARGV[6 + c]`).
     /// - Reply: `{first_use, entry, rate count, rate TTL ms, quota left, quota flags,
-    ///   period}`, the tail only for a counted key; flags: 1 exhausted, 2 refilled; a quota
-    ///   left of -1 means the quota was not counted.
+    ///   period}`, the tail only for a counted key; the rate count includes the cost even
+    ///   when the script gave it back (`RateStatus::after` reads it); a count and TTL of 0
+    ///   mean the key has no rate limit; flags: 1 exhausted (less than the cost left),
+    ///   2 refilled; a quota left of -1 means the quota was not counted.
     pub(super) fn verify(&self, names: &Names, args: &VerifyArgs) -> ScriptInvocation<'_> {
         let mut call = self.verify.prepare_invoke();
         call.key(&names.entry)
@@ -62,7 +66,8 @@ impl Scripts {
             .arg(args.now.timestamp_millis())
             .arg(millis(args.quota_counter_ttl))
             .arg(if args.mark { "1" } else { "0" })
-            .arg(if args.own_counters { "1" } else { "0" });
+            .arg(if args.own_counters { "1" } else { "0" })
+            .arg(args.cost.get());
         for refill in REFILLS {
             call.arg(refill.period(args.now));
         }
@@ -114,7 +119,8 @@ pub(super) fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
         let int =
             |v: &redis::Value| i64::from_redis_value_ref(v).map_err(|_| corrupt("a bad counter"));
         let (count, ttl, left, flags) = (int(count)?, int(ttl)?, int(left)?, int(flags)?);
-        if count > 0 {
+        // A check of cost 0 on a window not yet open counts 0 but has a TTL.
+        if count > 0 || ttl > 0 {
             counted.rate = Some((count as u64, Duration::from_millis(ttl.max(0) as u64)));
         }
         if left >= 0 {

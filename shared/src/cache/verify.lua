@@ -27,17 +27,38 @@ if ARGV[5] ~= '1' and string.find(e, '"to":"', 1, true) then return {first, e} e
 if not string.find(e, '"st":"a"', 1, true) then return {first, e} end
 local exp = string.match(e, '"exp":(%-?%d+)')
 if exp and tonumber(exp) <= tonumber(ARGV[2]) then return {first, e} end
+-- The request's cost (1 unless the caller said otherwise): it is refused by a limit with
+-- less than that left, or with nothing left for a check of cost 0, and a refused request
+-- takes nothing from the limit that refused it. For cost 1 each step below is the one it
+-- was before costs existed (INCRBY 1 is INCR; `count - cost + need > limit` is
+-- `count > limit`; a give-back never happens).
+local cost = tonumber(ARGV[6])
+local need = cost
+if need < 1 then need = 1 end
 local count, ttl = 0, 0
 if limit then
+  limit = tonumber(limit)
   local window_ms = tonumber(window) * 1000
-  count = redis.call('INCR', KEYS[3])
+  if cost > 0 then
+    count = redis.call('INCRBY', KEYS[3], cost)
+  else
+    count = tonumber(redis.call('GET', KEYS[3]) or 0)
+  end
   ttl = redis.call('PTTL', KEYS[3])
-  -- A new window, or one opened under a longer window than the key has now.
+  -- A new window, or one opened under a longer window than the key has now. A check of
+  -- cost 0 opens none.
   if ttl < 0 or ttl > window_ms then
-    redis.call('SET', KEYS[3], count, 'PX', window_ms)
+    if count > 0 then redis.call('SET', KEYS[3], count, 'PX', window_ms) end
     ttl = window_ms
   end
-  if count > tonumber(limit) then return {first, e, count, ttl, -1, 0, ''} end
+  if count - cost + need > limit then
+    -- Something was left, but less than the cost: give the cost back, deleting a window
+    -- this request opened, so it leaves no trace. (Never for cost 0 or 1.)
+    if count - cost < limit then
+      if count == cost then redis.call('DEL', KEYS[3]) else redis.call('DECRBY', KEYS[3], cost) end
+    end
+    return {first, e, count, ttl, -1, 0, ''}
+  end
 end
 if not gen then return {first, e, count, ttl, -1, 0, ''} end
 local live = redis.call('HMGET', KEYS[4], 'r', 'p', 'g')
@@ -48,11 +69,21 @@ end
 local flags = 0
 -- The current period of this refill code (0: no refill) follows the fixed arguments.
 local now_period = nil
-if code ~= '0' then now_period = ARGV[5 + tonumber(code)] end
+if code ~= '0' then now_period = ARGV[6 + tonumber(code)] end
 if now_period and now_period > at then
   left, at, flags = tonumber(amount), now_period, 2
 end
-if left > 0 then left = left - 1 else flags = flags + 1 end
+if left >= need then
+  left = left - cost
+else
+  flags = flags + 1
+  -- Refused by the quota: a cost above 1 is given back to the rate window too. (A cost-1
+  -- request refused by its quota still counts once in the rate window, as every request
+  -- did before costs existed.)
+  if cost > 1 and limit then
+    if count == cost then redis.call('DEL', KEYS[3]) else redis.call('DECRBY', KEYS[3], cost) end
+  end
+end
 redis.call('HSET', KEYS[4], 'r', string.format('%d', left), 'p', at, 'g', gen)
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
 return {first, e, count, ttl, left, flags, at}

@@ -23,6 +23,39 @@ pub const MAX_RATE_LIMIT: u64 = 1_000_000;
 pub const MAX_WINDOW_SECONDS: u64 = 86_400;
 pub const MAX_QUOTA: u64 = 1_000_000_000_000;
 
+/// What one request costs against a key's rate limit and quota alike: 1 unless the caller
+/// says otherwise (the verify API's `cost`, test-protected's `?cost=`), at most
+/// [`Cost::MAX`]. A request is refused when a limit has less left than its cost, and a
+/// refused request takes nothing from that limit; cost 0 checks a key without using
+/// anything, and is refused only by a limit with nothing left at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cost(u16);
+
+impl Cost {
+    pub const ONE: Cost = Cost(1);
+    pub const MAX: u64 = 1_000;
+
+    /// A cost in `0..=Cost::MAX`.
+    pub fn new(n: u64) -> Option<Self> {
+        u16::try_from(n).ok().filter(|_| n <= Self::MAX).map(Cost)
+    }
+
+    pub fn get(self) -> u64 {
+        u64::from(self.0)
+    }
+
+    /// What a limit must have left for the request to pass: its cost, and at least 1.
+    pub fn needs(self) -> u64 {
+        self.get().max(1)
+    }
+}
+
+impl Default for Cost {
+    fn default() -> Self {
+        Cost::ONE
+    }
+}
+
 /// At most `limit` requests per `window_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RateLimit {
@@ -165,6 +198,17 @@ impl RateStatus {
             reset: ttl_ms.div_ceil(1000).max(1),
         }
     }
+
+    /// From the window's count including a request of `cost` (as the script returns it,
+    /// given back or not): whether the request is refused, and where the window stands
+    /// after it. A refused request took nothing, so what is left is what was left before.
+    /// For cost 1 this is [`RateStatus::from_counter`] and `count > limit`, as before costs.
+    pub fn after(limit: u64, count: u64, cost: Cost, ttl_ms: u64) -> (bool, Self) {
+        let before = count.saturating_sub(cost.get());
+        let refused = before + cost.needs() > limit;
+        let counted = if refused { before } else { count };
+        (refused, Self::from_counter(limit, counted, ttl_ms))
+    }
 }
 
 /// What the limits say about one request made with a valid key.
@@ -216,16 +260,18 @@ pub struct QuotaCount {
 /// without limits, and for a request not counted (the key is not active).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Counted {
-    /// The rate window's count including this request, and the window's time left.
+    /// The rate window's count including this request's cost (also when the request was
+    /// refused and its cost given back: see [`RateStatus::after`]), and the window's time
+    /// left.
     pub rate: Option<(u64, Duration)>,
     pub quota: Option<QuotaCounted>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct QuotaCounted {
-    /// Calls left after this one.
+    /// Calls left after this one (as many as before it, when it was refused).
     pub remaining: u64,
-    /// True when nothing was left, so this request was refused.
+    /// True when less than the request's cost was left, so it was refused.
     pub exhausted: bool,
     /// True when this request began a new refill period.
     pub refilled: bool,
@@ -233,17 +279,18 @@ pub struct QuotaCounted {
     pub period: String,
 }
 
-/// The usage a key's limits and counters add up to.
+/// The usage a key's limits and counters add up to, for a request of `cost`.
 pub fn usage(
     rate_limit: Option<RateLimit>,
     quota: Option<&Quota>,
     counted: &Counted,
+    cost: Cost,
     now: DateTime<Utc>,
 ) -> Usage {
     let mut usage = Usage::default();
     if let (Some(rl), Some((count, ttl))) = (rate_limit, counted.rate) {
-        let status = RateStatus::from_counter(rl.limit, count, ttl.as_millis() as u64);
-        if count > rl.limit {
+        let (refused, status) = RateStatus::after(rl.limit, count, cost, ttl.as_millis() as u64);
+        if refused {
             usage.refusal = Some(Refusal::RateLimited {
                 retry_after: status.reset,
             });
@@ -361,10 +408,10 @@ mod tests {
 
     #[test]
     fn the_last_request_within_the_limit_passes_and_the_next_is_refused() {
-        let at_limit = usage(rate(3), None, &counted_rate(3, 30_000), noon());
+        let at_limit = usage(rate(3), None, &counted_rate(3, 30_000), Cost::ONE, noon());
         assert_eq!(at_limit.refusal, None);
         assert_eq!(at_limit.rate.unwrap().remaining, 0);
-        let over = usage(rate(3), None, &counted_rate(4, 29_100), noon());
+        let over = usage(rate(3), None, &counted_rate(4, 29_100), Cost::ONE, noon());
         assert_eq!(over.refusal, Some(Refusal::RateLimited { retry_after: 30 }));
     }
 
@@ -388,7 +435,7 @@ mod tests {
                 period: "2026-11-30".into(),
             }),
         };
-        let u = usage(None, Some(&quota), &counted, noon());
+        let u = usage(None, Some(&quota), &counted, Cost::ONE, noon());
         assert_eq!(
             u.refusal,
             Some(Refusal::QuotaExhausted {
@@ -396,7 +443,7 @@ mod tests {
             })
         );
         let no_refill = Quota::set(0, None, 1, noon());
-        let u = usage(None, Some(&no_refill), &counted, noon());
+        let u = usage(None, Some(&no_refill), &counted, Cost::ONE, noon());
         assert_eq!(
             u.refusal,
             Some(Refusal::QuotaExhausted { retry_after: None })
@@ -404,9 +451,40 @@ mod tests {
     }
 
     #[test]
+    fn a_cost_over_what_is_left_is_refused_and_leaves_what_was_left() {
+        let cost = Cost::new(5).unwrap();
+        // 7 used before, 5 more asked of a limit of 10: refused, 3 still left.
+        let u = usage(rate(10), None, &counted_rate(12, 30_000), cost, noon());
+        assert_eq!(u.refusal, Some(Refusal::RateLimited { retry_after: 30 }));
+        assert_eq!(u.rate.unwrap().remaining, 3);
+        // 5 used before, 5 more: exactly the limit, passes with nothing left.
+        let u = usage(rate(10), None, &counted_rate(10, 30_000), cost, noon());
+        assert_eq!((u.refusal, u.rate.unwrap().remaining), (None, 0));
+    }
+
+    #[test]
+    fn cost_zero_passes_while_anything_is_left_and_uses_nothing() {
+        let zero = Cost::new(0).unwrap();
+        let u = usage(rate(3), None, &counted_rate(2, 30_000), zero, noon());
+        assert_eq!((u.refusal, u.rate.unwrap().remaining), (None, 1));
+        let u = usage(rate(3), None, &counted_rate(3, 30_000), zero, noon());
+        assert!(u.refusal.is_some());
+        assert_eq!(u.rate.unwrap().remaining, 0);
+    }
+
+    #[test]
+    fn costs_run_from_zero_to_a_thousand() {
+        assert_eq!(Cost::new(0).map(Cost::get), Some(0));
+        assert_eq!(Cost::new(1000).map(Cost::get), Some(1000));
+        assert_eq!(Cost::new(1001), None);
+        assert_eq!(Cost::default(), Cost::ONE);
+        assert_eq!((Cost::new(0).unwrap().needs(), Cost::ONE.needs()), (1, 1));
+    }
+
+    #[test]
     fn a_key_without_limits_has_no_usage() {
         assert_eq!(
-            usage(None, None, &Counted::default(), noon()),
+            usage(None, None, &Counted::default(), Cost::ONE, noon()),
             Usage::default()
         );
     }

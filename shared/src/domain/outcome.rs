@@ -2,8 +2,10 @@
 //! later caller match on [`Outcome`]; the HTTP edge maps each to its answer in one place
 //! (`edge/error.rs`), so a new outcome cannot be forgotten by one of them.
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::key::KeyId;
-use crate::domain::limit::{RateStatus, Refusal, Usage};
+use crate::domain::limit::{RateLimit, RateStatus, Refusal, Usage};
 use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
 
@@ -132,13 +134,38 @@ impl Source {
     }
 }
 
-/// A verification: its outcome, the key's public id whenever the key exists (also when it
-/// is refused), and where the answer came from.
+/// A verification: its outcome, the key's public id and details whenever the key exists
+/// (also when it is refused), and where the answer came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verification {
     pub outcome: Outcome,
     pub key_id: Option<KeyId>,
     pub source: Source,
+    /// What the verify API shows about the key, whatever the outcome: the guard and the
+    /// authorizer use the outcome alone. Boxed, as the outcome's `KeyInfo` is.
+    pub details: Option<Box<KeyDetails>>,
+}
+
+/// A key's public fields, as the cache entry or the record holds them, and where its limits
+/// stood after this request. Everything here comes with the read verification makes anyway:
+/// reporting it costs no I/O.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDetails {
+    pub name: String,
+    pub owner: Option<String>,
+    pub scopes: Scopes,
+    /// The key's `meta` as JSON text (an object): parsed only by the verify API, not on
+    /// every guarded request.
+    pub meta: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The rate limit that counted the request (a rotated key's replacement's, in its grace
+    /// period), and whether a quota did.
+    pub rate_limit: Option<RateLimit>,
+    pub has_quota: bool,
+    /// The rate window after this request, when Redis counted it.
+    pub rate: Option<RateStatus>,
+    /// Calls left on the quota after this request, when Redis counted it.
+    pub quota_remaining: Option<u64>,
 }
 
 #[cfg(test)]

@@ -31,9 +31,17 @@ pub const INVALID_CREDENTIAL: &str = "Invalid admin credential.";
 /// credential, 403 naming the role with one whose role is too low. Verifying a credential
 /// costs what verifying a client key costs: one cache round trip on a hit.
 pub async fn require_role(app: &App, req: &Request, needed: Role) -> Result<Principal, ApiError> {
-    let Some(token) = bearer_token(req)? else {
-        return Err(ApiError::Unauthorized(NO_CREDENTIAL));
-    };
+    check_credential(app, presented_credential(req)?, needed).await
+}
+
+/// The bearer credential of a request: 401 when there is none (nothing is verified).
+pub fn presented_credential(req: &Request) -> Result<&str, ApiError> {
+    bearer_token(req)?.ok_or(ApiError::Unauthorized(NO_CREDENTIAL))
+}
+
+/// [`require_role`] for a credential already read from the request: for a caller that runs
+/// this check alongside other work (the verify API checks the key at the same time).
+pub async fn check_credential(app: &App, token: &str, needed: Role) -> Result<Principal, ApiError> {
     if let Some(bootstrap) = &app.config.admin_token {
         if bootstrap.matches(token) {
             return allowed(

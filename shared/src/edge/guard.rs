@@ -22,8 +22,9 @@ use lambda_http::Request;
 use super::error::ApiError;
 use super::request::single_header;
 use crate::app::App;
+use crate::domain::limit::Cost;
 use crate::domain::outcome::{KeyInfo, Outcome};
-use crate::ops::verify::verify;
+use crate::ops::verify::verify_with_cost;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
 
@@ -39,12 +40,27 @@ pub fn require_api_key<'a>(
 /// The guard for a handler that needs rights: the key must carry every scope in
 /// `required`, or the answer is 403 naming the first one it lacks. The scopes come with the
 /// cache entry, so this costs no I/O beyond verification itself.
-pub async fn require_api_key_with_scopes(
+pub fn require_api_key_with_scopes<'a>(
+    app: &'a App,
+    req: &'a Request,
+    required: &'a [&'a str],
+) -> impl Future<Output = Result<KeyInfo, ApiError>> + 'a {
+    require_api_key_with_cost(app, req, required, Cost::ONE)
+}
+
+/// The guard for a request that costs `cost` against the key's rate limit and quota (1 for
+/// the other guards): a request is refused when a limit has less than that left, and then
+/// takes nothing from it; cost 0 checks the key without using anything.
+pub async fn require_api_key_with_cost(
     app: &App,
     req: &Request,
     required: &[&str],
+    cost: Cost,
 ) -> Result<KeyInfo, ApiError> {
-    check_api_key_with_scopes(app, presented_api_key(req)?, required).await
+    match judge_with_cost(app, presented_api_key(req)?, required, cost).await {
+        Outcome::Valid(key) => Ok(*key),
+        refused => Err(ApiError::Key(refused)),
+    }
 }
 
 /// The `X-API-KEY` header's value of a request. Sent twice, it is a 400 that says so: a
@@ -90,12 +106,26 @@ pub async fn check_api_key_with_scopes(
 
 /// The outcome for a presented key that must carry `required`, with the key's id and the
 /// answer's source recorded on the request's span.
-pub async fn judge(app: &App, presented: Option<&str>, required: &[&str]) -> Outcome {
+pub fn judge<'a>(
+    app: &'a App,
+    presented: Option<&'a str>,
+    required: &'a [&'a str],
+) -> impl Future<Output = Outcome> + 'a {
+    judge_with_cost(app, presented, required, Cost::ONE)
+}
+
+/// [`judge`] for a request of `cost`.
+pub async fn judge_with_cost(
+    app: &App,
+    presented: Option<&str>,
+    required: &[&str],
+    cost: Cost,
+) -> Outcome {
     let raw = presented.map(str::trim).unwrap_or_default();
     if raw.is_empty() {
         return Outcome::Missing;
     }
-    let verification = verify(&app.store, &app.cache, raw, Utc::now()).await;
+    let verification = verify_with_cost(&app.store, &app.cache, raw, cost, Utc::now()).await;
     let span = tracing::Span::current();
     if let Some(id) = &verification.key_id {
         span.record("key_id", id.as_str());

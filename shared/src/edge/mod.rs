@@ -9,6 +9,7 @@
 //! | `query.rs`     | query strings of the admin list and the audit log         |
 //! | `guard.rs`     | `X-API-KEY`: verify, count, require scopes                |
 //! | `auth.rs`      | the administrator's bearer token                          |
+//! | `verify_api.rs`| the verify API: a key checked for a backend, with its caller |
 //! | `origin.rs`    | who and where, for the audit log                          |
 //! | `response.rs`  | JSON bodies and `RateLimit-*` headers                     |
 //! | `error.rs`     | [`ApiError`](error::ApiError): every error's status, message and headers |
@@ -28,3 +29,4 @@ pub mod query;
 pub mod request;
 pub mod response;
 pub mod telemetry;
+pub mod verify_api;

@@ -10,21 +10,33 @@ use chrono::{DateTime, Utc};
 use crate::cache::{Cache, CacheError, Entry, Lookup, Read};
 use crate::domain::key::{ApiKey, KeyHash};
 use crate::domain::legacy::Presented;
-use crate::domain::limit::{count_to_store, usage, Counted, QuotaCount, WhenCacheDown};
-use crate::domain::outcome::{KeyInfo, Outcome, Source, Unavailable, Verification};
-use crate::domain::record::Status;
+use crate::domain::limit::{count_to_store, usage, Cost, Counted, QuotaCount, WhenCacheDown};
+use crate::domain::outcome::{KeyDetails, KeyInfo, Outcome, Source, Unavailable, Verification};
+use crate::domain::record::{KeyRecord, Status};
 use crate::store::Store;
 
 /// Verifies a client key: Keygate's own, or one imported from the old system while the
 /// deployment accepts those (`domain/legacy.rs`). An admin credential is not one:
 /// `Invalid`, with no I/O.
 pub async fn verify(store: &Store, cache: &Cache, raw: &str, now: DateTime<Utc>) -> Verification {
+    verify_with_cost(store, cache, raw, Cost::ONE, now).await
+}
+
+/// [`verify`] for a request that costs `cost` against the key's rate limit and quota (the
+/// verify API's `cost`, test-protected's `?cost=`).
+pub async fn verify_with_cost(
+    store: &Store,
+    cache: &Cache,
+    raw: &str,
+    cost: Cost,
+    now: DateTime<Utc>,
+) -> Verification {
     let hash = match Presented::parse(raw) {
         Ok(Presented::Key(key)) => Some(key.hash()),
         Ok(Presented::Legacy(key)) if store.legacy_keys_accepted().await => Some(key.hash()),
         _ => None,
     };
-    verify_parsed(store, cache, hash, false, now).await
+    verify_parsed(store, cache, hash, false, cost, now).await
 }
 
 /// Verifies an admin credential (`kga_…`) by the same path as a client key: one cache round
@@ -36,7 +48,7 @@ pub async fn verify_admin(
     now: DateTime<Utc>,
 ) -> Verification {
     let hash = ApiKey::parse_admin(raw).ok().map(|key| key.hash());
-    verify_parsed(store, cache, hash, true, now).await
+    verify_parsed(store, cache, hash, true, Cost::ONE, now).await
 }
 
 async fn verify_parsed(
@@ -44,6 +56,7 @@ async fn verify_parsed(
     cache: &Cache,
     hash: Option<KeyHash>,
     admin: bool,
+    cost: Cost,
     now: DateTime<Utc>,
 ) -> Verification {
     let Some(hash) = hash else {
@@ -51,13 +64,15 @@ async fn verify_parsed(
             outcome: Outcome::Invalid,
             key_id: None,
             source: Source::Format,
+            details: None,
         };
     };
-    let mut verification = verify_key(store, cache, hash, now).await;
+    let mut verification = verify_key(store, cache, hash, cost, now).await;
     // The prefixes already keep the kinds apart; the record's role says it again.
     if let Outcome::Valid(info) = &verification.outcome {
         if info.role.is_some() != admin {
             verification.outcome = Outcome::Invalid;
+            verification.details = None;
         }
     }
     verification
@@ -67,9 +82,10 @@ async fn verify_key(
     store: &Store,
     cache: &Cache,
     hash: KeyHash,
+    cost: Cost,
     now: DateTime<Utc>,
 ) -> Verification {
-    let found = lookup(store, cache, &hash, now).await;
+    let found = lookup(store, cache, &hash, cost, now).await;
     if found.active {
         // Once per key per minute at most (the cache's marker says when), and on a quota's
         // refill: never a write per request, and none at all while Redis is down. A quota
@@ -110,6 +126,7 @@ impl Found {
                 outcome,
                 key_id: None,
                 source,
+                details: None,
             },
             active: false,
             first_use: false,
@@ -119,17 +136,23 @@ impl Found {
 }
 
 /// The outcome, from the cache or else from DynamoDB.
-async fn lookup(store: &Store, cache: &Cache, hash: &KeyHash, now: DateTime<Utc>) -> Found {
-    let (cache_works, first_use) = match cache.get(hash, now).await {
+async fn lookup(
+    store: &Store,
+    cache: &Cache,
+    hash: &KeyHash,
+    cost: Cost,
+    now: DateTime<Utc>,
+) -> Found {
+    let (cache_works, first_use) = match cache.get_with_cost(hash, now, cost).await {
         Ok(Read {
             lookup: Lookup::Known(entry),
             first_use,
             counted,
-        }) => match entry.judge(now) {
-            Ok((status, info)) => {
+        }) => match entry.judge(now).and_then(|j| Ok((j, entry.details()?))) {
+            Ok(((status, info), details)) => {
                 let shared = match entry.successor() {
                     Some(next) if status == Status::Active && entry.has_limits() => {
-                        Some(shared_counters(store, cache, hash, &next, now).await)
+                        Some(shared_counters(store, cache, hash, &next, cost, now).await)
                     }
                     _ => None,
                 };
@@ -138,7 +161,8 @@ async fn lookup(store: &Store, cache: &Cache, hash: &KeyHash, now: DateTime<Utc>
                     Some(None) => None,
                     None => Some((hash, &*entry, &counted)),
                 };
-                let mut found = judged(status, info, Source::Cache, first_use, limits, now);
+                let key = (info, details);
+                let mut found = judged(status, key, Source::Cache, first_use, limits, cost, now);
                 if matches!(shared, Some(None)) {
                     uncounted(&mut found, cache);
                 }
@@ -188,14 +212,14 @@ async fn lookup(store: &Store, cache: &Cache, hash: &KeyHash, now: DateTime<Utc>
     let status = record.status_at(now);
     let limited = record.rate_limit.is_some() || record.quota.is_some();
     if status != Status::Active || !limited {
-        return judged(status, record.key_info(), source, first_use, None, now);
+        return judged(status, key_of(&record), source, first_use, None, cost, now);
     }
     // The entry is there now (ours or a newer one): count against it, as a hit would, or
     // against the replacement's in a grace period.
     let counted = match (cache_works, record.rotated_to_hash) {
         (false, _) => None,
-        (true, Some(next)) => shared_counters(store, cache, hash, &next, now).await,
-        (true, None) => match cache.count(hash, now).await {
+        (true, Some(next)) => shared_counters(store, cache, hash, &next, cost, now).await,
+        (true, None) => match cache.count(hash, now, cost).await {
             Ok(Read {
                 lookup: Lookup::Known(entry),
                 counted,
@@ -211,18 +235,38 @@ async fn lookup(store: &Store, cache: &Cache, hash: &KeyHash, now: DateTime<Utc>
     match counted {
         Some((owner, entry, counted)) => judged(
             status,
-            record.key_info(),
+            key_of(&record),
             source,
             first_use,
             Some((&owner, &entry, &counted)),
+            cost,
             now,
         ),
         None => {
-            let mut found = judged(status, record.key_info(), source, first_use, None, now);
+            let mut found = judged(status, key_of(&record), source, first_use, None, cost, now);
             uncounted(&mut found, cache);
             found
         }
     }
+}
+
+/// What a handler learns about the key, and what the verify API shows, from its record.
+fn key_of(record: &KeyRecord) -> (KeyInfo, KeyDetails) {
+    let details = KeyDetails {
+        name: record.name.clone(),
+        owner: record.owner.clone(),
+        scopes: record.scopes.clone(),
+        meta: record
+            .meta
+            .as_ref()
+            .map(|m| serde_json::to_string(m).expect("a JSON object always serializes")),
+        expires_at: record.expires_at,
+        rate_limit: record.rate_limit,
+        has_quota: record.quota.is_some(),
+        rate: None,
+        quota_remaining: None,
+    };
+    (record.key_info(), details)
 }
 
 /// A key with limits that Redis could not count: let it through or refuse it, as the
@@ -245,6 +289,7 @@ async fn shared_counters(
     cache: &Cache,
     hash: &KeyHash,
     next: &KeyHash,
+    cost: Cost,
     now: DateTime<Utc>,
 ) -> Option<(KeyHash, Box<Entry>, Counted)> {
     let counted = |read: Read| match read.lookup {
@@ -252,7 +297,7 @@ async fn shared_counters(
         _ => None,
     };
     for _ in 0..2 {
-        match cache.count(next, now).await {
+        match cache.count(next, now, cost).await {
             Ok(read) if matches!(read.lookup, Lookup::Miss) => {
                 let record = store.get_local(next).await.ok()??;
                 cache.fill(next, Some(&record), now).await.ok()?;
@@ -267,18 +312,19 @@ async fn shared_counters(
             }
         }
     }
-    let own = cache.count_own(hash, now).await.ok()?;
+    let own = cache.count_own(hash, now, cost).await.ok()?;
     counted(own).map(|(entry, c)| (*hash, entry, c))
 }
 
 /// The outcome for a key in `status`, with what its limit counters said when they counted
-/// this request.
+/// this request of `cost`.
 fn judged(
     status: Status,
-    info: KeyInfo,
+    (info, mut details): (KeyInfo, KeyDetails),
     source: Source,
     first_use: bool,
     limits: Option<(&KeyHash, &Entry, &Counted)>,
+    cost: Cost,
     now: DateTime<Utc>,
 ) -> Found {
     let key_id = Some(info.id.clone());
@@ -288,7 +334,11 @@ fn judged(
         (Status::Active, None) => (Outcome::Valid(Box::new(info)), None),
         (Status::Active, Some((owner, entry, counted))) => {
             let quota = entry.quota();
-            let usage = usage(entry.rate_limit(), quota.as_ref(), counted, now);
+            let usage = usage(entry.rate_limit(), quota.as_ref(), counted, cost, now);
+            details.rate_limit = entry.rate_limit();
+            details.has_quota = quota.is_some();
+            details.rate = usage.rate;
+            details.quota_remaining = usage.quota_remaining;
             (
                 Outcome::limited(info, usage),
                 count_to_store(quota.as_ref(), counted, first_use).map(|q| (*owner, q)),
@@ -300,6 +350,7 @@ fn judged(
             outcome,
             key_id,
             source,
+            details: Some(Box::new(details)),
         },
         active: status == Status::Active,
         first_use,

@@ -28,3 +28,4 @@ mod secrets;
 mod test_protected;
 mod trust;
 mod update;
+mod verify;
