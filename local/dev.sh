@@ -40,6 +40,7 @@ cat >&2 <<BANNER
     revoke          POST $base/revoke/
     rotate          POST $base/rotate/
     test-protected  GET  $base/test-protected/
+    verify          POST $base/verify/          (Authorization: Bearer <admin credential>)
     admin           GET  $base/admin/   (the admin page; sign in with the token below)
 
   DynamoDB  $AWS_ENDPOINT_URL_DYNAMODB  table $TABLE_NAME

@@ -356,3 +356,28 @@ async fn a_thousand_keys_import_in_one_call_past_the_usual_body_limit() {
         assert_eq!(app.protected(key).await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn an_imported_key_answers_the_verify_api_like_any_key() {
+    let app = spawn_app().await;
+    let (active, revoked) = (legacy_key(), legacy_key());
+    import(
+        &app,
+        json!([{"key": active, "name": "billing", "scopes": ["orders:read"]},
+               {"key": revoked, "name": "old", "status": "revoked"}]),
+    )
+    .await;
+    let reply = app
+        .verify_api(json!({"key": active, "scopes": ["orders:read"]}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        (reply.body["valid"].as_bool(), reply.body["code"].as_str()),
+        (Some(true), Some("VALID"))
+    );
+    assert_eq!(reply.body["name"], "billing");
+    let reply = app.verify_api(json!({ "key": revoked })).await;
+    assert_eq!(reply.body["code"], "REVOKED");
+    let reply = app.verify_api(json!({ "key": legacy_key() })).await;
+    assert_eq!(reply.body["code"], "NOT_FOUND");
+}
