@@ -82,14 +82,25 @@ where
         }
         event.record(&mut Fields(&mut line));
         line.insert("deployment".into(), json!(self.deployment));
-        let text = serde_json::to_string(&emf(line, chrono::Utc::now().timestamp_millis()))
-            .map_err(|_| fmt::Error)?;
-        writeln!(writer, "{text}")
+        writeln!(
+            writer,
+            "{}",
+            emf(line, chrono::Utc::now().timestamp_millis())
+        )
     }
 }
 
-/// A request line's fields, with the members and `_aws` declaration that make it EMF.
-pub fn emf(mut line: Map<String, Value>, timestamp_ms: i64) -> Value {
+/// The metrics every request line declares, the same for every line: written once.
+const DECLARATION: &str = concat!(
+    r#""CloudWatchMetrics":[{"Namespace":"Keygate","#,
+    r#""Dimensions":[["deployment"],["deployment","function"],["deployment","function","outcome"]],"#,
+    r#""Metrics":[{"Name":"requests","Unit":"Count"},{"Name":"latency_us","Unit":"Microseconds"},"#,
+    r#"{"Name":"server_errors","Unit":"Count"},{"Name":"cache_fallbacks","Unit":"Count"}]}]"#,
+);
+
+/// A request line's fields as EMF: the metrics' members added to them, and the `_aws`
+/// member (its time, and [`DECLARATION`]) closing the object.
+pub fn emf(mut line: Map<String, Value>, timestamp_ms: i64) -> String {
     let status = line.get("status").and_then(Value::as_u64).unwrap_or(0);
     let fallback = line.get("source").and_then(Value::as_str) == Some("dynamodb_cache_down");
     line.entry("outcome").or_insert_with(|| json!("none"));
@@ -98,27 +109,14 @@ pub fn emf(mut line: Map<String, Value>, timestamp_ms: i64) -> Value {
     line.insert("server_errors".into(), json!(u8::from(status >= 500)));
     line.insert("cache_fallbacks".into(), json!(u8::from(fallback)));
     line.entry("latency_us").or_insert_with(|| json!(0));
-    line.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [
-                    ["deployment"],
-                    ["deployment", "function"],
-                    ["deployment", "function", "outcome"],
-                ],
-                "Metrics": [
-                    {"Name": "requests", "Unit": "Count"},
-                    {"Name": "latency_us", "Unit": "Microseconds"},
-                    {"Name": "server_errors", "Unit": "Count"},
-                    {"Name": "cache_fallbacks", "Unit": "Count"},
-                ],
-            }],
-        }),
-    );
-    Value::Object(line)
+    let mut text = Value::Object(line).to_string();
+    // The object's closing brace makes way for `_aws`; `line` is never empty, so a member
+    // precedes it.
+    text.pop();
+    text.push_str(&format!(
+        r#","_aws":{{"Timestamp":{timestamp_ms},{DECLARATION}}}}}"#
+    ));
+    text
 }
 
 /// The event's own fields, as JSON values.
@@ -144,5 +142,24 @@ impl Visit for Fields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.0
             .insert(field.name().into(), json!(format!("{value:?}")));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_one_json_object_with_its_declaration() {
+        let mut line = Map::new();
+        line.insert("function".into(), json!("issue"));
+        line.insert("status".into(), json!(201));
+        let parsed: Value = serde_json::from_str(&emf(line, 1_767_000_000_000)).unwrap();
+        assert_eq!(parsed["_aws"]["Timestamp"], 1_767_000_000_000_i64);
+        let declared = &parsed["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], NAMESPACE);
+        assert_eq!(declared["Metrics"].as_array().unwrap().len(), 4);
+        assert_eq!(parsed["outcome"], "none");
+        assert_eq!(parsed["requests"], 1);
     }
 }
