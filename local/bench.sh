@@ -9,6 +9,7 @@
 #
 # Settings: BENCH_RUNS (default 5), BENCH_HTTP_SECONDS (per wrk run, default 4), BENCH_QUICK=1 (a fast smoke run of the harness; its
 # figures are not worth keeping), KEYGATE_BENCH_PORT (emulator, default 9100),
+# KEYGATE_BENCH_CPU_PORT (the "CPU per request" step's emulator, default 9101),
 # BENCH_OUTPUT (default bench/RESULTS.md).
 set -euo pipefail
 
@@ -25,6 +26,7 @@ export KEYGATE_BENCH_TABLE="$TABLE_NAME"
 export KEYGATE_BENCH_NAMESPACE="kgbench-$$"
 export CACHE_KEY_PREFIX="$KEYGATE_BENCH_NAMESPACE" # what the functions under the emulator read
 port="${KEYGATE_BENCH_PORT:-9100}"
+cpu_port="${KEYGATE_BENCH_CPU_PORT:-$((port + 1))}"
 output="${BENCH_OUTPUT:-$root/bench/RESULTS.md}"
 
 work="$(mktemp -d)"
@@ -94,33 +96,53 @@ step "in process: verify (hit, miss, malformed), issue, revoke"
 step "cold start"
 "$bench" cold-start "$protected" "$empty" >"$work/cold.md"
 
+# start_watch PORT CONCURRENCY LOG: `cargo lambda watch --release` in its own process group
+# (watch_pid), once both functions answer 200. stop_watch ends it and its instances.
+start_watch() {
+  # --ignore-changes: edits elsewhere in the tree must not rebuild a function mid-run.
+  setsid cargo lambda watch --release --ignore-changes --quiet \
+    --invoke-address 127.0.0.1 --invoke-port "$1" --concurrency "$2" >"$3" 2>&1 &
+  watch_pid=$!
+  local url="http://127.0.0.1:$1/lambda-url" ready=0
+  for _ in $(seq 1 120); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-KEY: $KEYGATE_BENCH_KEY" "$url/test-protected/")" = 200 ] \
+      && [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/empty/")" = 200 ]; then
+      ready=1
+      break
+    fi
+    sleep 1
+  done
+  [ "$ready" = 1 ] || { tail -n 30 "$3" >&2; die "the emulator did not answer 200 on both functions"; }
+}
+stop_watch() {
+  kill -- "-$watch_pid" 2>/dev/null || true
+  wait "$watch_pid" 2>/dev/null || true
+  watch_pid=""
+}
+
 step "end to end through cargo lambda watch --release (port $port)"
-watch_log="$KEYGATE_RUN_DIR/watch.log"
 mkdir -p "$KEYGATE_RUN_DIR"
-# --ignore-changes: edits elsewhere in the tree must not rebuild a function mid-run.
-setsid cargo lambda watch --release --ignore-changes --quiet \
-  --invoke-address 127.0.0.1 --invoke-port "$port" --concurrency 16 >"$watch_log" 2>&1 &
-watch_pid=$!
+start_watch "$port" 16 "$KEYGATE_RUN_DIR/watch.log"
 base="http://127.0.0.1:$port/lambda-url"
-ready=0
-for _ in $(seq 1 120); do
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' -H "X-API-KEY: $KEYGATE_BENCH_KEY" "$base/test-protected/")" = 200 ] \
-    && [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/empty/")" = 200 ]; then
-    ready=1
-    break
-  fi
-  sleep 1
-done
-[ "$ready" = 1 ] || { tail -n 30 "$watch_log" >&2; die "the emulator did not answer 200 on both functions"; }
 {
   "$bench" http-header
   "$bench" http "$base" 1
   "$bench" http "$base" 16
 } >"$work/http.md"
 read -r instances rss_mb rss_unit rss_verdict <<<"$("$bench" rss test-protected "$watch_pid")"
-kill -- "-$watch_pid" 2>/dev/null || true
-wait "$watch_pid" 2>/dev/null || true
-watch_pid=""
+stop_watch
+
+step "CPU per request through cargo lambda watch --release --concurrency 1 (port $cpu_port)"
+KEYGATE_BENCH_LIMITED_KEY="$("$bench" key-limited)"
+export KEYGATE_BENCH_LIMITED_KEY
+start_watch "$cpu_port" 1 "$KEYGATE_RUN_DIR/watch-cpu.log"
+# The function processes are told apart from the emulator by their executables, the
+# release binaries built above; a failure here is reported in the table, not fatal.
+if ! "$bench" cpu "http://127.0.0.1:$cpu_port/lambda-url" "$watch_pid" "$protected" "$empty" >"$work/cpu.md"; then
+  log "warning: the CPU per request step failed (see above)"
+  echo "**The CPU per request step failed in this run** (see the log of \`make bench\`)." >"$work/cpu.md"
+fi
+stop_watch
 
 step "sizes"
 {
@@ -174,6 +196,12 @@ commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null ||
   echo "\`wrk --latency\` for ${BENCH_HTTP_SECONDS:-4} s per run against \`test-protected\` with a valid key and against \`empty\` (a \`lambda_http\` function that only answers 200), in alternating runs, after a warm-up."
   echo
   cat "$work/http.md"
+  echo
+  echo "## CPU per request"
+  echo
+  echo "CPU time spent inside the function's own process per request, the figure that sets the Lambda bill: on Lambda at 128 MB a function gets about 1/14 of a vCPU, so each µs of CPU is about 14 µs of billed time (issue 16). Measured through a separate \`cargo lambda watch --release --concurrency 1\` with \`wrk\` at c = 1 for ${BENCH_HTTP_SECONDS:-4} s per run, one function at a time, after a warm-up that leaves exactly one instance per function: utime + stime of that instance (the release binary the emulator starts, found by its executable; not the emulator) from \`/proc/<pid>/stat\` before and after the run, divided by the requests wrk completed. The three subjects take turns in a rotating order, one run each; Keygate's share is test-protected's figure minus the empty function's in the same run. utime + stime count in clock ticks (10 ms at 100 per second), so a 4 s run of ~0.5 s of CPU is exact to ~2 %. Figures are noisy on this machine: it has 2 cores shared with other work (the load average over this step is below the table), and a busy machine adds cache misses and wake-ups to each request's CPU."
+  echo
+  cat "$work/cpu.md"
   echo
   echo "## Size and memory (row 6)"
   echo

@@ -14,6 +14,8 @@ pub struct Wrk {
     pub p50_us: f64,
     pub p99_us: f64,
     pub rps: f64,
+    /// Requests completed (`N requests in …`).
+    pub requests: u64,
     /// Responses that were not 2xx/3xx, plus socket errors.
     pub failures: u64,
 }
@@ -46,6 +48,8 @@ pub fn parse(text: &str) -> Option<Wrk> {
             p99 = duration_us(v);
         } else if let Some(v) = line.strip_prefix("Requests/sec:") {
             rps = v.trim().parse().ok();
+        } else if let Some((n, _)) = line.split_once(" requests in ") {
+            w.requests = n.trim().parse().unwrap_or(0);
         } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
             w.failures += v.trim().parse::<u64>().unwrap_or(1);
         } else if let Some(v) = line.strip_prefix("Socket errors:") {
@@ -61,7 +65,7 @@ pub fn parse(text: &str) -> Option<Wrk> {
     Some(w)
 }
 
-fn wrk(url: &str, key: &str, connections: u32, seconds: u32) -> Result<Wrk, BenchError> {
+pub fn wrk(url: &str, key: &str, connections: u32, seconds: u32) -> Result<Wrk, BenchError> {
     let output = Command::new("wrk")
         .arg(format!("-t{}", connections.min(2)))
         .arg(format!("-c{connections}"))
@@ -78,18 +82,33 @@ fn wrk(url: &str, key: &str, connections: u32, seconds: u32) -> Result<Wrk, Benc
     parse(&text).ok_or_else(|| BenchError(format!("could not read wrk's output:\n{text}")))
 }
 
-/// Processes named `name` below `ancestor`, with their peak resident set (VmHWM) in KiB.
-pub fn peak_rss(name: &str, ancestor: u32) -> Vec<(u32, u64)> {
-    let parent = |pid: u32| -> Option<u32> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name may hold spaces or parentheses: fields resume after the last ')'.
-        stat.rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()
-    };
+/// The parent of `pid`, from `/proc/<pid>/stat`.
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces or parentheses: fields resume after the last ')'.
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Whether `pid` runs below `ancestor` (at most 16 generations down).
+fn is_below(pid: u32, ancestor: u32) -> bool {
+    let mut p = pid;
+    for _ in 0..16 {
+        match parent(p) {
+            Some(pp) if pp == ancestor => return true,
+            Some(pp) if pp > 1 => p = pp,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The processes below `ancestor` for which `select(pid)` holds.
+pub fn processes_below(ancestor: u32, select: impl Fn(u32) -> bool) -> Vec<u32> {
     let mut found = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return found;
@@ -102,35 +121,30 @@ pub fn peak_rss(name: &str, ancestor: u32) -> Vec<(u32, u64)> {
         else {
             continue;
         };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() != name {
-            continue;
-        }
-        let mut p = pid;
-        let mut below = false;
-        for _ in 0..16 {
-            match parent(p) {
-                Some(pp) if pp == ancestor => {
-                    below = true;
-                    break;
-                }
-                Some(pp) if pp > 1 => p = pp,
-                _ => break,
-            }
-        }
-        if !below {
-            continue;
-        }
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        if let Some(kib) = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        {
-            found.push((pid, kib));
+        if select(pid) && is_below(pid, ancestor) {
+            found.push(pid);
         }
     }
+    found.sort_unstable();
     found
+}
+
+/// Processes named `name` below `ancestor`, with their peak resident set (VmHWM) in KiB.
+pub fn peak_rss(name: &str, ancestor: u32) -> Vec<(u32, u64)> {
+    let named = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim() == name)
+    };
+    processes_below(ancestor, named)
+        .into_iter()
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            let kib = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())?;
+            Some((pid, kib))
+        })
+        .collect()
 }
 
 /// One table row for `connections` concurrent connections.
@@ -222,6 +236,7 @@ Transfer/sec:    166.67KB
         assert_eq!(w.p50_us, 412.0);
         assert_eq!(w.p99_us, 2310.0);
         assert_eq!(w.rps, 1000.5);
+        assert_eq!(w.requests, 3000);
         assert_eq!(w.failures, 6);
     }
 

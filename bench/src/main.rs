@@ -7,6 +7,11 @@
 //! keygate-bench key                         issues a key in the bench table, prints it
 //! keygate-bench cold-start PROTECTED EMPTY  row 5 (needs KEYGATE_BENCH_KEY)
 //! keygate-bench http BASE_URL CONNECTIONS   row 4 through `cargo lambda watch` (same)
+//! keygate-bench key-limited                 issues a key with a rate limit and a quota
+//! keygate-bench cpu BASE_URL WATCH_PID PROTECTED EMPTY
+//!                                           "CPU per request" through `cargo lambda watch
+//!                                           --concurrency 1` (needs KEYGATE_BENCH_KEY and
+//!                                           KEYGATE_BENCH_LIMITED_KEY)
 //! keygate-bench rss NAME ANCESTOR_PID       row 6: peak RSS of NAME's processes
 //! keygate-bench regions                     bench/REGIONS.md (`make regions`): from a
 //!                                           revoke in region A to region B refusing it
@@ -17,6 +22,7 @@
 //! and `BENCH_QUICK=1` for a short smoke run of the harness itself.
 
 mod cold;
+mod cpu;
 mod http;
 mod inproc;
 mod regions;
@@ -100,7 +106,7 @@ impl Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: keygate-bench inproc | key | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | rss NAME ANCESTOR_PID | regions"
+        "usage: keygate-bench inproc | key | key-limited | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | cpu BASE_URL WATCH_PID PROTECTED EMPTY | rss NAME ANCESTOR_PID | regions"
     );
     std::process::exit(2)
 }
@@ -118,6 +124,33 @@ async fn main_inner(args: &[String]) -> Result<String, BenchError> {
         "key" => {
             let b = inproc::Bench::new(&settings).await?;
             Ok(b.issue_key("bench-http").await? + "\n")
+        }
+        "key-limited" => {
+            // The largest limit and quota: no request of the run is refused, but every one
+            // is counted by the script, as for any key with limits.
+            let b = inproc::Bench::new(&settings).await?;
+            let rate_limit = keygate::domain::limit::RateLimit {
+                limit: keygate::domain::limit::MAX_RATE_LIMIT,
+                window_seconds: keygate::domain::limit::MAX_WINDOW_SECONDS,
+            };
+            Ok(b.issue_limited_key("bench-cpu-limited", rate_limit).await? + "\n")
+        }
+        "cpu" => {
+            let ancestor = arg(3).parse().unwrap_or_else(|_| usage());
+            let limited = std::env::var("KEYGATE_BENCH_LIMITED_KEY").map_err(|_| {
+                BenchError(
+                    "KEYGATE_BENCH_LIMITED_KEY is not set (run `keygate-bench key-limited`)".into(),
+                )
+            })?;
+            cpu::run(
+                &settings,
+                &arg(2),
+                ancestor,
+                &PathBuf::from(arg(4)),
+                &PathBuf::from(arg(5)),
+                &bench_key()?,
+                &limited,
+            )
         }
         "cold-start" => cold::run(
             &settings,
