@@ -208,15 +208,12 @@ pub fn run(
         };
         writeln!(
             out,
-            "| CPU per request: {} | {} | {} | {share} | {:.2} ms{billed_share} | {goal} |",
+            "| CPU per request: {} | {} | {:.0} ({:.0}–{:.0}) | {share} | {:.2} ms{billed_share} | {goal} |",
             s.label,
             s.cpu_us.show(1, "µs"),
-            format!(
-                "{:.0} ({:.0}–{:.0})",
-                s.requests.median(),
-                s.requests.min(),
-                s.requests.max()
-            ),
+            s.requests.median(),
+            s.requests.min(),
+            s.requests.max(),
             s.cpu_us.median() * BILLED_PER_CPU_128MB / 1e3,
         )
         .ok();
