@@ -156,17 +156,10 @@ pub async fn import(
 }
 
 fn record(item: ImportKey, id: KeyId, now: DateTime<Utc>) -> KeyRecord {
-    let new = item.key;
+    let prefix = item.secret.display_prefix();
     KeyRecord {
         state: item.state,
         revoked_at: (item.state == State::Revoked).then_some(now),
-        expires_at: new.expires_at,
-        owner: new.owner,
-        meta: new.meta,
-        scopes: new.scopes,
-        rate_limit: new.rate_limit,
-        quota: new.quota,
-        self_rotation: new.self_rotation,
-        ..KeyRecord::new(id, new.name, item.secret.display_prefix(), item.created_at)
+        ..item.key.record(id, prefix, item.created_at)
     }
 }

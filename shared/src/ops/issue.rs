@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::OpError;
 use crate::app::App;
 use crate::domain::audit::Origin;
-use crate::domain::key::{mint, ApiKey, Minted};
+use crate::domain::key::{mint, ApiKey, KeyId, Minted};
 use crate::domain::limit::{Quota, RateLimit};
 use crate::domain::record::{KeyRecord, KeyView};
 use crate::domain::scope::Scopes;
@@ -25,6 +25,23 @@ pub struct NewKey {
     pub quota: Option<Quota>,
     /// May the key rotate itself (`POST rotate`)?
     pub self_rotation: bool,
+}
+
+impl NewKey {
+    /// The active record of a key with these fields (issued, or imported with its own
+    /// creation time).
+    pub fn record(self, id: KeyId, prefix: String, created_at: DateTime<Utc>) -> KeyRecord {
+        KeyRecord {
+            expires_at: self.expires_at,
+            owner: self.owner,
+            meta: self.meta,
+            scopes: self.scopes,
+            rate_limit: self.rate_limit,
+            quota: self.quota,
+            self_rotation: self.self_rotation,
+            ..KeyRecord::new(id, self.name, prefix, created_at)
+        }
+    }
 }
 
 /// A freshly issued key: the only value in Keygate that holds a raw key.
@@ -61,16 +78,7 @@ pub async fn issue(
     origin: &Origin,
 ) -> Result<Issued, OpError> {
     let Minted { key, id } = mint(&app.config.key_prefix)?;
-    let record = KeyRecord {
-        expires_at: new.expires_at,
-        owner: new.owner,
-        meta: new.meta,
-        scopes: new.scopes,
-        rate_limit: new.rate_limit,
-        quota: new.quota,
-        self_rotation: new.self_rotation,
-        ..KeyRecord::new(id, new.name, key.display_prefix(), to_millis(now))
-    };
+    let record = new.record(id, key.display_prefix(), to_millis(now));
     app.store.issue(&key.hash(), &record, origin).await?;
     tracing::Span::current().record("key_id", record.id.as_str());
     Ok(Issued { key, record })
