@@ -12,7 +12,9 @@ use chrono::Utc;
 use keygate::cache::Cache;
 use keygate::config::Config;
 use keygate::domain::key::{ApiKey, KeyHash};
-use keygate::domain::limit::{Quota, RateLimit, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS};
+use keygate::domain::limit::{
+    Limits, Quota, RateLimit, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS,
+};
 use keygate::domain::outcome::{Outcome, Source};
 use keygate::domain::role::Role;
 use keygate::edge::auth::check_credential;
@@ -85,7 +87,7 @@ impl Bench {
         rate_limit: RateLimit,
     ) -> Result<String, BenchError> {
         self.issue_new(NewKey {
-            rate_limit: Some(rate_limit),
+            limits: Limits::from_rate_limit(Some(rate_limit)),
             quota: Some(Quota::set(MAX_QUOTA, None, 0, Utc::now())),
             ..plain_key(name)
         })
@@ -146,7 +148,7 @@ pub(crate) fn plain_key(name: &str) -> NewKey {
         owner: None,
         meta: None,
         scopes: Default::default(),
-        rate_limit: None,
+        limits: Limits::default(),
         quota: None,
         self_rotation: false,
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::CacheError;
 use crate::config::CacheSettings;
 use crate::domain::key::{KeyHash, KeyId};
-use crate::domain::limit::{Counted, Every, Quota, RateLimit, Refill};
+use crate::domain::limit::{Counted, Every, Limit, Limits, Quota, RateLimit, Refill};
 use crate::domain::outcome::{KeyDetails, KeyInfo};
 use crate::domain::record::{status_at, KeyRecord, State, Status};
 use crate::domain::role::Role;
@@ -61,9 +61,15 @@ pub struct Entry {
     /// The record's version: the cache keeps the highest it is given.
     #[serde(default)]
     pub v: u64,
-    /// Rate limit: `[limit, window_seconds]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// An entry cached before named limits: its one rate limit `[limit, window_seconds]`,
+    /// the limit `default`. Read, never written.
+    #[serde(default, skip_serializing)]
     pub rl: Option<(u64, u64)>,
+    /// Named limits: `[[limit, window_seconds, "name"], ...]`, in the key's order. The
+    /// verify script reads them with patterns, so they are plain numbers and a name of
+    /// `a-z0-9_-`, in a fixed order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lm: Vec<(u64, u64, String)>,
     /// Quota: `[generation, remaining as stored, refill amount, refill code, period]`, the
     /// code from [`refill_code`]. The verify script reads both with patterns, so they are
     /// plain numbers in a fixed order.
@@ -100,7 +106,13 @@ impl Entry {
             ow: r.owner.clone(),
             sc: r.scopes.as_slice().to_vec(),
             v: r.version,
-            rl: r.rate_limit.map(|l| (l.limit, l.window_seconds)),
+            rl: None,
+            lm: r
+                .limits
+                .as_slice()
+                .iter()
+                .map(|l| (l.limit, l.window_seconds, l.name.clone()))
+                .collect(),
             to: r.rotated_to_hash.map(|h| h.to_hex()),
             ro: r.role.map(role_code),
             q: r.quota.as_ref().map(|q| {
@@ -123,18 +135,32 @@ impl Entry {
             scopes: Scopes::from_stored(self.sc.clone()),
             meta: self.mt.clone(),
             expires_at: self.expires_at()?,
-            rate_limit: self.rate_limit(),
+            limits: self.limits(),
             has_quota: self.q.is_some(),
-            rate: None,
+            rates: Vec::new(),
             quota_remaining: None,
         })
     }
 
-    pub fn rate_limit(&self) -> Option<RateLimit> {
-        self.rl.map(|(limit, window_seconds)| RateLimit {
-            limit,
-            window_seconds,
-        })
+    /// The key's limits, in the order the verify script counts them.
+    pub fn limits(&self) -> Limits {
+        if self.lm.is_empty() {
+            return Limits::from_rate_limit(self.rl.map(|(limit, window_seconds)| RateLimit {
+                limit,
+                window_seconds,
+            }));
+        }
+        let list = self
+            .lm
+            .iter()
+            .map(|(limit, window_seconds, name)| Limit {
+                name: name.clone(),
+                limit: *limit,
+                window_seconds: *window_seconds,
+            })
+            .collect();
+        // Written from a record's limits, which were checked; read back as they are.
+        Limits::new(list).unwrap_or_default()
     }
 
     pub fn quota(&self) -> Option<Quota> {
@@ -157,7 +183,7 @@ impl Entry {
     }
 
     pub fn has_limits(&self) -> bool {
-        self.rl.is_some() || self.q.is_some()
+        !self.lm.is_empty() || self.rl.is_some() || self.q.is_some()
     }
 
     /// The key's status at `now` and what a handler learns about it, from the entry alone:
@@ -324,13 +350,15 @@ mod tests {
     #[test]
     fn a_meta_cannot_forge_the_fields_the_verify_script_finds_by_pattern() {
         let mut r = record(State::Revoked, None);
-        let forged: Map<String, serde_json::Value> =
-            serde_json::from_str(r#"{"rl":[1,1],"q":[1,0,0,0,""],"st":"a","exp":1,"to":"x"}"#)
-                .unwrap();
+        let forged: Map<String, serde_json::Value> = serde_json::from_str(
+            r#"{"rl":[1,1],"lm":[[1,1,"x"]],"q":[1,0,0,0,""],"st":"a","exp":1,"to":"x"}"#,
+        )
+        .unwrap();
         r.meta = Some(forged.clone());
         let text = String::from_utf8(entry_bytes(&r)).unwrap();
         for pattern in [
             r#""rl":["#,
+            r#""lm":["#,
             r#""q":["#,
             r#""st":"a""#,
             r#""exp":"#,
@@ -343,6 +371,22 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<Map<String, serde_json::Value>>(&meta).unwrap(),
             forged
+        );
+    }
+
+    #[test]
+    fn an_entry_cached_before_named_limits_reads_its_rate_limit_as_default() {
+        let e: Entry = serde_json::from_str(
+            r#"{"id":"key_000000000000000000000000","name":"n","st":"a","rl":[5,60]}"#,
+        )
+        .unwrap();
+        assert!(e.has_limits());
+        assert_eq!(
+            e.limits().rate_limit(),
+            Some(RateLimit {
+                limit: 5,
+                window_seconds: 60
+            })
         );
     }
 

@@ -113,22 +113,23 @@ impl Cache {
         format!("{}:used:{{{}}}", self.settings.namespace, hash.to_hex())
     }
 
-    /// The Redis keys of a key hash's rate window and quota counters.
+    /// The Redis keys of a key hash's rate windows (a hash, one field per named limit) and
+    /// quota counter.
     pub fn counter_keys(&self, hash: &KeyHash) -> (String, String) {
         let ns = &self.settings.namespace;
         let hex = hash.to_hex();
         (
-            format!("{ns}:rate:{{{hex}}}"),
+            format!("{ns}:limits:{{{hex}}}"),
             format!("{ns}:quota:{{{hex}}}"),
         )
     }
 
     fn names(&self, hash: &KeyHash) -> Names {
-        let (rate, quota) = self.counter_keys(hash);
+        let (limits, quota) = self.counter_keys(hash);
         Names {
             entry: self.entry_key(hash),
             used: self.used_key(hash),
-            rate,
+            limits,
             quota,
         }
     }
@@ -319,43 +320,50 @@ impl Cache {
         Ok(())
     }
 
-    /// Starts a rotated key's replacement in the old key's rate window: the pair has one
-    /// rate limit, also across the moment of rotation. Best effort: on failure the new key
-    /// starts a fresh window, as a key issued then would.
+    /// Starts a rotated key's replacement in the old key's rate windows: the pair has one
+    /// set of limits, also across the moment of rotation. Best effort: on failure the new
+    /// key starts with empty windows, as a key issued then would. The two hashes are in
+    /// different cluster slots, so this is a read and a write, not one `COPY`.
     pub async fn carry_rate_window(&self, old: &KeyHash, new: &KeyHash) {
-        let ((old_rate, _), (new_rate, _)) = (self.counter_keys(old), self.counter_keys(new));
+        let ((old_windows, _), (new_windows, _)) = (self.counter_keys(old), self.counter_keys(new));
         let mut read = redis::pipe();
-        read.cmd("GET").arg(&old_rate).cmd("PTTL").arg(&old_rate);
+        read.cmd("HGETALL")
+            .arg(&old_windows)
+            .cmd("PTTL")
+            .arg(&old_windows);
         let read = &read;
-        let window: Result<(Option<u64>, i64), _> = self
+        let windows: Result<(Vec<(String, String)>, i64), _> = self
             .writes
             .call(
                 true,
                 |mut conn| async move { read.query_async(&mut conn).await },
             )
             .await;
-        let Ok((Some(count), ttl_ms)) = window else {
+        let Ok((fields, ttl_ms)) = windows else {
             return;
         };
-        if ttl_ms <= 0 {
+        if fields.is_empty() || ttl_ms <= 0 {
             return;
         }
-        let mut write = redis::cmd("SET");
-        write
-            .arg(&new_rate)
-            .arg(count)
-            .arg("PX")
-            .arg(ttl_ms)
-            .arg("NX");
+        let mut write = redis::pipe();
+        for (field, value) in &fields {
+            write
+                .cmd("HSETNX")
+                .arg(&new_windows)
+                .arg(field)
+                .arg(value)
+                .ignore();
+        }
+        write.cmd("PEXPIRE").arg(&new_windows).arg(ttl_ms).ignore();
         let write = &write;
-        let carried: Result<Option<String>, _> = self
+        let carried: Result<(), _> = self
             .writes
             .call(true, |mut conn| async move {
                 write.query_async(&mut conn).await
             })
             .await;
         if let Err(err) = carried {
-            tracing::warn!(error = %err, "could not carry the rate window to the rotated key");
+            tracing::warn!(error = %err, "could not carry the rate windows to the rotated key");
         }
     }
 

@@ -7,9 +7,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use redis::{Script, ScriptInvocation};
 
-use super::entry::{lookup_of, Read, REFILLS};
+use super::entry::{lookup_of, Lookup, Read, REFILLS};
 use super::CacheError;
 use crate::domain::limit::{Cost, Counted, QuotaCounted};
+use crate::domain::window::WindowCount;
 
 pub(super) struct Scripts {
     verify: Script,
@@ -20,7 +21,8 @@ pub(super) struct Scripts {
 pub(super) struct Names {
     pub entry: String,
     pub used: String,
-    pub rate: String,
+    /// The hash of the key's rate windows, one field per named limit.
+    pub limits: String,
     pub quota: String,
 }
 
@@ -46,21 +48,22 @@ impl Scripts {
     }
 
     /// `verify.lua`.
-    /// - KEYS: entry, used marker, rate counter, quota counter.
+    /// - KEYS: entry, used marker, rate windows (a hash: field `name:window_seconds`, value
+    ///   `"window_index current previous"`), quota counter.
     /// - ARGV: 1 marker TTL ms, 2 now ms, 3 quota counter TTL ms, 4 `1` to set the marker,
     ///   5 `1` to count a rotated key on its own counters, 6 the request's cost (0..=1000),
     ///   then the current period of each refill, in the order of `REFILLS` (the script
     ///   reads refill code `c` at `ARGV[6 + c]`).
-    /// - Reply: `{first_use, entry, rate count, rate TTL ms, quota left, quota flags,
-    ///   period}`, the tail only for a counted key; the rate count includes the cost even
-    ///   when the script gave it back (`RateStatus::after` reads it); a count and TTL of 0
-    ///   mean the key has no rate limit; flags: 1 exhausted (less than the cost left),
-    ///   2 refilled; a quota left of -1 means the quota was not counted.
+    /// - Reply: `{first_use, entry}`, and for a counted key also `{Redis's now in ms, quota
+    ///   left, quota flags, period}` and then `previous, current` for each limit in the
+    ///   entry's order, both as they were before this request. A quota left of -1 means
+    ///   the quota was not asked (none, or a limit refused first); flags: 1 exhausted (less
+    ///   than the cost left), 2 refilled.
     pub(super) fn verify(&self, names: &Names, args: &VerifyArgs) -> ScriptInvocation<'_> {
         let mut call = self.verify.prepare_invoke();
         call.key(&names.entry)
             .key(&names.used)
-            .key(&names.rate)
+            .key(&names.limits)
             .key(&names.quota)
             .arg(millis(args.used_window))
             .arg(args.now.timestamp_millis())
@@ -115,13 +118,21 @@ pub(super) fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
     let lookup = lookup_of(value)?;
     let rest: Vec<redis::Value> = items.collect();
     let mut counted = Counted::default();
-    if let [count, ttl, left, flags, period] = rest.as_slice() {
+    if let [now, left, flags, period, windows @ ..] = rest.as_slice() {
         let int =
             |v: &redis::Value| i64::from_redis_value_ref(v).map_err(|_| corrupt("a bad counter"));
-        let (count, ttl, left, flags) = (int(count)?, int(ttl)?, int(left)?, int(flags)?);
-        // A check of cost 0 on a window not yet open counts 0 but has a TTL.
-        if count > 0 || ttl > 0 {
-            counted.rate = Some((count as u64, Duration::from_millis(ttl.max(0) as u64)));
+        let count = |v: &redis::Value| int(v).map(|n| n.max(0) as u64);
+        let (now, left, flags) = (count(now)?, int(left)?, int(flags)?);
+        let lengths = lookup_windows(&lookup);
+        if windows.len() != 2 * lengths.len() {
+            return Err(corrupt("a window count for each limit"));
+        }
+        for (pair, window_ms) in windows.chunks(2).zip(lengths) {
+            counted.windows.push(WindowCount {
+                previous: count(&pair[0])?,
+                current: count(&pair[1])?,
+                elapsed_ms: now % window_ms,
+            });
         }
         if left >= 0 {
             counted.quota = Some(QuotaCounted {
@@ -138,4 +149,17 @@ pub(super) fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
         first_use,
         counted,
     })
+}
+
+/// The window lengths of the entry's limits in ms, in its order, as the script read them.
+fn lookup_windows(lookup: &Lookup) -> Vec<u64> {
+    match lookup {
+        Lookup::Known(entry) => entry
+            .limits()
+            .as_slice()
+            .iter()
+            .map(|l| l.window_seconds * 1000)
+            .collect(),
+        _ => Vec::new(),
+    }
 }

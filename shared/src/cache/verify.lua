@@ -1,8 +1,9 @@
 -- The verify path's one round trip: reads the entry, marks the key used, and for a key with
--- limits (active and unexpired) counts the request against its rate window and its quota.
--- Redis runs a script alone, so counting is exact whatever the concurrency. The argument
--- layout and the reply are stated once, in scripts.rs, next to the Rust that builds the
--- call and reads the reply.
+-- limits (active and unexpired) checks the request against every named limit's sliding
+-- window and its quota, and counts it only when all of them pass. Redis runs a script
+-- alone, so counting is exact whatever the concurrency. The argument layout and the reply
+-- are stated once, in scripts.rs, next to the Rust that builds the call and reads the
+-- reply; the window arithmetic is domain/window.rs's, in the same integers.
 local e = redis.call('GET', KEYS[1])
 local first = 0
 if ARGV[4] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
@@ -11,79 +12,108 @@ end
 if not e or e == '!' then return {first, e} end
 -- Plain finds first: most keys have no limits, and a plain find is far cheaper than a
 -- pattern with captures.
-local has_rl = string.find(e, '"rl":[', 1, true)
+local has_lm = string.find(e, '"lm":[', 1, true)
+local has_rl = not has_lm and string.find(e, '"rl":[', 1, true)
 local has_q = string.find(e, '"q":[', 1, true)
-if not has_rl and not has_q then return {first, e} end
-local limit, window, gen, stored, amount, code, period
-if has_rl then limit, window = string.match(e, '"rl":%[(%d+),(%d+)%]', has_rl) end
+if not has_lm and not has_rl and not has_q then return {first, e} end
+-- The limits, in the entry's order: `"lm":[[limit,window,"name"],...]`, or the single
+-- `"rl":[limit,window]` of an entry cached before named limits (the limit `default`).
+local limits = {}
+if has_lm then
+  local pos = has_lm + 6
+  while true do
+    local _, stop, l, w, n = string.find(e, '^%[(%d+),(%d+),"([%w_%-]+)"%]', pos)
+    if not stop then break end
+    limits[#limits + 1] = {tonumber(l), tonumber(w) * 1000, n .. ':' .. w}
+    if string.sub(e, stop + 1, stop + 1) ~= ',' then break end
+    pos = stop + 2
+  end
+elseif has_rl then
+  local l, w = string.match(e, '"rl":%[(%d+),(%d+)%]', has_rl)
+  if l then limits[1] = {tonumber(l), tonumber(w) * 1000, 'default:' .. w} end
+end
+local gen, stored, amount, code, period
 if has_q then
   gen, stored, amount, code, period =
     string.match(e, '"q":%[(%d+),(%d+),(%d+),(%d),"([^"]*)"%]', has_q)
 end
-if not limit and not gen then return {first, e} end
+if #limits == 0 and not gen then return {first, e} end
 -- A rotated key in its grace period counts against its replacement's limits (a second
 -- call, to the replacement's slot), unless it is told to count on its own.
 if ARGV[5] ~= '1' and string.find(e, '"to":"', 1, true) then return {first, e} end
 if not string.find(e, '"st":"a"', 1, true) then return {first, e} end
 local exp = string.match(e, '"exp":(%-?%d+)')
 if exp and tonumber(exp) <= tonumber(ARGV[2]) then return {first, e} end
--- The request's cost (1 unless the caller said otherwise): it is refused by a limit with
--- less than that left, or with nothing left for a check of cost 0, and a refused request
--- takes nothing from the limit that refused it. For cost 1 each step below is the one it
--- was before costs existed (INCRBY 1 is INCR; `count - cost + need > limit` is
--- `count > limit`; a give-back never happens).
+-- The request's cost: it passes a limit with at least that left (at least 1 for a check
+-- of cost 0), and a request refused by any limit or by the quota takes from none of them.
 local cost = tonumber(ARGV[6])
 local need = cost
 if need < 1 then need = 1 end
-local count, ttl = 0, 0
-if limit then
-  limit = tonumber(limit)
-  local window_ms = tonumber(window) * 1000
-  if cost > 0 then
-    count = redis.call('INCRBY', KEYS[3], cost)
-  else
-    count = tonumber(redis.call('GET', KEYS[3]) or 0)
-  end
-  ttl = redis.call('PTTL', KEYS[3])
-  -- A new window, or one opened under a longer window than the key has now. A check of
-  -- cost 0 opens none.
-  if ttl < 0 or ttl > window_ms then
-    if count > 0 then redis.call('SET', KEYS[3], count, 'PX', window_ms) end
-    ttl = window_ms
-  end
-  if count - cost + need > limit then
-    -- Something was left, but less than the cost: give the cost back, deleting a window
-    -- this request opened, so it leaves no trace. (Never for cost 0 or 1.)
-    if count - cost < limit then
-      if count == cost then redis.call('DEL', KEYS[3]) else redis.call('DECRBY', KEYS[3], cost) end
+-- Windows are aligned on Redis's clock, which every instance shares.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local reply = {first, e, now, -1, 0, ''}
+local refused = false
+local windows = {}
+if #limits > 0 then
+  local fields = {}
+  for i, l in ipairs(limits) do fields[i] = l[3] end
+  local stored_windows = redis.call('HMGET', KEYS[3], unpack(fields))
+  for i, l in ipairs(limits) do
+    local limit, w = l[1], l[2]
+    local idx = math.floor(now / w)
+    local elapsed = now - idx * w
+    local prev, curr = 0, 0
+    local v = stored_windows[i]
+    if v then
+      local si, sc, sp = string.match(v, '^(%d+) (%d+) (%d+)$')
+      si = tonumber(si)
+      if si == idx then
+        curr, prev = tonumber(sc), tonumber(sp)
+      elseif si == idx - 1 then
+        prev = tonumber(sc)
+      end
     end
-    return {first, e, count, ttl, -1, 0, ''}
+    -- used × w = prev × (w − elapsed) + curr × w; passes when used + need ≤ limit.
+    if prev * (w - elapsed) + (curr + need) * w > limit * w then refused = true end
+    windows[i] = {idx, curr, prev}
+    reply[#reply + 1] = prev
+    reply[#reply + 1] = curr
   end
 end
-if not gen then return {first, e, count, ttl, -1, 0, ''} end
-local live = redis.call('HMGET', KEYS[4], 'r', 'p', 'g')
-local left, at = tonumber(live[1]), live[2]
-if not left or live[3] ~= gen then
-  left, at = tonumber(stored), period
-end
-local flags = 0
--- The current period of this refill code (0: no refill) follows the fixed arguments.
-local now_period = nil
-if code ~= '0' then now_period = ARGV[6 + tonumber(code)] end
-if now_period and now_period > at then
-  left, at, flags = tonumber(amount), now_period, 2
-end
-if left >= need then
-  left = left - cost
-else
-  flags = flags + 1
-  -- Refused by the quota: a cost above 1 is given back to the rate window too. (A cost-1
-  -- request refused by its quota still counts once in the rate window, as every request
-  -- did before costs existed.)
-  if cost > 1 and limit then
-    if count == cost then redis.call('DEL', KEYS[3]) else redis.call('DECRBY', KEYS[3], cost) end
+if refused then return reply end
+if gen then
+  local live = redis.call('HMGET', KEYS[4], 'r', 'p', 'g')
+  local left, at = tonumber(live[1]), live[2]
+  if not left or live[3] ~= gen then
+    left, at = tonumber(stored), period
   end
+  local flags = 0
+  -- The current period of this refill code (0: no refill) follows the fixed arguments.
+  local now_period = nil
+  if code ~= '0' then now_period = ARGV[6 + tonumber(code)] end
+  if now_period and now_period > at then
+    left, at, flags = tonumber(amount), now_period, 2
+  end
+  if left >= need then
+    left = left - cost
+  else
+    flags = flags + 1
+    refused = true
+  end
+  redis.call('HSET', KEYS[4], 'r', string.format('%d', left), 'p', at, 'g', gen)
+  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+  reply[4], reply[5], reply[6] = left, flags, at
 end
-redis.call('HSET', KEYS[4], 'r', string.format('%d', left), 'p', at, 'g', gen)
-redis.call('PEXPIRE', KEYS[4], ARGV[3])
-return {first, e, count, ttl, left, flags, at}
+if refused or cost == 0 or #limits == 0 then return reply end
+local writes, longest = {}, 0
+for i, l in ipairs(limits) do
+  local win = windows[i]
+  writes[#writes + 1] = l[3]
+  writes[#writes + 1] = string.format('%d %d %d', win[1], win[2] + cost, win[3])
+  if l[2] > longest then longest = l[2] end
+end
+redis.call('HSET', KEYS[3], unpack(writes))
+-- A window's count is read again as the previous window's, so it must outlive two.
+redis.call('PEXPIRE', KEYS[3], 2 * longest)
+return reply

@@ -1,27 +1,32 @@
-//! Per-key limits: a rate limit (requests per window) and a usage quota that may refill.
+//! Per-key limits: named rate limits (requests per sliding window, see `window.rs`) and a
+//! usage quota that may refill.
 //!
 //! Both are enforced in Redis by the same script that reads the cache entry (see
 //! `cache/verify.lua`), so a limited key costs one round trip, like any other. This file
 //! holds the types and the rules; the counting itself happens in that script, and what the
 //! counters said comes back here as [`Counted`] to be judged by [`usage`].
 //!
-//! The rate limit is a fixed window that opens with the first request after the previous
-//! window closed: `INCR` a counter, and give it the window as its expiry when it is new.
-//! That is exact under any concurrency (Redis runs each script alone), needs no clock
-//! agreement between Lambda instances, and makes `RateLimit-Reset` the counter's own TTL.
+//! A key carries up to [`MAX_LIMITS`] named limits, all of which a request must pass. The
+//! older single `rate_limit` field is the limit named [`DEFAULT_LIMIT`], so a key issued
+//! with it, and every client reading it, works as before.
 //!
 //! A quota's live counter is in Redis too; DynamoDB keeps a copy that is brought up to date
 //! on a key's first use in each minute and on every refill, so losing Redis loses at most a
 //! minute of use and never gives a used quota back in full.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
+
+use crate::domain::window::{Window, WindowCount};
 
 pub const MAX_RATE_LIMIT: u64 = 1_000_000;
 pub const MAX_WINDOW_SECONDS: u64 = 86_400;
 pub const MAX_QUOTA: u64 = 1_000_000_000_000;
+/// How many named limits a key may carry.
+pub const MAX_LIMITS: usize = 5;
+/// The name of the limit the `rate_limit` field reads and writes.
+pub const DEFAULT_LIMIT: &str = "default";
+pub const MAX_LIMIT_NAME_CHARS: usize = 32;
 
 /// What one request costs against a key's rate limit and quota alike: 1 unless the caller
 /// says otherwise (the verify API's `cost`, test-protected's `?cost=`), at most
@@ -56,11 +61,130 @@ impl Default for Cost {
     }
 }
 
-/// At most `limit` requests per `window_seconds`.
+/// At most `limit` requests per `window_seconds`: the `rate_limit` field, which is the
+/// limit named [`DEFAULT_LIMIT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RateLimit {
     pub limit: u64,
     pub window_seconds: u64,
+}
+
+/// One named limit: at most `limit` requests per sliding window of `window_seconds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Limit {
+    pub name: String,
+    pub limit: u64,
+    pub window_seconds: u64,
+}
+
+impl Limit {
+    /// A name is 1 to 32 of `a-z`, `0-9`, `_` and `-`, starting with a letter: it appears in
+    /// the cache entry, where the script finds it by pattern, and in a 429's message.
+    pub fn valid_name(name: &str) -> bool {
+        let mut chars = name.chars();
+        chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && name.len() <= MAX_LIMIT_NAME_CHARS
+            && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    }
+
+    pub fn window(&self) -> Window {
+        Window {
+            limit: self.limit,
+            window_ms: self.window_seconds * 1000,
+        }
+    }
+}
+
+/// Why a list of limits cannot be a key's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitsError {
+    #[error("a key has at most {MAX_LIMITS} limits")]
+    TooMany,
+    #[error("the limit name {0:?} is used twice")]
+    Duplicate(String),
+    #[error("the limit name {0:?} must be 1 to 32 of a-z, 0-9, _ and -, starting with a letter")]
+    BadName(String),
+}
+
+/// A key's named limits, in the order given: at most [`MAX_LIMITS`], names unique.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(transparent)]
+pub struct Limits(Vec<Limit>);
+
+impl Limits {
+    pub fn new(list: Vec<Limit>) -> Result<Self, LimitsError> {
+        if list.len() > MAX_LIMITS {
+            return Err(LimitsError::TooMany);
+        }
+        for (i, limit) in list.iter().enumerate() {
+            if !Limit::valid_name(&limit.name) {
+                return Err(LimitsError::BadName(limit.name.clone()));
+            }
+            if list[..i].iter().any(|l| l.name == limit.name) {
+                return Err(LimitsError::Duplicate(limit.name.clone()));
+            }
+        }
+        Ok(Self(list))
+    }
+
+    /// The limits of a key set with the single `rate_limit` field.
+    pub fn from_rate_limit(rate_limit: Option<RateLimit>) -> Self {
+        Self::default()
+            .with_rate_limit(rate_limit)
+            .expect("an empty list has room for one limit")
+    }
+
+    /// The limit named `default`, as the `rate_limit` field shows it.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.0
+            .iter()
+            .find(|l| l.name == DEFAULT_LIMIT)
+            .map(|l| RateLimit {
+                limit: l.limit,
+                window_seconds: l.window_seconds,
+            })
+    }
+
+    /// These limits with `default` set to `rate_limit` (in its place, or last when new), or
+    /// removed: what an update of `rate_limit` does, leaving the other limits alone. A key
+    /// with five other limits has no room for `default`.
+    pub fn with_rate_limit(&self, rate_limit: Option<RateLimit>) -> Result<Self, LimitsError> {
+        let mut list = self.0.clone();
+        let at = list.iter().position(|l| l.name == DEFAULT_LIMIT);
+        match (rate_limit, at) {
+            (Some(rl), at) => {
+                let limit = Limit {
+                    name: DEFAULT_LIMIT.to_owned(),
+                    limit: rl.limit,
+                    window_seconds: rl.window_seconds,
+                };
+                match at {
+                    Some(i) => list[i] = limit,
+                    None if list.len() < MAX_LIMITS => list.push(limit),
+                    None => return Err(LimitsError::TooMany),
+                }
+            }
+            (None, Some(i)) => {
+                list.remove(i);
+            }
+            (None, None) => {}
+        }
+        Ok(Self(list))
+    }
+
+    pub fn as_slice(&self) -> &[Limit] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The longest window, which the counters must outlive (twice over: a window's count is
+    /// read again as the previous one).
+    pub fn longest_window_seconds(&self) -> u64 {
+        self.0.iter().map(|l| l.window_seconds).max().unwrap_or(0)
+    }
 }
 
 /// How often a quota refills: at 00:00 UTC each day, or on the first of each month.
@@ -180,51 +304,40 @@ pub fn seconds_until(at: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
     ms.div_ceil(1000).max(1)
 }
 
-/// Where a key stands against its rate limit after this request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a key stands against one of its limits after this request.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateStatus {
+    pub name: String,
     pub limit: u64,
+    /// Whole requests left now.
     pub remaining: u64,
-    /// Seconds until the window resets.
+    /// Seconds until the current window ends, or, for the limit that refused a request,
+    /// until the request would pass (its `Retry-After`). Never 0: a client told 0 would
+    /// retry at once.
     pub reset: u64,
 }
 
-impl RateStatus {
-    /// From the window's counter after this request and the counter's TTL.
-    pub fn from_counter(limit: u64, count: u64, ttl_ms: u64) -> Self {
-        Self {
-            limit,
-            remaining: limit.saturating_sub(count),
-            reset: ttl_ms.div_ceil(1000).max(1),
-        }
-    }
-
-    /// From the window's count including a request of `cost` (as the script returns it,
-    /// given back or not): whether the request is refused, and where the window stands
-    /// after it. A refused request took nothing, so what is left is what was left before.
-    /// For cost 1 this is [`RateStatus::from_counter`] and `count > limit`, as before costs.
-    pub fn after(limit: u64, count: u64, cost: Cost, ttl_ms: u64) -> (bool, Self) {
-        let before = count.saturating_sub(cost.get());
-        let refused = before + cost.needs() > limit;
-        let counted = if refused { before } else { count };
-        (refused, Self::from_counter(limit, counted, ttl_ms))
-    }
+fn seconds(ms: u64) -> u64 {
+    ms.div_ceil(1000).max(1)
 }
 
 /// What the limits say about one request made with a valid key.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Usage {
-    /// Present when the key has a rate limit and Redis counted this request.
+    /// The limit closest to refusal (the one that refused, when one did): what the
+    /// `RateLimit-*` headers describe. Present when the key has limits and Redis counted.
     pub rate: Option<RateStatus>,
+    /// Every limit, in the key's order, when counted.
+    pub rates: Vec<RateStatus>,
     /// Calls left after this one, when the key has a quota and Redis counted it.
     pub quota_remaining: Option<u64>,
     /// Set when this request is refused by a limit.
     pub refusal: Option<Refusal>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    RateLimited { retry_after: u64 },
+    RateLimited { retry_after: u64, limit: String },
     QuotaExhausted { retry_after: Option<u64> },
 }
 
@@ -256,14 +369,14 @@ pub struct QuotaCount {
     pub generation: u64,
 }
 
-/// What the limit counters said after a request was counted. Both are `None` for a key
-/// without limits, and for a request not counted (the key is not active).
+/// What the limit counters said when a request was counted. Empty for a key without
+/// limits, and for a request not counted (the key is not active).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Counted {
-    /// The rate window's count including this request's cost (also when the request was
-    /// refused and its cost given back: see [`RateStatus::after`]), and the window's time
-    /// left.
-    pub rate: Option<(u64, Duration)>,
+    /// Each limit's windows before this request, in the key's order. A request refused by
+    /// one limit took nothing from any of them.
+    pub windows: Vec<WindowCount>,
+    /// Absent also when a rate limit refused the request: the quota was not asked.
     pub quota: Option<QuotaCounted>,
 }
 
@@ -279,23 +392,53 @@ pub struct QuotaCounted {
     pub period: String,
 }
 
-/// The usage a key's limits and counters add up to, for a request of `cost`.
+/// The usage a key's limits and counters add up to, for a request of `cost`. The script
+/// made the same decision with the same integer inequality (`window.rs`).
 pub fn usage(
-    rate_limit: Option<RateLimit>,
+    limits: &Limits,
     quota: Option<&Quota>,
     counted: &Counted,
     cost: Cost,
     now: DateTime<Utc>,
 ) -> Usage {
     let mut usage = Usage::default();
-    if let (Some(rl), Some((count, ttl))) = (rate_limit, counted.rate) {
-        let (refused, status) = RateStatus::after(rl.limit, count, cost, ttl.as_millis() as u64);
-        if refused {
-            usage.refusal = Some(Refusal::RateLimited {
-                retry_after: status.reset,
-            });
+    let pairs: Vec<(&Limit, WindowCount)> = limits
+        .as_slice()
+        .iter()
+        .zip(counted.windows.iter().copied())
+        .collect();
+    let refused = pairs.iter().any(|(l, c)| !l.window().passes(*c, cost));
+    let mut refusing: Option<(u64, usize)> = None;
+    for (i, (limit, before)) in pairs.iter().enumerate() {
+        let window = limit.window();
+        let mut status = RateStatus {
+            name: limit.name.clone(),
+            limit: limit.limit,
+            remaining: window.remaining(*before),
+            reset: seconds(window.to_window_end(*before)),
+        };
+        if !window.passes(*before, cost) {
+            status.reset = seconds(window.retry_after_ms(*before, cost));
+            if refusing.is_none_or(|(longest, _)| status.reset > longest) {
+                refusing = Some((status.reset, i));
+            }
+        } else if !refused {
+            let after = WindowCount {
+                current: before.current + cost.get(),
+                ..*before
+            };
+            status.remaining = window.remaining(after);
         }
-        usage.rate = Some(status);
+        usage.rates.push(status);
+    }
+    if let Some((retry_after, i)) = refusing {
+        usage.refusal = Some(Refusal::RateLimited {
+            retry_after,
+            limit: usage.rates[i].name.clone(),
+        });
+        usage.rate = Some(usage.rates[i].clone());
+    } else {
+        usage.rate = usage.rates.iter().min_by_key(|r| r.remaining).cloned();
     }
     if let (Some(q), Some(c)) = (quota, &counted.quota) {
         usage.quota_remaining = Some(c.remaining);
@@ -380,39 +523,137 @@ mod tests {
         assert_eq!(q.seconds_to_refill(at("2026-11-30T23:59:59.500Z")), Some(1));
     }
 
-    #[test]
-    fn rate_status_counts_down_and_never_resets_in_zero_seconds() {
-        let s = RateStatus::from_counter(10, 12, 400);
-        assert_eq!((s.remaining, s.reset), (0, 1));
-        let s = RateStatus::from_counter(10, 3, 59_001);
-        assert_eq!((s.remaining, s.reset), (7, 60));
-    }
-
     fn noon() -> DateTime<Utc> {
         "2026-11-30T12:00:00Z".parse().unwrap()
     }
 
-    fn rate(limit: u64) -> Option<RateLimit> {
-        Some(RateLimit {
+    fn limit(name: &str, limit: u64, window_seconds: u64) -> Limit {
+        Limit {
+            name: name.into(),
             limit,
-            window_seconds: 60,
-        })
+            window_seconds,
+        }
     }
 
-    fn counted_rate(count: u64, ttl_ms: u64) -> Counted {
+    fn rate(limit: u64) -> Limits {
+        Limits::from_rate_limit(Some(RateLimit {
+            limit,
+            window_seconds: 60,
+        }))
+    }
+
+    /// One limit's windows: nothing in the previous one, `current` so far, 30 s in.
+    fn counted_rate(current: u64) -> Counted {
         Counted {
-            rate: Some((count, Duration::from_millis(ttl_ms))),
+            windows: vec![WindowCount {
+                previous: 0,
+                current,
+                elapsed_ms: 30_000,
+            }],
             quota: None,
+        }
+    }
+
+    fn refused_by(u: &Usage) -> Option<&str> {
+        match &u.refusal {
+            Some(Refusal::RateLimited { limit, .. }) => Some(limit),
+            _ => None,
         }
     }
 
     #[test]
     fn the_last_request_within_the_limit_passes_and_the_next_is_refused() {
-        let at_limit = usage(rate(3), None, &counted_rate(3, 30_000), Cost::ONE, noon());
+        let at_limit = usage(&rate(3), None, &counted_rate(2), Cost::ONE, noon());
         assert_eq!(at_limit.refusal, None);
-        assert_eq!(at_limit.rate.unwrap().remaining, 0);
-        let over = usage(rate(3), None, &counted_rate(4, 29_100), Cost::ONE, noon());
-        assert_eq!(over.refusal, Some(Refusal::RateLimited { retry_after: 30 }));
+        let status = at_limit.rate.unwrap();
+        assert_eq!(
+            (status.name.as_str(), status.remaining, status.reset),
+            ("default", 0, 30)
+        );
+        // Full at 30 s: the next request passes 20 s into the next window, once this
+        // window's 3 weigh no more than 2.
+        let over = usage(&rate(3), None, &counted_rate(3), Cost::ONE, noon());
+        assert_eq!(
+            over.refusal,
+            Some(Refusal::RateLimited {
+                retry_after: 50,
+                limit: "default".into()
+            })
+        );
+    }
+
+    #[test]
+    fn every_limit_must_pass_and_the_one_that_refuses_is_named() {
+        let limits = Limits::new(vec![
+            limit("per_second", 2, 1),
+            limit("per_hour", 100, 3600),
+        ])
+        .unwrap();
+        let counted = |per_second, per_hour| Counted {
+            windows: vec![
+                WindowCount {
+                    previous: 0,
+                    current: per_second,
+                    elapsed_ms: 500,
+                },
+                WindowCount {
+                    previous: 0,
+                    current: per_hour,
+                    elapsed_ms: 500,
+                },
+            ],
+            quota: None,
+        };
+        let ok = usage(&limits, None, &counted(0, 10), Cost::ONE, noon());
+        assert_eq!(ok.refusal, None);
+        // The headers describe the limit closest to refusal: 1 left per second.
+        assert_eq!(
+            ok.rate.as_ref().map(|r| (r.name.as_str(), r.remaining)),
+            Some(("per_second", 1))
+        );
+        assert_eq!(ok.rates[1].remaining, 89);
+        let by_second = usage(&limits, None, &counted(2, 10), Cost::ONE, noon());
+        assert_eq!(refused_by(&by_second), Some("per_second"));
+        // Nothing was taken from the limit that passed either.
+        assert_eq!(by_second.rates[1].remaining, 90);
+        let by_hour = usage(&limits, None, &counted(0, 100), Cost::ONE, noon());
+        assert_eq!(refused_by(&by_hour), Some("per_hour"));
+        assert_eq!(by_hour.rate.unwrap().name, "per_hour");
+    }
+
+    #[test]
+    fn limits_hold_at_most_five_uniquely_and_well_named() {
+        let five: Vec<Limit> = (0..5).map(|i| limit(&format!("l{i}"), 1, 1)).collect();
+        assert!(Limits::new(five.clone()).is_ok());
+        let mut six = five.clone();
+        six.push(limit("l5", 1, 1));
+        assert_eq!(Limits::new(six), Err(LimitsError::TooMany));
+        assert_eq!(
+            Limits::new(vec![limit("a", 1, 1), limit("a", 2, 2)]),
+            Err(LimitsError::Duplicate("a".into()))
+        );
+        for bad in ["", "Upper", "1st", "has space", "q\"", &"x".repeat(33)] {
+            assert!(!Limit::valid_name(bad), "{bad}");
+        }
+        for good in ["per_second", "burst-1", &"x".repeat(32)] {
+            assert!(Limit::valid_name(good), "{good}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_is_the_limit_named_default_and_leaves_the_others_alone() {
+        let rl = RateLimit {
+            limit: 5,
+            window_seconds: 9,
+        };
+        let limits = Limits::new(vec![limit("per_second", 2, 1)]).unwrap();
+        let with = limits.with_rate_limit(Some(rl)).unwrap();
+        assert_eq!(with.rate_limit(), Some(rl));
+        assert_eq!(with.as_slice()[0].name, "per_second");
+        assert_eq!(with.with_rate_limit(None).unwrap(), limits);
+        assert_eq!(limits.rate_limit(), None);
+        let five = Limits::new((0..5).map(|i| limit(&format!("l{i}"), 1, 1)).collect()).unwrap();
+        assert_eq!(five.with_rate_limit(Some(rl)), Err(LimitsError::TooMany));
     }
 
     #[test]
@@ -427,7 +668,7 @@ mod tests {
             noon(),
         );
         let counted = Counted {
-            rate: None,
+            windows: Vec::new(),
             quota: Some(QuotaCounted {
                 remaining: 0,
                 exhausted: true,
@@ -435,7 +676,13 @@ mod tests {
                 period: "2026-11-30".into(),
             }),
         };
-        let u = usage(None, Some(&quota), &counted, Cost::ONE, noon());
+        let u = usage(
+            &Limits::default(),
+            Some(&quota),
+            &counted,
+            Cost::ONE,
+            noon(),
+        );
         assert_eq!(
             u.refusal,
             Some(Refusal::QuotaExhausted {
@@ -443,7 +690,13 @@ mod tests {
             })
         );
         let no_refill = Quota::set(0, None, 1, noon());
-        let u = usage(None, Some(&no_refill), &counted, Cost::ONE, noon());
+        let u = usage(
+            &Limits::default(),
+            Some(&no_refill),
+            &counted,
+            Cost::ONE,
+            noon(),
+        );
         assert_eq!(
             u.refusal,
             Some(Refusal::QuotaExhausted { retry_after: None })
@@ -454,20 +707,20 @@ mod tests {
     fn a_cost_over_what_is_left_is_refused_and_leaves_what_was_left() {
         let cost = Cost::new(5).unwrap();
         // 7 used before, 5 more asked of a limit of 10: refused, 3 still left.
-        let u = usage(rate(10), None, &counted_rate(12, 30_000), cost, noon());
-        assert_eq!(u.refusal, Some(Refusal::RateLimited { retry_after: 30 }));
+        let u = usage(&rate(10), None, &counted_rate(7), cost, noon());
+        assert_eq!(refused_by(&u), Some("default"));
         assert_eq!(u.rate.unwrap().remaining, 3);
         // 5 used before, 5 more: exactly the limit, passes with nothing left.
-        let u = usage(rate(10), None, &counted_rate(10, 30_000), cost, noon());
+        let u = usage(&rate(10), None, &counted_rate(5), cost, noon());
         assert_eq!((u.refusal, u.rate.unwrap().remaining), (None, 0));
     }
 
     #[test]
     fn cost_zero_passes_while_anything_is_left_and_uses_nothing() {
         let zero = Cost::new(0).unwrap();
-        let u = usage(rate(3), None, &counted_rate(2, 30_000), zero, noon());
+        let u = usage(&rate(3), None, &counted_rate(2), zero, noon());
         assert_eq!((u.refusal, u.rate.unwrap().remaining), (None, 1));
-        let u = usage(rate(3), None, &counted_rate(3, 30_000), zero, noon());
+        let u = usage(&rate(3), None, &counted_rate(3), zero, noon());
         assert!(u.refusal.is_some());
         assert_eq!(u.rate.unwrap().remaining, 0);
     }
@@ -484,7 +737,13 @@ mod tests {
     #[test]
     fn a_key_without_limits_has_no_usage() {
         assert_eq!(
-            usage(None, None, &Counted::default(), Cost::ONE, noon()),
+            usage(
+                &Limits::default(),
+                None,
+                &Counted::default(),
+                Cost::ONE,
+                noon()
+            ),
             Usage::default()
         );
     }

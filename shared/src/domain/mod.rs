@@ -15,3 +15,4 @@ pub mod rotation;
 pub mod scope;
 pub mod time;
 pub mod update;
+pub mod window;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::key::KeyId;
-use crate::domain::limit::{RateLimit, RateStatus, Refusal, Usage};
+use crate::domain::limit::{Limits, RateStatus, Refusal, Usage};
 use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
 
@@ -36,9 +36,11 @@ pub enum Outcome {
     Invalid,
     Revoked,
     Expired,
-    /// Over the rate limit; `retry_after` is the window's time left, in seconds.
+    /// Over a rate limit (named `limit`); `retry_after` is the time until the request would
+    /// pass, in seconds.
     RateLimited {
         retry_after: u64,
+        limit: String,
         rate: Option<RateStatus>,
     },
     /// No quota left; `retry_after` is the time to its next refill, if it has one.
@@ -65,14 +67,16 @@ impl Outcome {
     /// A valid key's outcome once its limits have spoken: refused by the first limit that
     /// says so, else valid with where it stands.
     pub fn limited(mut info: KeyInfo, usage: Usage) -> Self {
-        let rate = usage.rate;
+        let rate = usage.rate.clone();
         info.rate = usage.rate;
         info.quota_remaining = usage.quota_remaining;
         match usage.refusal {
             None => Outcome::Valid(Box::new(info)),
-            Some(Refusal::RateLimited { retry_after }) => {
-                Outcome::RateLimited { retry_after, rate }
-            }
+            Some(Refusal::RateLimited { retry_after, limit }) => Outcome::RateLimited {
+                retry_after,
+                limit,
+                rate,
+            },
             Some(Refusal::QuotaExhausted { retry_after }) => {
                 Outcome::QuotaExhausted { retry_after, rate }
             }
@@ -158,12 +162,12 @@ pub struct KeyDetails {
     /// every guarded request.
     pub meta: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
-    /// The rate limit that counted the request (a rotated key's replacement's, in its grace
+    /// The limits that counted the request (a rotated key's replacement's, in its grace
     /// period), and whether a quota did.
-    pub rate_limit: Option<RateLimit>,
+    pub limits: Limits,
     pub has_quota: bool,
-    /// The rate window after this request, when Redis counted it.
-    pub rate: Option<RateStatus>,
+    /// Each limit after this request, in the order of `limits`, when Redis counted it.
+    pub rates: Vec<RateStatus>,
     /// Calls left on the quota after this request, when Redis counted it.
     pub quota_remaining: Option<u64>,
 }
@@ -202,6 +206,7 @@ mod tests {
     fn the_first_limit_that_refuses_decides() {
         let usage = Usage {
             rate: None,
+            rates: Vec::new(),
             quota_remaining: Some(0),
             refusal: Some(Refusal::QuotaExhausted { retry_after: None }),
         };

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::domain::audit::Actor;
 use crate::domain::key::{KeyHash, KeyId};
-use crate::domain::limit::{Quota, QuotaCount, RateLimit, Refill};
+use crate::domain::limit::{Limits, Quota, QuotaCount, RateLimit, Refill};
 use crate::domain::outcome::KeyInfo;
 use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
@@ -49,7 +49,8 @@ pub struct KeyRecord {
     /// Whether this key was made by its predecessor rotating itself: such a key is revoked
     /// with its predecessor, so a thief's successor dies with the leaked key.
     pub self_rotated: bool,
-    pub rate_limit: Option<RateLimit>,
+    /// Named rate limits; the `rate_limit` field is the one named `default`.
+    pub limits: Limits,
     pub quota: Option<Quota>,
     /// Set on admin credentials only: what the credential may do.
     pub role: Option<Role>,
@@ -124,7 +125,7 @@ impl KeyRecord {
             rotated_from: None,
             self_rotation: false,
             self_rotated: false,
-            rate_limit: None,
+            limits: Limits::default(),
             quota: None,
             role: None,
             created_by: None,
@@ -189,7 +190,8 @@ impl KeyRecord {
             rotated_to: self.rotated_to.as_ref().map(KeyId::as_str),
             rotated_from: self.rotated_from.as_ref().map(KeyId::as_str),
             self_rotation: self.self_rotation,
-            rate_limit: self.rate_limit,
+            rate_limit: self.limits.rate_limit(),
+            limits: &self.limits,
             quota: self.quota.as_ref().map(|q| QuotaView {
                 remaining: q.remaining_at(live, now),
                 refill: q.refill,
@@ -214,7 +216,9 @@ pub struct KeyView<'a> {
     pub rotated_to: Option<&'a str>,
     pub rotated_from: Option<&'a str>,
     pub self_rotation: bool,
+    /// The limit named `default`, as before named limits existed.
     pub rate_limit: Option<RateLimit>,
+    pub limits: &'a Limits,
     pub quota: Option<QuotaView>,
 }
 

@@ -70,7 +70,7 @@ pub fn successor(
         owner: old.owner.clone(),
         meta: old.meta.clone(),
         scopes: old.scopes.clone(),
-        rate_limit: old.rate_limit,
+        limits: old.limits.clone(),
         quota: inherited_quota(old, live, now),
         rotated_from: Some(old.id.clone()),
         self_rotation: old.self_rotation,

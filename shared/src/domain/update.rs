@@ -6,19 +6,20 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::domain::invalid::Invalid;
-use crate::domain::limit::{Quota, RateLimit, Refill};
+use crate::domain::limit::{Limits, Quota, RateLimit, Refill};
 use crate::domain::record::KeyRecord;
 use crate::domain::scope::Scopes;
 use crate::domain::time::timestamp;
 
 /// The fields an update may name, in the order their changes are reported.
-pub const FIELDS: [&str; 8] = [
+pub const FIELDS: [&str; 9] = [
     "name",
     "owner",
     "meta",
     "scopes",
     "expires_at",
     "rate_limit",
+    "limits",
     "quota",
     "self_rotation",
 ];
@@ -31,7 +32,10 @@ pub struct KeyUpdate {
     pub meta: Option<Option<Map<String, Value>>>,
     pub scopes: Option<Scopes>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// The limit named `default`, set or removed, the other limits left alone.
     pub rate_limit: Option<Option<RateLimit>>,
+    /// The whole list of limits (never sent together with `rate_limit`).
+    pub limits: Option<Limits>,
     /// The quota's new `remaining` and refill; `Some(None)` removes the quota.
     pub quota: Option<Option<(u64, Option<Refill>)>>,
     pub self_rotation: Option<bool>,
@@ -69,8 +73,17 @@ impl KeyUpdate {
         if let Some(scopes) = &self.scopes {
             new.scopes = scopes.clone();
         }
+        if let Some(limits) = &self.limits {
+            new.limits = limits.clone();
+        }
         if let Some(rate_limit) = self.rate_limit {
-            new.rate_limit = rate_limit;
+            new.limits = new.limits.with_rate_limit(rate_limit).map_err(|_| {
+                Invalid(
+                    "The key already has 5 other limits: `rate_limit` (the limit named \
+                     `default`) would make 6. Send `limits` instead."
+                        .to_owned(),
+                )
+            })?;
         }
         let mut quota_set = false;
         if let Some(quota) = self.quota {
@@ -90,7 +103,14 @@ impl KeyUpdate {
             ("meta", new.meta != record.meta),
             ("scopes", new.scopes != record.scopes),
             ("expires_at", new.expires_at != record.expires_at),
-            ("rate_limit", new.rate_limit != record.rate_limit),
+            (
+                "rate_limit",
+                self.rate_limit.is_some() && new.limits != record.limits,
+            ),
+            (
+                "limits",
+                self.limits.is_some() && new.limits != record.limits,
+            ),
             ("quota", quota_set),
             ("self_rotation", new.self_rotation != record.self_rotation),
         ] {

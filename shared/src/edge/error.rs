@@ -9,6 +9,7 @@ use lambda_http::{Body, Response};
 use super::request::BODY_LIMIT;
 use super::response::{json_response, write_rate_headers};
 use crate::domain::invalid::Invalid;
+use crate::domain::limit::DEFAULT_LIMIT;
 use crate::domain::outcome::{Outcome, Unavailable};
 use crate::domain::role::Role;
 use crate::domain::rotation::SelfRotationRefused;
@@ -67,9 +68,15 @@ fn refusal_detail(outcome: &Outcome) -> String {
         Outcome::Revoked => "API Key is not active or has been revoked.".to_owned(),
         Outcome::Expired => "API Key has expired.".to_owned(),
         Outcome::MissingScope(scope) => format!("API Key lacks the required scope: {scope}."),
-        Outcome::RateLimited { retry_after, .. } => {
+        // The single `rate_limit` (the limit `default`) keeps the replaced system's words.
+        Outcome::RateLimited {
+            retry_after, limit, ..
+        } if limit == DEFAULT_LIMIT => {
             format!("Rate limit exceeded. Retry after {retry_after} seconds.")
         }
+        Outcome::RateLimited {
+            retry_after, limit, ..
+        } => format!("Rate limit exceeded ({limit}). Retry after {retry_after} seconds."),
         Outcome::QuotaExhausted { .. } => "Usage quota exhausted.".to_owned(),
         Outcome::Unavailable(Unavailable::Store) => STORE_UNAVAILABLE.to_owned(),
         Outcome::Unavailable(Unavailable::LimitsUncounted) => {
@@ -240,7 +247,9 @@ impl ApiError {
             ApiError::Unavailable(_) | ApiError::Key(Outcome::Unavailable(_)) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            ApiError::Key(Outcome::RateLimited { retry_after, rate }) => {
+            ApiError::Key(Outcome::RateLimited {
+                retry_after, rate, ..
+            }) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
                 if let Some(rate) = rate {
                     write_rate_headers(rate, headers);
@@ -289,10 +298,20 @@ mod tests {
             (
                 Outcome::RateLimited {
                     retry_after: 7,
+                    limit: "default".into(),
                     rate: None,
                 },
                 429,
                 "Rate limit exceeded. Retry after 7 seconds.",
+            ),
+            (
+                Outcome::RateLimited {
+                    retry_after: 2,
+                    limit: "per_second".into(),
+                    rate: None,
+                },
+                429,
+                "Rate limit exceeded (per_second). Retry after 2 seconds.",
             ),
             (
                 Outcome::Unavailable(Unavailable::Store),

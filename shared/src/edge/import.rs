@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::input::{
-    meta_field, only_fields_of_request, owner_field, quota_field, rate_limit_field, scopes_field,
+    meta_field, new_limits, only_fields_of_request, owner_field, quota_field, scopes_field,
     self_rotation_field, text_field, time, MAX_NAME_CHARS,
 };
 use crate::domain::key::KeyHash;
@@ -24,7 +24,7 @@ use crate::ops::issue::NewKey;
 pub const IMPORT_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The fields of one imported key.
-pub const IMPORT_FIELDS: [&str; 12] = [
+pub const IMPORT_FIELDS: [&str; 13] = [
     "key",
     "sha256",
     "name",
@@ -35,6 +35,7 @@ pub const IMPORT_FIELDS: [&str; 12] = [
     "meta",
     "scopes",
     "rate_limit",
+    "limits",
     "quota",
     "self_rotation",
 ];
@@ -112,7 +113,7 @@ fn import_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<ImportKey
             owner: owner_field(body)?,
             meta: meta_field(body)?,
             scopes: scopes_field(body)?,
-            rate_limit: rate_limit_field(body)?,
+            limits: new_limits(body)?,
             quota: quota_field(body)?
                 .map(|(remaining, refill)| Quota::set(remaining, refill, 0, now)),
             self_rotation: self_rotation_field(body)?.unwrap_or(false),

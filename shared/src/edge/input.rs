@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::domain::limit::{
-    Every, Quota, RateLimit, Refill, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS,
+    Every, Limit, Limits, Quota, RateLimit, Refill, MAX_LIMITS, MAX_QUOTA, MAX_RATE_LIMIT,
+    MAX_WINDOW_SECONDS,
 };
 use crate::domain::role::Role;
 use crate::domain::rotation::{DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS};
@@ -21,13 +22,14 @@ pub const MAX_OWNER_CHARS: usize = 200;
 pub const MAX_META_BYTES: usize = 4 * 1024;
 
 /// The fields of an issue body.
-pub const ISSUE_FIELDS: [&str; 8] = [
+pub const ISSUE_FIELDS: [&str; 9] = [
     "name",
     "expires_at",
     "owner",
     "meta",
     "scopes",
     "rate_limit",
+    "limits",
     "quota",
     "self_rotation",
 ];
@@ -43,7 +45,7 @@ pub fn new_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewKey, 
         owner: owner_field(body)?,
         meta: meta_field(body)?,
         scopes: scopes_field(body)?,
-        rate_limit: rate_limit_field(body)?,
+        limits: new_limits(body)?,
         quota: quota_field(body)?.map(|(remaining, refill)| Quota::set(remaining, refill, 0, now)),
         self_rotation: self_rotation_field(body)?.unwrap_or(false),
     })
@@ -127,9 +129,13 @@ pub fn key_update(body: &Map<String, Value>) -> Result<KeyUpdate, ApiError> {
             .then(|| scopes_field(body))
             .transpose()?,
         expires_at,
-        rate_limit: body
-            .contains_key("rate_limit")
-            .then(|| rate_limit_field(body))
+        rate_limit: match one_kind_of_limits(body)? {
+            true => Some(rate_limit_field(body)?),
+            false => None,
+        },
+        limits: body
+            .contains_key("limits")
+            .then(|| limits_field(body))
             .transpose()?,
         quota: body
             .contains_key("quota")
@@ -219,6 +225,66 @@ pub(super) fn time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
         )));
     }
     Ok(at)
+}
+
+/// A new key's limits, from `rate_limit` (the limit named `default`) or `limits`.
+pub fn new_limits(body: &Map<String, Value>) -> Result<Limits, ApiError> {
+    if one_kind_of_limits(body)? {
+        Ok(Limits::from_rate_limit(rate_limit_field(body)?))
+    } else {
+        limits_field(body)
+    }
+}
+
+/// Whether a body sets its limits with `rate_limit` (rather than `limits`, or neither):
+/// one body may not send both.
+fn one_kind_of_limits(body: &Map<String, Value>) -> Result<bool, ApiError> {
+    match (body.contains_key("rate_limit"), body.contains_key("limits")) {
+        (true, true) => Err(bad(
+            "Send either `rate_limit` (the limit named \"default\") or `limits`, not both.",
+        )),
+        (uses_rate_limit, _) => Ok(uses_rate_limit),
+    }
+}
+
+/// The `limits` field: a list of up to 5 named limits, absent or null for none.
+pub fn limits_field(body: &Map<String, Value>) -> Result<Limits, ApiError> {
+    const SHAPE: &str = "`limits` must be a list such as [{\"name\": \"per_second\", \"limit\": 10, \"window_seconds\": 1}], or null.";
+    let list = match body.get("limits") {
+        None | Some(Value::Null) => return Ok(Limits::default()),
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(bad(SHAPE)),
+    };
+    if list.len() > MAX_LIMITS {
+        return Err(bad(&format!("`limits` holds at most {MAX_LIMITS} limits.")));
+    }
+    let mut limits = Vec::with_capacity(list.len());
+    for (i, value) in list.iter().enumerate() {
+        let parent = format!("limits[{i}]");
+        let Value::Object(object) = value else {
+            return Err(bad(SHAPE));
+        };
+        only_fields(object, &parent, &["name", "limit", "window_seconds"])?;
+        let name = match object.get("name") {
+            Some(Value::String(name)) if Limit::valid_name(name) => name.clone(),
+            _ => {
+                return Err(bad(&format!(
+                    "`{parent}.name` must be 1 to 32 of a-z, 0-9, _ and -, starting with a letter."
+                )))
+            }
+        };
+        if limits.iter().any(|l: &Limit| l.name == name) {
+            return Err(bad(&format!(
+                "`{parent}.name`: the name {name:?} is used twice."
+            )));
+        }
+        limits.push(Limit {
+            name,
+            limit: integer(object, &parent, "limit", 1, MAX_RATE_LIMIT)?,
+            window_seconds: integer(object, &parent, "window_seconds", 1, MAX_WINDOW_SECONDS)?,
+        });
+    }
+    Limits::new(limits).map_err(|e| bad(&format!("`limits`: {e}.")))
 }
 
 /// The `rate_limit` field of an issue or update body: absent or null for none.
@@ -609,13 +675,81 @@ mod tests {
             assert_eq!(second.quota.as_ref().unwrap().generation, 2);
             let clear = parse(json!({"quota": null, "rate_limit": null})).unwrap();
             let (cleared, _) = clear.apply(&second, now()).unwrap();
-            assert_eq!((&cleared.quota, cleared.rate_limit), (&None, None));
+            assert_eq!((&cleared.quota, cleared.limits.rate_limit()), (&None, None));
             let (again, _) = set.apply(&cleared, now()).unwrap();
             assert_eq!(
                 again.quota.unwrap().generation,
                 4,
                 "never an earlier generation"
             );
+        }
+
+        #[test]
+        fn rate_limit_changes_the_default_limit_and_limits_the_whole_list() {
+            let named = parse(json!({"limits": [
+                {"name": "per_second", "limit": 2, "window_seconds": 1},
+                {"name": "default", "limit": 50, "window_seconds": 60}]}))
+            .unwrap();
+            let (with_both, changes) = named.apply(&record(None), now()).unwrap();
+            assert_eq!(changes, ["limits"]);
+            let default_only =
+                parse(json!({"rate_limit": {"limit": 7, "window_seconds": 60}})).unwrap();
+            let (changed, changes) = default_only.apply(&with_both, now()).unwrap();
+            assert_eq!(changes, ["rate_limit"]);
+            let names: Vec<_> = changed
+                .limits
+                .as_slice()
+                .iter()
+                .map(|l| (l.name.as_str(), l.limit))
+                .collect();
+            assert_eq!(names, [("per_second", 2), ("default", 7)]);
+            let removed = parse(json!({"rate_limit": null})).unwrap();
+            let (only_named, _) = removed.apply(&changed, now()).unwrap();
+            assert_eq!(only_named.limits.as_slice().len(), 1);
+            assert_eq!(only_named.limits.as_slice()[0].name, "per_second");
+        }
+
+        #[test]
+        fn bad_limits_lists_name_the_entry() {
+            let one = |v: Value| json!({"limits": [v]});
+            for (body, field) in [
+                (json!({"limits": {"name": "x"}}), "`limits`"),
+                (json!({"limits": [1]}), "`limits`"),
+                (
+                    one(json!({"limit": 1, "window_seconds": 1})),
+                    "`limits[0].name`",
+                ),
+                (
+                    one(json!({"name": "Per Second", "limit": 1, "window_seconds": 1})),
+                    "`limits[0].name`",
+                ),
+                (
+                    one(json!({"name": "a", "limit": 0, "window_seconds": 1})),
+                    "`limits[0].limit`",
+                ),
+                (
+                    one(json!({"name": "a", "limit": 1, "window_seconds": 86_401})),
+                    "`limits[0].window_seconds`",
+                ),
+                (
+                    one(json!({"name": "a", "limit": 1, "window_seconds": 1, "burst": 2})),
+                    "`limits[0]`",
+                ),
+                (
+                    json!({"limits": [
+                    {"name": "a", "limit": 1, "window_seconds": 1},
+                    {"name": "a", "limit": 2, "window_seconds": 2}]}),
+                    "`limits[1].name`",
+                ),
+                (
+                    json!({"limits": (0..6).map(|i| json!({"name": format!("l{i}"), "limit": 1, "window_seconds": 1})).collect::<Vec<_>>()}),
+                    "at most 5",
+                ),
+                (json!({"limits": [], "rate_limit": null}), "not both"),
+            ] {
+                let detail = parse(body.clone()).unwrap_err();
+                assert!(detail.contains(field), "{body}: {detail}");
+            }
         }
 
         #[test]

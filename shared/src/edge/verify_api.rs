@@ -96,8 +96,8 @@ pub struct VerifyAnswer {
     pub scopes: Option<Vec<String>>,
     pub meta: Option<Value>,
     pub expires_at: Option<String>,
-    /// The key's rate limits: today its one `rate_limit`, named `default`. Empty for a key
-    /// without one, and for a key not found.
+    /// The key's named limits (its `rate_limit` is the one named `default`), in its order.
+    /// Empty for a key without one, and for a key not found.
     pub limits: Vec<LimitAnswer>,
     /// Null for a key without a quota (and a key not found).
     pub quota: Option<QuotaAnswer>,
@@ -105,12 +105,14 @@ pub struct VerifyAnswer {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LimitAnswer {
-    pub name: &'static str,
+    pub name: String,
     pub limit: u64,
+    pub window_seconds: u64,
     /// Requests left in the window after this one; null when it was not counted (a refused
     /// key, or Redis unavailable).
     pub remaining: Option<u64>,
-    /// Seconds until the window resets, as `RateLimit-Reset`; null when not counted.
+    /// Seconds until the current window ends, or for the limit that refused the request,
+    /// until it would pass (as `RateLimit-Reset`); null when not counted.
     pub reset: Option<u64>,
 }
 
@@ -222,9 +224,9 @@ pub fn answer(verification: Verification, required: &[&str]) -> Result<VerifyAns
         scopes,
         meta,
         expires_at,
-        rate_limit,
+        limits,
         has_quota,
-        rate,
+        rates,
         quota_remaining,
     } = *details;
     Ok(VerifyAnswer {
@@ -237,14 +239,17 @@ pub fn answer(verification: Verification, required: &[&str]) -> Result<VerifyAns
         scopes: Some(scopes.into_vec()),
         meta: meta.as_deref().and_then(meta_value),
         expires_at: expires_at.map(timestamp),
-        limits: rate_limit
-            .map(|rl| LimitAnswer {
-                name: "default",
-                limit: rl.limit,
-                remaining: rate.map(|r| r.remaining),
-                reset: rate.map(|r| r.reset),
+        limits: limits
+            .as_slice()
+            .iter()
+            .enumerate()
+            .map(|(i, l)| LimitAnswer {
+                name: l.name.clone(),
+                limit: l.limit,
+                window_seconds: l.window_seconds,
+                remaining: rates.get(i).map(|r| r.remaining),
+                reset: rates.get(i).map(|r| r.reset),
             })
-            .into_iter()
             .collect(),
         quota: has_quota.then_some(QuotaAnswer {
             remaining: quota_remaining,

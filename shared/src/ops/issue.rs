@@ -8,7 +8,7 @@ use super::OpError;
 use crate::app::App;
 use crate::domain::audit::Origin;
 use crate::domain::key::{mint, ApiKey, KeyId, Minted};
-use crate::domain::limit::{Quota, RateLimit};
+use crate::domain::limit::{Limits, Quota};
 use crate::domain::record::{KeyRecord, KeyView};
 use crate::domain::scope::Scopes;
 use crate::domain::time::to_millis;
@@ -21,7 +21,7 @@ pub struct NewKey {
     pub owner: Option<String>,
     pub meta: Option<Map<String, Value>>,
     pub scopes: Scopes,
-    pub rate_limit: Option<RateLimit>,
+    pub limits: Limits,
     pub quota: Option<Quota>,
     /// May the key rotate itself (`POST rotate`)?
     pub self_rotation: bool,
@@ -36,7 +36,7 @@ impl NewKey {
             owner: self.owner,
             meta: self.meta,
             scopes: self.scopes,
-            rate_limit: self.rate_limit,
+            limits: self.limits,
             quota: self.quota,
             self_rotation: self.self_rotation,
             ..KeyRecord::new(id, self.name, prefix, created_at)

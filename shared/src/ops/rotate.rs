@@ -50,7 +50,7 @@ pub async fn rotate(
     // The new key exists now and must not be lost, so a failed cache write is not an error
     // answer: the response says what to do instead (see `publish.rs`).
     let cache_updated = publish(app, hash, &old, now, Change::Rotate).await.is_ok();
-    if old.rate_limit.is_some() {
+    if !old.limits.is_empty() {
         app.cache.carry_rate_window(hash, &issued.key.hash()).await;
     }
     Ok(Rotated {

@@ -210,7 +210,7 @@ async fn lookup(
         return Found::without_key(Outcome::Invalid, source);
     };
     let status = record.status_at(now);
-    let limited = record.rate_limit.is_some() || record.quota.is_some();
+    let limited = !record.limits.is_empty() || record.quota.is_some();
     if status != Status::Active || !limited {
         return judged(status, key_of(&record), source, first_use, None, cost, now);
     }
@@ -261,9 +261,9 @@ fn key_of(record: &KeyRecord) -> (KeyInfo, KeyDetails) {
             .as_ref()
             .map(|m| serde_json::to_string(m).expect("a JSON object always serializes")),
         expires_at: record.expires_at,
-        rate_limit: record.rate_limit,
+        limits: record.limits.clone(),
         has_quota: record.quota.is_some(),
-        rate: None,
+        rates: Vec::new(),
         quota_remaining: None,
     };
     (record.key_info(), details)
@@ -334,10 +334,11 @@ fn judged(
         (Status::Active, None) => (Outcome::Valid(Box::new(info)), None),
         (Status::Active, Some((owner, entry, counted))) => {
             let quota = entry.quota();
-            let usage = usage(entry.rate_limit(), quota.as_ref(), counted, cost, now);
-            details.rate_limit = entry.rate_limit();
+            let limits = entry.limits();
+            let usage = usage(&limits, quota.as_ref(), counted, cost, now);
+            details.limits = limits;
             details.has_quota = quota.is_some();
-            details.rate = usage.rate;
+            details.rates = usage.rates.clone();
             details.quota_remaining = usage.quota_remaining;
             (
                 Outcome::limited(info, usage),

@@ -11,7 +11,7 @@ use super::schema::{KIND_ADMIN, KIND_AUDIT, KIND_KEY};
 use super::StoreError;
 use crate::domain::audit::{Actor, AuditEvent, LeakReport};
 use crate::domain::key::{KeyHash, KeyId};
-use crate::domain::limit::{Every, Quota, RateLimit, Refill};
+use crate::domain::limit::{Every, Limit, Limits, Quota, RateLimit, Refill};
 use crate::domain::record::{KeyRecord, State};
 use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
@@ -103,12 +103,20 @@ pub(super) fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, Attribut
     if let Some(actor) = &r.created_by {
         insert_actor(&mut item, "created_by", actor);
     }
-    if let Some(rl) = &r.rate_limit {
-        let map = HashMap::from([
-            ("limit".to_owned(), n(rl.limit)),
-            ("window_seconds".to_owned(), n(rl.window_seconds)),
-        ]);
-        item.insert("rate_limit".to_owned(), AttributeValue::M(map));
+    if !r.limits.is_empty() {
+        let list = r
+            .limits
+            .as_slice()
+            .iter()
+            .map(|l| {
+                AttributeValue::M(HashMap::from([
+                    ("name".to_owned(), s(&l.name)),
+                    ("limit".to_owned(), n(l.limit)),
+                    ("window_seconds".to_owned(), n(l.window_seconds)),
+                ]))
+            })
+            .collect();
+        item.insert("limits".to_owned(), AttributeValue::L(list));
     }
     if let Some(q) = &r.quota {
         let mut map = HashMap::from([
@@ -150,17 +158,42 @@ fn map_attribute<'a>(
     }
 }
 
-fn rate_limit_from(
-    item: &HashMap<String, AttributeValue>,
-) -> Result<Option<RateLimit>, StoreError> {
-    map_attribute(item, "rate_limit")?
-        .map(|m| {
-            Ok(RateLimit {
-                limit: number(m, "rate_limit", "limit")?,
-                window_seconds: number(m, "rate_limit", "window_seconds")?,
+/// The key's limits: the `limits` list, or an item written before named limits existed,
+/// whose `rate_limit` map is the limit named `default`.
+fn limits_from(item: &HashMap<String, AttributeValue>) -> Result<Limits, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("attribute `limits` {what}"));
+    let list = match item.get("limits") {
+        None => {
+            let old = map_attribute(item, "rate_limit")?
+                .map(|m| {
+                    Ok::<_, StoreError>(RateLimit {
+                        limit: number(m, "rate_limit", "limit")?,
+                        window_seconds: number(m, "rate_limit", "window_seconds")?,
+                    })
+                })
+                .transpose()?;
+            return Ok(Limits::from_rate_limit(old));
+        }
+        Some(AttributeValue::L(list)) => list,
+        Some(_) => return Err(corrupt("is not a list")),
+    };
+    let limits = list
+        .iter()
+        .map(|v| {
+            let AttributeValue::M(m) = v else {
+                return Err(corrupt("holds a value that is not a map"));
+            };
+            let Some(AttributeValue::S(name)) = m.get("name") else {
+                return Err(corrupt("holds a limit without a name"));
+            };
+            Ok(Limit {
+                name: name.clone(),
+                limit: number(m, "limits", "limit")?,
+                window_seconds: number(m, "limits", "window_seconds")?,
             })
         })
-        .transpose()
+        .collect::<Result<Vec<_>, _>>()?;
+    Limits::new(limits).map_err(|e| corrupt(&e.to_string()))
 }
 
 fn quota_from(item: &HashMap<String, AttributeValue>) -> Result<Option<Quota>, StoreError> {
@@ -320,7 +353,7 @@ pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRec
             .transpose()?,
         self_rotation: flag(item, "self_rotation")?,
         self_rotated: flag(item, "self_rotated")?,
-        rate_limit: rate_limit_from(item)?,
+        limits: limits_from(item)?,
         quota: quota_from(item)?,
         role: optional_text("role")?
             .map(|v| {
@@ -463,14 +496,45 @@ mod tests {
             amount: 1_000_000_000_000,
         });
         let r = KeyRecord {
-            rate_limit: Some(RateLimit {
-                limit: 10,
-                window_seconds: 60,
-            }),
+            limits: Limits::new(vec![
+                Limit {
+                    name: "per_second".into(),
+                    limit: 10,
+                    window_seconds: 1,
+                },
+                Limit {
+                    name: "default".into(),
+                    limit: 100,
+                    window_seconds: 60,
+                },
+            ])
+            .unwrap(),
             quota: Some(Quota::set(5, refill, 3, record().created_at)),
             ..record()
         };
         assert_eq!(from_item(&to_item(&hash, &r)).unwrap(), r);
+    }
+
+    #[test]
+    fn an_item_written_before_named_limits_reads_its_rate_limit_as_default() {
+        let hash = ApiKey::generate(&KeyPrefix::default()).unwrap().hash();
+        let mut item = to_item(&hash, &record());
+        item.insert(
+            "rate_limit".to_owned(),
+            AttributeValue::M(HashMap::from([
+                ("limit".to_owned(), n(7)),
+                ("window_seconds".to_owned(), n(30)),
+            ])),
+        );
+        let limits = from_item(&item).unwrap().limits;
+        assert_eq!(
+            limits.as_slice(),
+            [Limit {
+                name: "default".into(),
+                limit: 7,
+                window_seconds: 30
+            }]
+        );
     }
 
     #[test]

@@ -29,6 +29,7 @@ async fn issue_returns_201_with_the_key_shown_once() {
             "id",
             "key",
             "last_used_at",
+            "limits",
             "meta",
             "name",
             "owner",

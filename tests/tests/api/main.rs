@@ -29,3 +29,4 @@ mod test_protected;
 mod trust;
 mod update;
 mod verify;
+mod windows;

@@ -541,7 +541,7 @@ async fn while_redis_is_down_a_key_with_limits_is_valid_and_its_counts_unknown()
     assert_eq!(body["code"], "VALID");
     assert_eq!(
         body["limits"],
-        json!([{"name": "default", "limit": 10, "remaining": null, "reset": null}])
+        json!([{"name": "default", "limit": 10, "window_seconds": 60, "remaining": null, "reset": null}])
     );
     assert_eq!(body["quota"], json!({"remaining": null}));
 }
