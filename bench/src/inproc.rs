@@ -13,7 +13,7 @@ use keygate::cache::Cache;
 use keygate::config::Config;
 use keygate::domain::key::{ApiKey, KeyHash};
 use keygate::domain::limit::{
-    Limits, Quota, RateLimit, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS,
+    Limit, Limits, Quota, RateLimit, MAX_LIMITS, MAX_QUOTA, MAX_RATE_LIMIT, MAX_WINDOW_SECONDS,
 };
 use keygate::domain::outcome::{Outcome, Source};
 use keygate::domain::role::Role;
@@ -86,8 +86,18 @@ impl Bench {
         name: &str,
         rate_limit: RateLimit,
     ) -> Result<String, BenchError> {
+        self.issue_with_limits(name, Limits::from_rate_limit(Some(rate_limit)))
+            .await
+    }
+
+    /// A key with these limits and the largest quota.
+    pub async fn issue_with_limits(
+        &self,
+        name: &str,
+        limits: Limits,
+    ) -> Result<String, BenchError> {
         self.issue_new(NewKey {
-            limits: Limits::from_rate_limit(Some(rate_limit)),
+            limits,
             quota: Some(Quota::set(MAX_QUOTA, None, 0, Utc::now())),
             ..plain_key(name)
         })
@@ -232,6 +242,29 @@ pub async fn cache_hit_limited(b: &mut Bench, out: &mut String) -> Result<(), Be
     hit_row(
         out,
         "1c. Verify, cache hit, key with a rate limit and a quota (counted in the same script)",
+        &hit,
+        1.15,
+        "",
+    );
+    Ok(())
+}
+
+/// Row 1f: as row 1c with the most limits a key may have, five named limits of different
+/// windows: what each further limit costs the script.
+pub async fn cache_hit_five_limits(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let limits = (0..MAX_LIMITS as u64)
+        .map(|i| Limit {
+            name: format!("limit_{i}"),
+            limit: MAX_RATE_LIMIT,
+            window_seconds: MAX_WINDOW_SECONDS >> i,
+        })
+        .collect();
+    let limits = Limits::new(limits).map_err(|e| BenchError(e.to_string()))?;
+    let raw_key = b.issue_with_limits("bench-hit-five-limits", limits).await?;
+    let hit = measure_hits(b, &raw_key, Kind::Client).await?;
+    hit_row(
+        out,
+        "1f. Verify, cache hit, key with five named limits and a quota",
         &hit,
         1.15,
         "",
@@ -644,6 +677,7 @@ pub async fn run_all(settings: &Settings) -> Result<String, BenchError> {
     eprintln!("keygate-bench: issue/revoke done ({:?})", started.elapsed());
     cache_hit(&mut b, &mut out).await?;
     cache_hit_limited(&mut b, &mut out).await?;
+    cache_hit_five_limits(&mut b, &mut out).await?;
     cache_hit_admin(&mut b, &mut out).await?;
     verify_api_hit(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache hit done ({:?})", started.elapsed());

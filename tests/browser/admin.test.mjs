@@ -457,6 +457,41 @@ describe('the admin page', () => {
     await details.waitFor({ state: 'hidden' });
   });
 
+  it('shows a key\'s named limits beside its rate limit, and an edit of the rate limit keeps them', async () => {
+    const name = `named limits ${run}`;
+    const issued = await issueViaApi(name, {
+      limits: [
+        { name: 'per_second', limit: 10, window_seconds: 1 },
+        { name: 'default', limit: 100, window_seconds: 60 },
+      ],
+    });
+    await page.reload();
+    const row = page.locator(`#keys-body tr[data-id="${issued.id}"]`);
+    await row.waitFor();
+    await row.getByRole('button', { name: `Details of ${name}` }).click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.waitFor();
+    assert.equal(await details.locator('dt:text-is("Rate limit") + dd').textContent(), '100 requests per 60 seconds (1 minute)');
+    assert.deepEqual(await details.locator('dt:text-is("Other limits") + dd li').allTextContents(), ['per_second: 10 requests per 1 second']);
+    await details.getByRole('button', { name: 'Edit…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit key' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Requests').fill('50');
+    const [saved] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/keys/${issued.id}`) && r.request().method() === 'PATCH'),
+      dialog.getByRole('button', { name: 'Save changes' }).click(),
+    ]);
+    assert.equal(saved.status(), 200);
+    assert.deepEqual(saved.request().postDataJSON(), { rate_limit: { limit: 50, window_seconds: 60 } });
+    await dialog.waitFor({ state: 'hidden' });
+    assert.deepEqual((await viewViaApi(issued.id)).limits, [
+      { name: 'per_second', limit: 10, window_seconds: 1 },
+      { name: 'default', limit: 50, window_seconds: 60 },
+    ]);
+    await details.getByRole('button', { name: 'Close' }).click();
+    await details.waitFor({ state: 'hidden' });
+  });
+
   it('lets a key rotate itself only when the box is checked, and edits that', async () => {
     const form = page.locator('#issue-form');
     const box = form.getByLabel('May rotate itself');

@@ -36,6 +36,15 @@ export function keyLink(id, label) {
   return button;
 }
 
+// The key's named limits besides `default` (which the row above shows as the rate limit):
+// "per_second: 10 requests per 1 second", one per line. The edit form changes `default`
+// only; the API's `limits` changes the others.
+function namedLimits(limits) {
+  const others = limits.filter((l) => l.name !== 'default');
+  if (others.length === 0) return el('span', { class: 'muted', text: 'none' });
+  return el('ul', { class: 'named-limits' }, others.map((l) => el('li', { text: l.name + ': ' + rateDetail(l) })));
+}
+
 export function fillDetails(key) {
   const rows = [
     ['Name', el('span', { class: 'name', text: key.name })],
@@ -45,6 +54,7 @@ export function fillDetails(key) {
     ['Status', badge(key.status)],
     ['Scopes', scopeList(key.scopes, 0)],
     ['Rate limit', el('span', key.rate_limit ? { text: rateDetail(key.rate_limit) } : { class: 'muted', text: 'none' })],
+    ['Other limits', namedLimits(key.limits || [])],
     ['Quota', el('span', key.quota ? { text: quotaDetail(key.quota) } : { class: 'muted', text: 'none' })],
     ['Self-rotation', el('span', key.self_rotation ? { text: 'allowed' } : { class: 'muted', text: 'not allowed' })],
     ['Created', time(key.created_at, '—')],

@@ -28,13 +28,15 @@ function statusCell(key) {
 }
 
 function limitsCell(key) {
-  if (!key.rate_limit && !key.quota) return el('span', { class: 'muted', text: '—' });
+  // The rate limit (`default`), else the first named limit; the details list them all.
+  const rate = key.rate_limit || (key.limits || [])[0];
+  if (!rate && !key.quota) return el('span', { class: 'muted', text: '—' });
   const cell = el('span', { class: 'limits' });
-  if (key.rate_limit) {
+  if (rate) {
     // It may break after the slash, never inside either half.
-    const [requests, per] = rateText(key.rate_limit).split(' / ');
+    const [requests, per] = rateText(rate).split(' / ');
     cell.append(
-      el('span', { class: 'rate', title: rateDetail(key.rate_limit) }, [
+      el('span', { class: 'rate', title: rateDetail(rate) }, [
         el('span', { class: 'nowrap', text: requests + ' /' }),
         ' ',
         el('span', { class: 'nowrap', text: per }),

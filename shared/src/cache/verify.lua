@@ -55,6 +55,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local reply = {first, e, now, -1, 0, ''}
 local refused = false
 local windows = {}
+-- Whether any limit's window has moved on since its last write: only then is the hash's
+-- expiry pushed out (see below), saving a call on every other request.
+local advanced = false
 if #limits > 0 then
   local fields = {}
   for i, l in ipairs(limits) do fields[i] = l[3] end
@@ -65,14 +68,14 @@ if #limits > 0 then
     local elapsed = now - idx * w
     local prev, curr = 0, 0
     local v = stored_windows[i]
-    if v then
-      local si, sc, sp = string.match(v, '^(%d+) (%d+) (%d+)$')
-      si = tonumber(si)
-      if si == idx then
-        curr, prev = tonumber(sc), tonumber(sp)
-      elseif si == idx - 1 then
-        prev = tonumber(sc)
-      end
+    local si, sc, sp
+    if v then si, sc, sp = string.match(v, '^(%d+) (%d+) (%d+)$') end
+    si = tonumber(si)
+    if si == idx then
+      curr, prev = tonumber(sc), tonumber(sp)
+    else
+      advanced = true
+      if si == idx - 1 then prev = tonumber(sc) end
     end
     -- used × w = prev × (w − elapsed) + curr × w; passes when used + need ≤ limit.
     if prev * (w - elapsed) + (curr + need) * w > limit * w then refused = true end
@@ -102,7 +105,10 @@ if gen then
     refused = true
   end
   redis.call('HSET', KEYS[4], 'r', string.format('%d', left), 'p', at, 'g', gen)
-  redis.call('PEXPIRE', KEYS[4], ARGV[3])
+  -- The counter outlives the key's last use by its TTL: pushed out on a new counter, a
+  -- refill, and the key's first use in each last-used window (once a minute at most),
+  -- rather than on every request.
+  if first == 1 or flags ~= 0 or live[3] ~= gen then redis.call('PEXPIRE', KEYS[4], ARGV[3]) end
   reply[4], reply[5], reply[6] = left, flags, at
 end
 if refused or cost == 0 or #limits == 0 then return reply end
@@ -114,6 +120,8 @@ for i, l in ipairs(limits) do
   if l[2] > longest then longest = l[2] end
 end
 redis.call('HSET', KEYS[3], unpack(writes))
--- A window's count is read again as the previous window's, so it must outlive two.
-redis.call('PEXPIRE', KEYS[3], 2 * longest)
+-- A window's count is read again as the previous window's, so it must outlive the next
+-- window too. Setting two of the longest windows whenever any limit's window moves on
+-- covers every limit: a limit's current window began at or after the last such moment.
+if advanced then redis.call('PEXPIRE', KEYS[3], 2 * longest) end
 return reply

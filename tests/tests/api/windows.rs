@@ -258,3 +258,41 @@ async fn an_entry_cached_before_named_limits_is_still_counted() {
     }
     assert_eq!(statuses, [200, 200, 429]);
 }
+
+#[tokio::test]
+async fn the_counters_expire_once_the_key_is_unused() {
+    let app = spawn_app().await;
+    let key = app
+        .issue_with(
+            json!({"name": "ttl", "limits": [limit("short", 100, 10), limit("long", 100, 60)],
+                           "quota": {"remaining": 100}}),
+        )
+        .await
+        .key;
+    for _ in 0..3 {
+        assert_eq!(app.protected(&key).await.status, 200);
+    }
+    let (windows, quota) = app.app.cache.counter_keys(&keygate_tests::key_hash(&key));
+    // Two of the longest window: a window's count is read again in the next one.
+    let windows_ttl = pttl(windows).await;
+    assert!((1..=120_000).contains(&windows_ttl), "{windows_ttl}");
+    assert!(
+        windows_ttl > 100_000,
+        "set at this window's first request: {windows_ttl}"
+    );
+    let quota_ttl = pttl(quota).await;
+    let expected = keygate::cache::QUOTA_COUNTER_TTL.as_millis() as i64;
+    assert!(
+        quota_ttl > expected - 60_000 && quota_ttl <= expected,
+        "{quota_ttl}"
+    );
+}
+
+async fn pttl(name: String) -> i64 {
+    let mut conn = redis_connection().await;
+    redis::cmd("PTTL")
+        .arg(name)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
