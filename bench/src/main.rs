@@ -25,6 +25,7 @@ mod cold;
 mod cpu;
 mod http;
 mod inproc;
+mod profile;
 mod regions;
 mod stats;
 mod stream;
@@ -106,7 +107,7 @@ impl Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: keygate-bench inproc | key | key-limited | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | cpu BASE_URL WATCH_PID PROTECTED EMPTY | rss NAME ANCESTOR_PID | regions"
+        "usage: keygate-bench inproc | profile test-protected|test-protected-limited|empty N | key | key-limited | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | cpu BASE_URL WATCH_PID PROTECTED EMPTY | rss NAME ANCESTOR_PID | regions"
     );
     std::process::exit(2)
 }
@@ -121,6 +122,10 @@ async fn main_inner(args: &[String]) -> Result<String, BenchError> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| usage());
     match arg(1).as_str() {
         "inproc" => inproc::run_all(&settings).await,
+        "profile" => {
+            let n = arg(3).parse().unwrap_or_else(|_| usage());
+            profile::run(&settings, &arg(2), n).await
+        }
         "key" => {
             let b = inproc::Bench::new(&settings).await?;
             Ok(b.issue_key("bench-http").await? + "\n")

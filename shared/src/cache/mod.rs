@@ -97,7 +97,7 @@ impl Cache {
     /// The Redis key of a key hash's entry. The braces are a cluster hash tag, so later
     /// per-key counters can live in the same slot and be used in one script.
     pub fn entry_key(&self, hash: &KeyHash) -> String {
-        format!("{}:key:{{{}}}", self.settings.namespace, hash.to_hex())
+        self.name("key", &hash.to_hex())
     }
 
     /// Connects at start-up so the first request does not pay for it. A failure here is
@@ -110,28 +110,45 @@ impl Cache {
 
     /// The key's marker for "use already recorded in this window".
     pub fn used_key(&self, hash: &KeyHash) -> String {
-        format!("{}:used:{{{}}}", self.settings.namespace, hash.to_hex())
+        self.name("used", &hash.to_hex())
     }
 
     /// The Redis keys of a key hash's rate windows (a hash, one field per named limit) and
     /// quota counter.
     pub fn counter_keys(&self, hash: &KeyHash) -> (String, String) {
-        let ns = &self.settings.namespace;
         let hex = hash.to_hex();
-        (
-            format!("{ns}:limits:{{{hex}}}"),
-            format!("{ns}:quota:{{{hex}}}"),
-        )
+        (self.name("limits", &hex), self.name("quota", &hex))
+    }
+
+    /// The Redis key of one of a key hash's values (`kind`: key, used, limits, quota), in
+    /// the hash's cluster slot.
+    fn name(&self, kind: &str, hex: &str) -> String {
+        // Pushed rather than `format!`ed: two to four of these are made per request.
+        let ns = &self.settings.namespace;
+        let mut name = String::with_capacity(ns.len() + kind.len() + hex.len() + 4);
+        name.push_str(ns);
+        name.push(':');
+        name.push_str(kind);
+        name.push_str(":{");
+        name.push_str(hex);
+        name.push('}');
+        name
     }
 
     fn names(&self, hash: &KeyHash) -> Names {
-        let (limits, quota) = self.counter_keys(hash);
+        let hex = hash.to_hex();
         Names {
-            entry: self.entry_key(hash),
-            used: self.used_key(hash),
-            limits,
-            quota,
+            entry: self.name("key", &hex),
+            used: self.name("used", &hex),
+            limits: self.name("limits", &hex),
+            quota: self.name("quota", &hex),
         }
+    }
+
+    /// The entry's and the last-used marker's names, from one hex encoding of the hash.
+    fn plain_names(&self, hash: &KeyHash) -> (String, String) {
+        let hex = hash.to_hex();
+        (self.name("key", &hex), self.name("used", &hex))
     }
 
     /// Reads the entry and, in the same round trip, sets the key's last-used marker if it
@@ -179,11 +196,12 @@ impl Cache {
 
     /// The entry and the last-used marker, pipelined: the read of a key without limits.
     async fn read_plain(&self, hash: &KeyHash) -> Result<Read, CacheError> {
+        let names = self.plain_names(hash);
         let mut pipe = redis::pipe();
         pipe.cmd("GET")
-            .arg(self.entry_key(hash))
+            .arg(&names.0)
             .cmd("SET")
-            .arg(self.used_key(hash))
+            .arg(&names.1)
             .arg(1)
             .arg("NX")
             .arg("PX")

@@ -197,7 +197,11 @@ impl KeyHash {
     }
 
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        // Into a buffer rather than `hex::encode`'s char iterator: this runs for every cache
+        // key name of every request.
+        let mut out = [0u8; 64];
+        hex::encode_to_slice(self.0, &mut out).expect("64 hex digits for 32 bytes");
+        String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
     }
 
     pub fn from_hex(s: &str) -> Option<Self> {

@@ -15,6 +15,7 @@
 //! | `error.rs`     | [`ApiError`](error::ApiError): every error's status, message and headers |
 //! | `telemetry.rs` | the request's span and log line                           |
 //! | `metrics.rs`   | that line as CloudWatch metrics (Embedded Metric Format)   |
+//! | `span_json.rs` | the span fields of JSON lines, edited in place            |
 //! | `instance.rs`  | what a function's `main` does once per instance           |
 
 pub mod auth;
@@ -28,5 +29,6 @@ pub mod origin;
 pub mod query;
 pub mod request;
 pub mod response;
+mod span_json;
 pub mod telemetry;
 pub mod verify_api;

@@ -16,6 +16,7 @@ use tracing::{field, Instrument, Span};
 
 use super::error::ApiError;
 use super::metrics::{EmfLines, REQUEST_TARGET};
+use super::span_json::SpanJson;
 
 /// Installs the process's logger, writing to stdout (CloudWatch, in Lambda).
 pub fn init() {
@@ -57,7 +58,9 @@ where
     match json {
         // The request's line in the Embedded Metric Format (`metrics.rs`): CloudWatch
         // metrics from the line the request writes anyway.
-        Some(format) => Box::new(logger.with(lines.json().event_format(format))),
+        Some(format) => {
+            Box::new(logger.with(lines.json().fmt_fields(SpanJson).event_format(format)))
+        }
         None => Box::new(logger.with(lines)),
     }
 }
