@@ -69,6 +69,9 @@ pub struct Cache {
     unlimited: Unlimited,
 }
 
+/// A field of a key's rate-window hash and its (binary) value, as `HGETALL` returns them.
+type WindowField = (Vec<u8>, Vec<u8>);
+
 /// How many times a change's cache write is tried, and the pause before the second try (the
 /// third waits twice as long).
 pub const WRITE_ATTEMPTS: u32 = 3;
@@ -350,7 +353,7 @@ impl Cache {
             .cmd("PTTL")
             .arg(&old_windows);
         let read = &read;
-        let windows: Result<(Vec<(String, String)>, i64), _> = self
+        let windows: Result<(Vec<WindowField>, i64), _> = self
             .writes
             .call(
                 true,

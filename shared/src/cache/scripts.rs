@@ -49,7 +49,8 @@ impl Scripts {
 
     /// `verify.lua`.
     /// - KEYS: entry, used marker, rate windows (a hash: field `name:window_seconds`, value
-    ///   `"window_index current previous"`), quota counter.
+    ///   the window's index, its count and the previous window's count as three
+    ///   little-endian u32s), quota counter.
     /// - ARGV: 1 marker TTL ms, 2 now ms, 3 quota counter TTL ms, 4 `1` to set the marker,
     ///   5 `1` to count a rotated key on its own counters, 6 the request's cost (0..=1000),
     ///   then the current period of each refill, in the order of `REFILLS` (the script
