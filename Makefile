@@ -1,5 +1,5 @@
 # Keygate. `make dev` runs everything locally; `make test` proves the contract.
-.PHONY: dev test check build bench regions fuzz services-up services-down fmt lint
+.PHONY: dev test check build bench profile regions fuzz services-up services-down fmt lint
 
 dev: ## Install what is missing, start DynamoDB Local and Redis, serve the functions
 	bash local/dev.sh
@@ -15,6 +15,9 @@ build: ## Cross-build every function for arm64 Lambda and print each zip's size
 
 bench: ## Measure verification against its floor (writes bench/RESULTS.md)
 	bash local/bench.sh
+
+profile: ## Count the instructions of one request with callgrind (writes bench/PROFILE-RESULTS.md)
+	bash local/profile.sh
 
 regions: ## Simulate two regions: time from a revoke in one to a refusal in the other (writes bench/REGIONS.md)
 	bash local/regions.sh

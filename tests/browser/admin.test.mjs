@@ -748,7 +748,7 @@ describe('the admin page', () => {
     const loadMore = page.getByRole('button', { name: 'Load more' });
     await loadMore.waitFor();
     await loadMore.click();
-    await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 34);
+    await page.waitForFunction(() => document.querySelectorAll('#keys-body tr').length === 35);
     await loadMore.waitFor({ state: 'hidden' });
     const ids = await page.locator('#keys-body tr').evaluateAll((rows) => rows.map((r) => r.dataset.id));
     assert.equal(new Set(ids).size, ids.length, 'no key twice');
@@ -773,9 +773,10 @@ describe('the admin page', () => {
     assert.deepEqual([...times].sort().reverse(), times, 'newest first');
 
     await view.getByRole('button', { name: 'Load more' }).click();
-    // 33 keys issued (3 seeded, 6 through the page, 24 in bulk), one revoke, one rotate and
-    // five updates; the replacement key has no issue event of its own.
-    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 40);
+    // 34 keys issued (3 seeded, 6 through the page, 1 with named limits through the API, 24
+    // in bulk), one revoke, one rotate and six updates; the replacement key has no issue
+    // event of its own.
+    await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 42);
     await view.getByRole('button', { name: 'Load more' }).waitFor({ state: 'hidden' });
     const ids = await page.locator('#audit-body tr').evaluateAll((rows) => rows.map((r) => r.dataset.event));
     assert.equal(new Set(ids).size, ids.length, 'no event twice');

@@ -28,8 +28,9 @@ function statusCell(key) {
 }
 
 function limitsCell(key) {
-  // The rate limit (`default`), else the first named limit; the details list them all.
-  const rate = key.rate_limit || (key.limits || [])[0];
+  // The rate limit (`default`), else the first other named limit; the details list them
+  // all. (`default` is read from `rate_limit` only: the edit dialog updates that field.)
+  const rate = key.rate_limit || (key.limits || []).find((l) => l.name !== 'default');
   if (!rate && !key.quota) return el('span', { class: 'muted', text: '—' });
   const cell = el('span', { class: 'limits' });
   if (rate) {

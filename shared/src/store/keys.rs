@@ -277,10 +277,10 @@ impl Store {
             .condition_expression(unchanged(old.version))
             .expression_attribute_values(":v", n(old.version))
             .expression_attribute_values(":next", n(old.version + 1));
-        for (i, field) in changes.iter().enumerate() {
+        for (i, field) in changes.iter().flat_map(|c| attributes_of(c)).enumerate() {
             let name = format!("#f{i}");
             update = update.expression_attribute_names(&name, field);
-            match item.get(field.as_str()) {
+            match item.get(field) {
                 Some(value) => {
                     let placeholder = format!(":f{i}");
                     sets.push(format!("{name} = {placeholder}"));
@@ -366,5 +366,16 @@ impl Store {
             }
             Err(err) => Err(err.into()),
         }
+    }
+}
+
+/// The item's attributes a change names: a field's own, except the limits, which both
+/// `rate_limit` and `limits` change and which are stored as `limits`; an item written before
+/// named limits has `rate_limit` instead, removed with any change of them so that it can
+/// never be read again in place of a `limits` that is now empty.
+fn attributes_of(change: &str) -> Vec<&str> {
+    match change {
+        "rate_limit" | "limits" => vec!["limits", "rate_limit"],
+        field => vec![field],
     }
 }

@@ -296,3 +296,71 @@ async fn pttl(name: String) -> i64 {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn rate_limit_in_an_update_changes_the_default_limit_in_its_place() {
+    let app = spawn_app().await;
+    let Issued { id, .. } = with_limits(
+        &app,
+        json!([limit("per_second", 10, 1), limit("default", 100, 60)]),
+    )
+    .await;
+    let set = app
+        .update_key(
+            &id,
+            json!({"rate_limit": {"limit": 50, "window_seconds": 60}}),
+        )
+        .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let expected = json!([limit("per_second", 10, 1), limit("default", 50, 60)]);
+    assert_eq!(set.body["limits"], expected);
+    assert_eq!(app.view_key(&id).await.body["limits"], expected);
+}
+
+#[tokio::test]
+async fn removing_the_limits_of_an_item_stored_before_named_limits_removes_its_rate_limit() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let app = spawn_app().await;
+    let Issued { id, key } = app
+        .issue_with(json!({"name": "old item", "rate_limit": {"limit": 2, "window_seconds": 60}}))
+        .await;
+    // The item as the previous release wrote it: `rate_limit`, no `limits`.
+    let hash = keygate_tests::key_hash(&key);
+    let number = |n: u64| AttributeValue::N(n.to_string());
+    app.app
+        .store
+        .client()
+        .update_item()
+        .table_name(app.app.store.table())
+        .key("pk", AttributeValue::S(format!("KEY#{}", hash.to_hex())))
+        .update_expression("SET rate_limit = :rl REMOVE limits")
+        .expression_attribute_values(
+            ":rl",
+            AttributeValue::M(
+                [
+                    ("limit".to_owned(), number(2)),
+                    ("window_seconds".to_owned(), number(60)),
+                ]
+                .into(),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.view_key(&id).await.body["rate_limit"],
+        json!({"limit": 2, "window_seconds": 60})
+    );
+    let cleared = app.update_key(&id, json!({"limits": []})).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+    let item = app.raw_item(&hash).await;
+    assert!(
+        !item.contains_key("rate_limit") && !item.contains_key("limits"),
+        "{item:?}"
+    );
+    let shown = app.view_key(&id).await.body;
+    assert_eq!(
+        (&shown["limits"], &shown["rate_limit"]),
+        (&json!([]), &Value::Null)
+    );
+}
