@@ -71,7 +71,8 @@ done
   echo
   echo '```'
   callgrind_annotate --inclusive=yes "$work/test-protected.out" 2>/dev/null \
-    | grep -E 'keygate::|redis::|serde_json|sha2|tracing_subscriber::fmt' | head -30 | cut -c1-160
+    | grep -E 'keygate::|redis::|serde_json|sha2|tracing_subscriber::fmt' | awk 'NR <= 30' \
+    | cut -c1-160
   echo '```'
 } > "$output"
 log "wrote $output"
