@@ -179,12 +179,6 @@ impl Limits {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-
-    /// The longest window, which the counters must outlive (twice over: a window's count is
-    /// read again as the previous one).
-    pub fn longest_window_seconds(&self) -> u64 {
-        self.0.iter().map(|l| l.window_seconds).max().unwrap_or(0)
-    }
 }
 
 /// How often a quota refills: at 00:00 UTC each day, or on the first of each month.
