@@ -156,6 +156,7 @@ pub(crate) fn plain_key(name: &str) -> NewKey {
         name: name.to_owned(),
         expires_at: None,
         owner: None,
+        identity_id: None,
         meta: None,
         scopes: Default::default(),
         limits: Limits::default(),

@@ -15,6 +15,12 @@
 //! | `PATCH admin/api/keys/{id}`    | operate | update its name, owner, meta, scopes, expiry |
 //! | `POST admin/api/keys/{id}/revoke` | operate | revoke it (as the revoke function) |
 //! | `POST admin/api/keys/{id}/rotate` | operate | rotate it with a grace period     |
+//! | `GET  admin/api/identities`    | read    | a page of identities, or one by `external_id` |
+//! | `POST admin/api/identities`    | operate | create an identity                   |
+//! | `GET  admin/api/identities/{id}` | read  | one identity, its live quota and keys |
+//! | `PATCH admin/api/identities/{id}` | operate | change its external id, meta, limits, quota |
+//! | `DELETE admin/api/identities/{id}` | operate | delete it (no active key may remain) |
+//! | `POST admin/api/identities/{id}/suspend`, `/resume` | operate | stop or restart all its keys |
 //! | `GET  admin/api/audit`         | read    | a page of audit events, newest first |
 //! | `GET  admin/api/admins`        | admin   | every admin credential               |
 //! | `POST admin/api/admins`        | admin   | create one (its secret shown once)   |
@@ -50,6 +56,8 @@ use keygate::{ApiError, App};
 use lambda_http::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+
+mod identities;
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 
@@ -148,6 +156,10 @@ pub enum Route<'p> {
     Key(&'p str),
     Revoke(&'p str),
     Rotate(&'p str),
+    Identities,
+    Identity(&'p str),
+    IdentitySuspend(&'p str),
+    IdentityResume(&'p str),
     Audit,
     Me,
     Admins,
@@ -169,11 +181,19 @@ impl Route<'_> {
                 None
             }
             Route::Me | Route::UnknownApi => Some(Role::Verify),
-            Route::Keys | Route::Key(_) if reads => Some(Role::Read),
-            Route::Audit => Some(Role::Read),
-            Route::Keys | Route::Key(_) | Route::Revoke(_) | Route::Rotate(_) | Route::Import => {
-                Some(Role::Operate)
+            Route::Keys | Route::Key(_) | Route::Identities | Route::Identity(_) if reads => {
+                Some(Role::Read)
             }
+            Route::Audit => Some(Role::Read),
+            Route::Keys
+            | Route::Key(_)
+            | Route::Revoke(_)
+            | Route::Rotate(_)
+            | Route::Import
+            | Route::Identities
+            | Route::Identity(_)
+            | Route::IdentitySuspend(_)
+            | Route::IdentityResume(_) => Some(Role::Operate),
             Route::Admins | Route::AdminRevoke(_) | Route::AdminRotate(_) => Some(Role::Admin),
         }
     }
@@ -212,6 +232,14 @@ pub fn route(path: &str) -> Route<'_> {
         (Some("keys"), Some(id), None, _) if !id.is_empty() => Route::Key(id),
         (Some("keys"), Some(id), Some("revoke"), None) if !id.is_empty() => Route::Revoke(id),
         (Some("keys"), Some(id), Some("rotate"), None) if !id.is_empty() => Route::Rotate(id),
+        (Some("identities"), None, _, _) => Route::Identities,
+        (Some("identities"), Some(id), None, _) if !id.is_empty() => Route::Identity(id),
+        (Some("identities"), Some(id), Some("suspend"), None) if !id.is_empty() => {
+            Route::IdentitySuspend(id)
+        }
+        (Some("identities"), Some(id), Some("resume"), None) if !id.is_empty() => {
+            Route::IdentityResume(id)
+        }
         (Some("audit"), None, _, _) => Route::Audit,
         (Some("me"), None, _, _) => Route::Me,
         (Some("admins"), None, _, _) => Route::Admins,
@@ -269,6 +297,27 @@ async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             allow(method, Method::POST, "POST")?;
             rotate_key(app, req, id, &origin()).await
         }
+        Route::Identities if method == Method::GET => identities::list(app, req).await,
+        Route::Identities if method == Method::POST => {
+            identities::create(app, req, &origin()).await
+        }
+        Route::Identities => Err(ApiError::MethodNotAllowed("GET, POST")),
+        Route::Identity(id) if method == Method::GET => identities::view(app, id).await,
+        Route::Identity(id) if method == Method::PATCH => {
+            identities::update(app, req, id, &origin()).await
+        }
+        Route::Identity(id) if method == Method::DELETE => {
+            identities::delete(app, id, &origin()).await
+        }
+        Route::Identity(_) => Err(ApiError::MethodNotAllowed("GET, PATCH, DELETE")),
+        Route::IdentitySuspend(id) => {
+            allow(method, Method::POST, "POST")?;
+            identities::suspend(app, id, true, &origin()).await
+        }
+        Route::IdentityResume(id) => {
+            allow(method, Method::POST, "POST")?;
+            identities::suspend(app, id, false, &origin()).await
+        }
         Route::Audit => {
             allow(method, Method::GET, "GET")?;
             audit(app, req).await
@@ -290,7 +339,9 @@ async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         }
         Route::UnknownApi | Route::NotFound => Err(ApiError::NotFound(
             "Not found. The admin API is GET api/me, GET/POST api/keys, POST \
-             api/keys/import, GET/PATCH api/keys/{id}, POST api/keys/{id}/revoke, POST api/keys/{id}/rotate, GET \
+             api/keys/import, GET/PATCH api/keys/{id}, POST api/keys/{id}/revoke, POST api/keys/{id}/rotate, \
+             GET/POST api/identities, GET/PATCH/DELETE api/identities/{id}, POST \
+             api/identities/{id}/suspend, POST api/identities/{id}/resume, GET \
              api/audit, GET/POST api/admins, POST api/admins/{id}/revoke and POST \
              api/admins/{id}/rotate.",
         )),
@@ -530,9 +581,15 @@ async fn live_view<'r>(
     record: &'r KeyRecord,
     now: chrono::DateTime<Utc>,
 ) -> keygate::domain::record::KeyView<'r> {
-    let live = match &record.quota {
-        Some(quota) => app.cache.live_quota(hash, quota).await,
-        None => None,
+    // A key of an identity keeps its counters beside its identity's (`cache/identity.rs`).
+    let live = match (&record.quota, &record.identity_id) {
+        (Some(quota), Some(identity)) => {
+            app.cache
+                .live_key_quota_of_identity(identity, hash, quota)
+                .await
+        }
+        (Some(quota), None) => app.cache.live_quota(hash, quota).await,
+        (None, _) => None,
     };
     record.view_live(now, live.as_ref())
 }

@@ -39,6 +39,12 @@ pub struct Response {
 pub struct Caller {
     pub key_id: String,
     pub name: String,
+    /// The key's identity, when it has one: its id and external id (API Gateway's
+    /// context holds strings only, so not its `meta`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 impl Response {
@@ -48,6 +54,8 @@ impl Response {
             context: Some(Caller {
                 key_id: key.id.as_str().to_owned(),
                 name: key.name,
+                identity_id: key.identity.as_ref().map(|i| i.id.as_str().to_owned()),
+                external_id: key.identity.map(|i| i.external_id),
             }),
         }
     }
@@ -172,6 +180,7 @@ mod tests {
             id: id.clone(),
             name: "orders".into(),
             owner: None,
+            identity: None,
             scopes: Default::default(),
             role: None,
             rate: None,

@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use super::CacheError;
 use crate::config::CacheSettings;
+use crate::domain::identity::IdentityId;
 use crate::domain::key::{KeyHash, KeyId};
-use crate::domain::limit::{Counted, Every, Limit, Limits, Quota, RateLimit, Refill};
+use crate::domain::limit::{
+    Counted, Every, Limit, Limits, Quota, RateLimit, Refill, DEFAULT_LIMIT,
+};
 use crate::domain::outcome::{KeyDetails, KeyInfo};
 use crate::domain::record::{status_at, KeyRecord, State, Status};
 use crate::domain::role::Role;
@@ -23,6 +26,51 @@ pub(super) const UNKNOWN: &[u8] = b"!";
 /// because the call passes one period per entry of this list, in this order
 /// (`scripts.rs`): the two sides cannot disagree.
 pub(super) const REFILLS: [Every; 2] = [Every::Day, Every::Month];
+
+/// A limit on the wire: `[limit, window_seconds, "name"]`.
+pub(super) type WireLimit = (u64, u64, String);
+/// A quota on the wire: `[generation, remaining as stored, refill amount, refill code,
+/// period]`.
+pub(super) type WireQuota = (u64, u64, u64, u8, String);
+
+pub(super) fn wire_limits(limits: &Limits) -> Vec<WireLimit> {
+    limits
+        .as_slice()
+        .iter()
+        .map(|l| (l.limit, l.window_seconds, l.name.clone()))
+        .collect()
+}
+
+pub(super) fn limits_of_wire(lm: &[WireLimit]) -> Limits {
+    let list = lm
+        .iter()
+        .map(|(limit, window_seconds, name)| Limit {
+            name: name.clone(),
+            limit: *limit,
+            window_seconds: *window_seconds,
+        })
+        .collect();
+    // Written from a record's limits, which were checked; read back as they are.
+    Limits::new(list).unwrap_or_default()
+}
+
+pub(super) fn wire_quota(q: &Quota) -> WireQuota {
+    let amount = q.refill.map_or(0, |r| r.amount);
+    let code = refill_code(q.refill.map(|r| r.every));
+    (q.generation, q.remaining, amount, code, q.period.clone())
+}
+
+pub(super) fn quota_of_wire((generation, remaining, amount, code, period): &WireQuota) -> Quota {
+    Quota {
+        remaining: *remaining,
+        refill: refill_of(*code).map(|every| Refill {
+            every,
+            amount: *amount,
+        }),
+        period: period.clone(),
+        generation: *generation,
+    }
+}
 
 pub(super) fn refill_code(every: Option<Every>) -> u8 {
     every
@@ -69,16 +117,20 @@ pub struct Entry {
     /// verify script reads them with patterns, so they are plain numbers and a name of
     /// `a-z0-9_-`, in a fixed order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lm: Vec<(u64, u64, String)>,
+    pub lm: Vec<WireLimit>,
     /// Quota: `[generation, remaining as stored, refill amount, refill code, period]`, the
     /// code from [`refill_code`]. The verify script reads both with patterns, so they are
     /// plain numbers in a fixed order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub q: Option<(u64, u64, u64, u8, String)>,
+    pub q: Option<WireQuota>,
     /// The replacement's hash, once the key is rotated: in its grace period the key counts
     /// against the replacement's limits, so the verify script leaves its own counters alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// The identity the key belongs to (`idt_…`): the verify script leaves such a key's
+    /// counting to `identity.lua`, in the identity's slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idt: Option<String>,
     /// An admin credential's role: `v`erify, `r`ead, `o`perate, `a`dmin. Absent on client
     /// keys, so their entries are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,19 +159,11 @@ impl Entry {
             sc: r.scopes.as_slice().to_vec(),
             v: r.version,
             rl: None,
-            lm: r
-                .limits
-                .as_slice()
-                .iter()
-                .map(|l| (l.limit, l.window_seconds, l.name.clone()))
-                .collect(),
+            lm: wire_limits(&r.limits),
             to: r.rotated_to_hash.map(|h| h.to_hex()),
+            idt: r.identity_id.as_ref().map(|i| i.as_str().to_owned()),
             ro: r.role.map(role_code),
-            q: r.quota.as_ref().map(|q| {
-                let amount = q.refill.map_or(0, |r| r.amount);
-                let code = refill_code(q.refill.map(|r| r.every));
-                (q.generation, q.remaining, amount, code, q.period.clone())
-            }),
+            q: r.quota.as_ref().map(wire_quota),
             mt: r
                 .meta
                 .as_ref()
@@ -139,6 +183,7 @@ impl Entry {
             has_quota: self.q.is_some(),
             rates: Vec::new(),
             quota_remaining: None,
+            identity: None,
         })
     }
 
@@ -150,31 +195,36 @@ impl Entry {
                 window_seconds,
             }));
         }
-        let list = self
-            .lm
-            .iter()
-            .map(|(limit, window_seconds, name)| Limit {
-                name: name.clone(),
-                limit: *limit,
-                window_seconds: *window_seconds,
-            })
-            .collect();
-        // Written from a record's limits, which were checked; read back as they are.
-        Limits::new(list).unwrap_or_default()
+        limits_of_wire(&self.lm)
     }
 
     pub fn quota(&self) -> Option<Quota> {
-        self.q
-            .as_ref()
-            .map(|(generation, remaining, amount, code, period)| Quota {
-                remaining: *remaining,
-                refill: refill_of(*code).map(|every| Refill {
-                    every,
-                    amount: *amount,
-                }),
-                period: period.clone(),
-                generation: *generation,
-            })
+        self.q.as_ref().map(quota_of_wire)
+    }
+
+    /// The identity the key belongs to.
+    pub fn identity_id(&self) -> Option<IdentityId> {
+        self.idt.as_deref().and_then(IdentityId::parse)
+    }
+
+    /// The key's limits and quota alone, in the entry's wire form: what `identity.lua` is
+    /// told to count besides the identity's.
+    pub fn counters_text(&self) -> String {
+        #[derive(Serialize)]
+        struct Counters<'a> {
+            lm: &'a [WireLimit],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            q: Option<&'a WireQuota>,
+        }
+        let lm = match (&self.lm[..], self.rl) {
+            ([], Some((limit, window))) => &[(limit, window, DEFAULT_LIMIT.to_owned())][..],
+            (lm, _) => lm,
+        };
+        serde_json::to_string(&Counters {
+            lm,
+            q: self.q.as_ref(),
+        })
+        .expect("counters always serialize")
     }
 
     /// The replacement whose limits this key shares, once rotated.
@@ -182,8 +232,10 @@ impl Entry {
         self.to.as_deref().and_then(KeyHash::from_hex)
     }
 
+    /// Whether a verification counts anything for this key: its own limits or quota, or
+    /// its identity's.
     pub fn has_limits(&self) -> bool {
-        !self.lm.is_empty() || self.rl.is_some() || self.q.is_some()
+        !self.lm.is_empty() || self.rl.is_some() || self.q.is_some() || self.idt.is_some()
     }
 
     /// The key's status at `now` and what a handler learns about it, from the entry alone:
@@ -193,6 +245,7 @@ impl Entry {
             id: self.key_id()?,
             name: self.name.clone(),
             owner: self.ow.clone(),
+            identity: None,
             scopes: Scopes::from_stored(self.sc.clone()),
             role: self.role()?,
             rate: None,

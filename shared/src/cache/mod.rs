@@ -20,6 +20,8 @@
 //! | `entry.rs`            | the entry's wire format, and what a read found       |
 //! | `scripts.rs`          | the Lua scripts' arguments and replies               |
 //! | `verify.lua`, `replace_if_newer.lua` | the scripts themselves                |
+//! | `identity.rs`         | identities' entries, and a key's round trip to its identity |
+//! | `counters.lua`, `identity.lua` | counting, and counting a key with its identity |
 //! | `link.rs`             | the connection, and the back-off after a failure     |
 //! | `memo.rs`             | the keys last seen without limits                    |
 use std::time::Duration;
@@ -32,12 +34,14 @@ use crate::domain::limit::{Cost, Counted, Quota, QuotaCount};
 use crate::domain::record::{KeyRecord, State};
 
 mod entry;
+mod identity;
 mod link;
 mod memo;
 mod scripts;
 
 use entry::{entry_bytes, lookup_of, UNKNOWN};
 pub use entry::{entry_ttl, Entry, Lookup, Read};
+pub use identity::{IdentityEntry, IdentityRead};
 use link::Link;
 use memo::Unlimited;
 use scripts::{millis, parse_read, Names, Scripts, VerifyArgs};
@@ -288,8 +292,14 @@ impl Cache {
     /// minute behind).
     pub async fn live_quota(&self, hash: &KeyHash, quota: &Quota) -> Option<QuotaCount> {
         let (_, quota_key) = self.counter_keys(hash);
+        self.live_count(quota_key, quota).await
+    }
+
+    /// The live count in the quota counter `name`, when it belongs to this setting of the
+    /// quota (its generation).
+    async fn live_count(&self, name: String, quota: &Quota) -> Option<QuotaCount> {
         let mut cmd = redis::cmd("HMGET");
-        cmd.arg(quota_key).arg("r").arg("p").arg("g");
+        cmd.arg(name).arg("r").arg("p").arg("g");
         let cmd = &cmd;
         let (left, period, generation): (Option<u64>, Option<String>, Option<u64>) = self
             .link
@@ -419,16 +429,16 @@ impl Cache {
 
     /// Deletes a key's entry: its item was deleted from the table by hand.
     pub async fn forget(&self, hash: &KeyHash) -> Result<(), CacheError> {
-        let key = self.entry_key(hash);
+        self.delete_entry(&self.entry_key(hash)).await
+    }
+
+    async fn delete_entry(&self, key: &str) -> Result<(), CacheError> {
         self.writes
-            .call(true, |mut conn| {
-                let key = key.clone();
-                async move {
-                    redis::cmd("DEL")
-                        .arg(&key)
-                        .query_async::<i64>(&mut conn)
-                        .await
-                }
+            .call(true, |mut conn| async move {
+                redis::cmd("DEL")
+                    .arg(key)
+                    .query_async::<i64>(&mut conn)
+                    .await
             })
             .await
             .map(|_| ())
@@ -447,15 +457,30 @@ impl Cache {
             entry_ttl(Some(record), now, &self.settings)
         };
         let (key, entry) = (self.entry_key(hash), entry_bytes(record));
+        self.write_versioned(&key, entry, record.version, ttl, only_present)
+            .await
+    }
+
+    /// Writes `entry` (of `version`) at `key` unless the cached one is as new or newer, on
+    /// the patient connection, tried up to [`WRITE_ATTEMPTS`] times. Returns whether it
+    /// wrote.
+    async fn write_versioned(
+        &self,
+        key: &str,
+        entry: Vec<u8>,
+        version: u64,
+        ttl: Duration,
+        only_present: bool,
+    ) -> Result<bool, CacheError> {
         let mut attempt = 1;
         loop {
             let written: Result<i64, CacheError> = self
                 .writes
                 .call(true, |mut conn| {
                     let call = self.scripts.replace_if_newer(
-                        &key,
+                        key,
                         entry.clone(),
-                        record.version,
+                        version,
                         ttl,
                         only_present,
                     );

@@ -9,11 +9,12 @@ use redis::{Script, ScriptInvocation};
 
 use super::entry::{lookup_of, Lookup, Read, REFILLS};
 use super::CacheError;
-use crate::domain::limit::{Cost, Counted, QuotaCounted};
+use crate::domain::limit::{Cost, Counted, Limits, QuotaCounted};
 use crate::domain::window::WindowCount;
 
 pub(super) struct Scripts {
     verify: Script,
+    identity: Script,
     replace_if_newer: Script,
 }
 
@@ -24,6 +25,16 @@ pub(super) struct Names {
     /// The hash of the key's rate windows, one field per named limit.
     pub limits: String,
     pub quota: String,
+}
+
+/// The Redis keys `identity.lua` touches, all in the identity's hash slot.
+pub(super) struct IdentityNames {
+    pub entry: String,
+    pub limits: String,
+    pub quota: String,
+    /// The key's own rate windows and quota counter, kept beside its identity's.
+    pub key_limits: String,
+    pub key_quota: String,
 }
 
 /// What the verify script is told besides the key's names.
@@ -42,7 +53,14 @@ pub(super) struct VerifyArgs {
 impl Scripts {
     pub(super) fn new() -> Self {
         Self {
-            verify: Script::new(include_str!("verify.lua")),
+            verify: Script::new(concat!(
+                include_str!("counters.lua"),
+                include_str!("verify.lua")
+            )),
+            identity: Script::new(concat!(
+                include_str!("counters.lua"),
+                include_str!("identity.lua")
+            )),
             replace_if_newer: Script::new(include_str!("replace_if_newer.lua")),
         }
     }
@@ -72,6 +90,40 @@ impl Scripts {
             .arg(if args.mark { "1" } else { "0" })
             .arg(if args.own_counters { "1" } else { "0" })
             .arg(args.cost.get());
+        for refill in REFILLS {
+            call.arg(refill.period(args.now));
+        }
+        call
+    }
+
+    /// `identity.lua`.
+    /// - KEYS: the identity's entry, its rate windows, its quota counter, then the key's
+    ///   rate windows and quota counter kept in the identity's slot (shapes as in
+    ///   `verify.lua`).
+    /// - ARGV: 1 quota counter TTL ms, 2 the request's cost, 3 `1` to push the quota
+    ///   counters' expiry out (the key's first use in its last-used window), 4 the key's
+    ///   limits and quota in the entry's wire form, then the current period of each refill
+    ///   (code `c` at `ARGV[4 + c]`).
+    /// - Reply: `{1}` when the identity is not cached, `{3}` when it is known not to exist,
+    ///   `{2, entry}` when it is suspended (nothing counted), else `{0, entry, Redis's now
+    ///   in ms}` and then the key's and the identity's counts, each laid out as in
+    ///   `verify.lua`'s reply after its now.
+    pub(super) fn identity(
+        &self,
+        names: &IdentityNames,
+        key_counters: &str,
+        args: &VerifyArgs,
+    ) -> ScriptInvocation<'_> {
+        let mut call = self.identity.prepare_invoke();
+        call.key(&names.entry)
+            .key(&names.limits)
+            .key(&names.quota)
+            .key(&names.key_limits)
+            .key(&names.key_quota)
+            .arg(millis(args.quota_counter_ttl))
+            .arg(args.cost.get())
+            .arg(if args.mark { "1" } else { "0" })
+            .arg(key_counters);
         for refill in REFILLS {
             call.arg(refill.period(args.now));
         }
@@ -109,7 +161,6 @@ pub(super) fn millis(d: Duration) -> u64 {
 
 pub(super) fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
     use redis::FromRedisValue;
-    let corrupt = |what: &str| CacheError::Corrupt(format!("verify script returned {what}"));
     let mut items = reply.into_iter();
     let first_use = i64::from_redis_value(items.next().ok_or_else(|| corrupt("nothing"))?)
         .map_err(|_| corrupt("a bad marker"))?
@@ -119,31 +170,13 @@ pub(super) fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
     let lookup = lookup_of(value)?;
     let rest: Vec<redis::Value> = items.collect();
     let mut counted = Counted::default();
-    if let [now, left, flags, period, windows @ ..] = rest.as_slice() {
-        let int =
-            |v: &redis::Value| i64::from_redis_value_ref(v).map_err(|_| corrupt("a bad counter"));
-        let count = |v: &redis::Value| int(v).map(|n| n.max(0) as u64);
-        let (now, left, flags) = (count(now)?, int(left)?, int(flags)?);
+    if let [now, segment @ ..] = rest.as_slice() {
         let lengths = lookup_windows(&lookup);
-        if windows.len() != 2 * lengths.len() {
-            return Err(corrupt("a window count for each limit"));
+        let (c, rest) = parse_counted(count(now)?, segment, &lengths)?;
+        if !rest.is_empty() {
+            return Err(corrupt("more counts than limits"));
         }
-        for (pair, window_ms) in windows.chunks(2).zip(lengths) {
-            counted.windows.push(WindowCount {
-                previous: count(&pair[0])?,
-                current: count(&pair[1])?,
-                elapsed_ms: now % window_ms,
-            });
-        }
-        if left >= 0 {
-            counted.quota = Some(QuotaCounted {
-                remaining: left as u64,
-                exhausted: flags & 1 != 0,
-                refilled: flags & 2 != 0,
-                period: String::from_redis_value_ref(period)
-                    .map_err(|_| corrupt("a bad period"))?,
-            });
-        }
+        counted = c;
     }
     Ok(Read {
         lookup,
@@ -152,15 +185,72 @@ pub(super) fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
     })
 }
 
+fn corrupt(what: &str) -> CacheError {
+    CacheError::Corrupt(format!("a script returned {what}"))
+}
+
+fn int(v: &redis::Value) -> Result<i64, CacheError> {
+    use redis::FromRedisValue;
+    i64::from_redis_value_ref(v).map_err(|_| corrupt("a bad counter"))
+}
+
+fn count(v: &redis::Value) -> Result<u64, CacheError> {
+    int(v).map(|n| n.max(0) as u64)
+}
+
+/// One subject's counts from a script's reply (`{quota left, flags, period}`, then
+/// `previous, current` per limit of `window_ms`), and what follows them.
+pub(super) fn parse_counted<'v>(
+    now: u64,
+    segment: &'v [redis::Value],
+    window_ms: &[u64],
+) -> Result<(Counted, &'v [redis::Value]), CacheError> {
+    use redis::FromRedisValue;
+    let [left, flags, period, windows @ ..] = segment else {
+        return Err(corrupt("too few counts"));
+    };
+    let (left, flags) = (int(left)?, int(flags)?);
+    if windows.len() < 2 * window_ms.len() {
+        return Err(corrupt("a window count for each limit"));
+    }
+    let (windows, rest) = windows.split_at(2 * window_ms.len());
+    let mut counted = Counted::default();
+    for (pair, window_ms) in windows.chunks(2).zip(window_ms) {
+        counted.windows.push(WindowCount {
+            previous: count(&pair[0])?,
+            current: count(&pair[1])?,
+            elapsed_ms: now % window_ms,
+        });
+    }
+    if left >= 0 {
+        counted.quota = Some(QuotaCounted {
+            remaining: left as u64,
+            exhausted: flags & 1 != 0,
+            refilled: flags & 2 != 0,
+            period: String::from_redis_value_ref(period).map_err(|_| corrupt("a bad period"))?,
+        });
+    }
+    Ok((counted, rest))
+}
+
+/// Redis's now in ms, as a script reports it.
+pub(super) fn parse_now(v: &redis::Value) -> Result<u64, CacheError> {
+    count(v)
+}
+
 /// The window lengths of the entry's limits in ms, in its order, as the script read them.
 fn lookup_windows(lookup: &Lookup) -> Vec<u64> {
     match lookup {
-        Lookup::Known(entry) => entry
-            .limits()
-            .as_slice()
-            .iter()
-            .map(|l| l.window_seconds * 1000)
-            .collect(),
+        Lookup::Known(entry) => window_ms(&entry.limits()),
         _ => Vec::new(),
     }
+}
+
+/// The window lengths of `limits` in ms, in their order.
+pub(super) fn window_ms(limits: &Limits) -> Vec<u64> {
+    limits
+        .as_slice()
+        .iter()
+        .map(|l| l.window_seconds * 1000)
+        .collect()
 }

@@ -8,8 +8,32 @@ use chrono::{DateTime, Utc};
 use rand::RngCore;
 use serde::{Serialize, Serializer};
 
+use crate::domain::identity::IdentityId;
 use crate::domain::key::KeyId;
 use crate::domain::time::timestamp;
+
+/// What an event is about: a key or admin credential, or an identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Key(KeyId),
+    Identity(IdentityId),
+}
+
+impl Subject {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Subject::Key(id) => id.as_str(),
+            Subject::Identity(id) => id.as_str(),
+        }
+    }
+
+    /// A key's, an admin credential's or an identity's id.
+    pub fn parse(s: &str) -> Option<Self> {
+        KeyId::parse(s)
+            .map(Subject::Key)
+            .or_else(|| IdentityId::parse(s).map(Subject::Identity))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -28,6 +52,12 @@ pub enum Action {
     AdminRotate,
     /// A key of the system Keygate replaces, brought in by `POST admin/api/keys/import`.
     Import,
+    /// Changes to identities (`admin/api/identities`).
+    IdentityCreate,
+    IdentityUpdate,
+    IdentitySuspend,
+    IdentityResume,
+    IdentityDelete,
 }
 
 impl Action {
@@ -42,10 +72,15 @@ impl Action {
             Action::AdminRevoke => "admin_revoke",
             Action::AdminRotate => "admin_rotate",
             Action::Import => "import",
+            Action::IdentityCreate => "identity_create",
+            Action::IdentityUpdate => "identity_update",
+            Action::IdentitySuspend => "identity_suspend",
+            Action::IdentityResume => "identity_resume",
+            Action::IdentityDelete => "identity_delete",
         }
     }
 
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 14] = [
         Action::Issue,
         Action::Update,
         Action::Revoke,
@@ -55,6 +90,11 @@ impl Action {
         Action::AdminRevoke,
         Action::AdminRotate,
         Action::Import,
+        Action::IdentityCreate,
+        Action::IdentityUpdate,
+        Action::IdentitySuspend,
+        Action::IdentityResume,
+        Action::IdentityDelete,
     ];
 
     /// The action as recorded for `id`: issue, revoke and rotate of an admin credential are
@@ -208,8 +248,8 @@ pub struct AuditEvent {
     pub id: String,
     pub at: DateTime<Utc>,
     pub action: Action,
-    pub key_id: KeyId,
-    /// For a rotation: the key that replaced `key_id`.
+    pub subject: Subject,
+    /// For a rotation: the key that replaced `subject`.
     pub new_key_id: Option<KeyId>,
     pub actor: Actor,
     pub source_ip: Option<String>,
@@ -223,15 +263,52 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// Event ids only need to be unique, not secret: the thread-local generator will do.
     pub fn new(action: Action, key_id: &KeyId, origin: &Origin, at: DateTime<Utc>) -> Self {
+        Self::about(
+            action.on(key_id),
+            Subject::Key(key_id.clone()),
+            Actor::of(&origin.actor, key_id),
+            origin,
+            at,
+        )
+    }
+
+    /// An event about an identity: only administrators change identities, so the actor is
+    /// the bootstrap token or an admin credential.
+    pub fn about_identity(
+        action: Action,
+        id: &IdentityId,
+        origin: &Origin,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let actor = match &origin.actor {
+            Acting::Admin { id, name } => Actor::Admin {
+                id: id.clone(),
+                name: name.clone(),
+            },
+            Acting::System(reason) => Actor::System {
+                reason: reason.clone(),
+            },
+            Acting::Bootstrap | Acting::KeyHolder => Actor::Bootstrap,
+        };
+        Self::about(action, Subject::Identity(id.clone()), actor, origin, at)
+    }
+
+    fn about(
+        action: Action,
+        subject: Subject,
+        actor: Actor,
+        origin: &Origin,
+        at: DateTime<Utc>,
+    ) -> Self {
         let mut bytes = [0u8; 12];
         rand::rng().fill_bytes(&mut bytes);
         Self {
             id: format!("evt_{}", hex::encode(bytes)),
             at,
-            action: action.on(key_id),
-            key_id: key_id.clone(),
+            action,
+            subject,
             new_key_id: None,
-            actor: Actor::of(&origin.actor, key_id),
+            actor,
             source_ip: origin.source_ip.clone(),
             user_agent: origin.user_agent.clone(),
             request_id: origin.request_id.clone(),
@@ -257,7 +334,7 @@ impl AuditEvent {
             id: &self.id,
             time: timestamp(self.at),
             action: self.action,
-            key_id: self.key_id.as_str(),
+            key_id: self.subject.as_str(),
             new_key_id: self.new_key_id.as_ref().map(KeyId::as_str),
             actor: &self.actor,
             source_ip: self.source_ip.as_deref(),
@@ -275,6 +352,7 @@ pub struct AuditView<'a> {
     pub id: &'a str,
     pub time: String,
     pub action: Action,
+    /// The key, admin credential or identity acted on.
     pub key_id: &'a str,
     pub new_key_id: Option<&'a str>,
     pub actor: &'a Actor,

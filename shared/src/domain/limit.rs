@@ -329,6 +329,32 @@ pub struct Usage {
     pub refusal: Option<Refusal>,
 }
 
+impl Usage {
+    /// The usage of a request that must pass two sets of limits, a key's own (`self`) and
+    /// its identity's: refused when either refuses (the script counted neither then); the
+    /// headers describe the limit that refused, else the one of both closest to refusal;
+    /// the quota left is the smaller.
+    pub fn and(self, shared: Usage) -> Usage {
+        let rate = match (&self.refusal, &shared.refusal) {
+            (Some(_), _) => self.rate,
+            (None, Some(_)) => shared.rate,
+            (None, None) => [self.rate, shared.rate]
+                .into_iter()
+                .flatten()
+                .min_by_key(|r| r.remaining),
+        };
+        Usage {
+            rate,
+            rates: self.rates,
+            quota_remaining: match (self.quota_remaining, shared.quota_remaining) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            refusal: self.refusal.or(shared.refusal),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     RateLimited { retry_after: u64, limit: String },
@@ -466,6 +492,46 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    fn status(name: &str, remaining: u64) -> RateStatus {
+        RateStatus {
+            name: name.to_owned(),
+            limit: 10,
+            remaining,
+            reset: 1,
+        }
+    }
+
+    #[test]
+    fn a_request_under_two_sets_of_limits_is_refused_by_either_and_reports_the_closest() {
+        let own = Usage {
+            rate: Some(status("own", 5)),
+            rates: vec![status("own", 5)],
+            quota_remaining: Some(90),
+            refusal: None,
+        };
+        let shared = Usage {
+            rate: Some(status("shared", 2)),
+            rates: vec![status("shared", 2)],
+            quota_remaining: Some(40),
+            refusal: None,
+        };
+        let both = own.clone().and(shared.clone());
+        assert_eq!(both.rate, Some(status("shared", 2)));
+        assert_eq!(both.quota_remaining, Some(40));
+        assert_eq!(both.refusal, None);
+        let refusing = Usage {
+            refusal: Some(Refusal::RateLimited {
+                retry_after: 3,
+                limit: "shared".to_owned(),
+            }),
+            rate: Some(status("shared", 0)),
+            ..shared
+        };
+        let refused = own.and(refusing);
+        assert_eq!(refused.rate, Some(status("shared", 0)));
+        assert!(matches!(refused.refusal, Some(Refusal::RateLimited { .. })));
     }
 
     #[test]

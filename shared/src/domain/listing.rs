@@ -12,7 +12,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::audit::{Action, AuditEvent};
+use crate::domain::audit::{Action, AuditEvent, Subject};
 use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::record::{KeyRecord, Status};
 use crate::domain::time::timestamp;
@@ -137,7 +137,8 @@ impl ListQuery {
 /// `GET api/audit?key_id=&action=&cursor=&limit=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditQuery {
-    pub key_id: Option<KeyId>,
+    /// Only the events about this key, admin credential or identity.
+    pub key_id: Option<Subject>,
     /// Only the events of this actor: an admin credential or a key holder.
     pub actor_id: Option<KeyId>,
     pub action: Option<Action>,

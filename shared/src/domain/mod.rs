@@ -3,6 +3,7 @@
 //! layers above (stores, operations, the HTTP edge) only move these values around.
 
 pub mod audit;
+pub mod identity;
 pub mod invalid;
 pub mod key;
 pub mod legacy;

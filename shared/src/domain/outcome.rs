@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::identity::IdentityInfo;
 use crate::domain::key::KeyId;
 use crate::domain::limit::{Limits, RateStatus, Refusal, Usage};
 use crate::domain::role::Role;
@@ -15,6 +16,8 @@ pub struct KeyInfo {
     pub id: KeyId,
     pub name: String,
     pub owner: Option<String>,
+    /// The identity the key belongs to, when it has one.
+    pub identity: Option<IdentityInfo>,
     pub scopes: Scopes,
     /// Set when the key is an admin credential: what it may do. The guard refuses such a
     /// key; the admin API accepts nothing else.
@@ -170,6 +173,19 @@ pub struct KeyDetails {
     pub rates: Vec<RateStatus>,
     /// Calls left on the quota after this request, when Redis counted it.
     pub quota_remaining: Option<u64>,
+    /// The identity the key belongs to, with its shared limits.
+    pub identity: Option<IdentityDetails>,
+}
+
+/// A key's identity as the verify API shows it, and where its shared limits stood after
+/// this request (as [`KeyDetails`] says of the key's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityDetails {
+    pub info: IdentityInfo,
+    pub limits: Limits,
+    pub has_quota: bool,
+    pub rates: Vec<RateStatus>,
+    pub quota_remaining: Option<u64>,
 }
 
 #[cfg(test)]
@@ -181,6 +197,7 @@ mod tests {
             id: KeyId::generate().unwrap(),
             name: "n".into(),
             owner: None,
+            identity: None,
             scopes: Scopes::parse_list(scopes).unwrap(),
             role: None,
             rate: None,

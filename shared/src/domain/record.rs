@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::audit::Actor;
+use crate::domain::identity::IdentityId;
 use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Limits, Quota, QuotaCount, RateLimit, Refill};
 use crate::domain::outcome::KeyInfo;
@@ -49,6 +50,9 @@ pub struct KeyRecord {
     /// Whether this key was made by its predecessor rotating itself: such a key is revoked
     /// with its predecessor, so a thief's successor dies with the leaked key.
     pub self_rotated: bool,
+    /// The identity the key belongs to: its limits and quota are shared with the
+    /// identity's other keys, and suspending it refuses the key.
+    pub identity_id: Option<IdentityId>,
     /// Named rate limits; the `rate_limit` field is the one named `default`.
     pub limits: Limits,
     pub quota: Option<Quota>,
@@ -125,6 +129,7 @@ impl KeyRecord {
             rotated_from: None,
             self_rotation: false,
             self_rotated: false,
+            identity_id: None,
             limits: Limits::default(),
             quota: None,
             role: None,
@@ -143,6 +148,7 @@ impl KeyRecord {
             id: self.id.clone(),
             name: self.name.clone(),
             owner: self.owner.clone(),
+            identity: None,
             scopes: self.scopes.clone(),
             role: self.role,
             rate: None,
@@ -184,6 +190,7 @@ impl KeyRecord {
             expires_at: self.expires_at.map(timestamp),
             revoked_at: self.revoked_at.map(timestamp),
             owner: self.owner.as_deref(),
+            identity_id: self.identity_id.as_ref().map(IdentityId::as_str),
             meta: self.meta.as_ref(),
             scopes: self.scopes.as_slice(),
             last_used_at: self.last_used_at.map(timestamp),
@@ -210,6 +217,7 @@ pub struct KeyView<'a> {
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
     pub owner: Option<&'a str>,
+    pub identity_id: Option<&'a str>,
     pub meta: Option<&'a Map<String, Value>>,
     pub scopes: &'a [String],
     pub last_used_at: Option<String>,

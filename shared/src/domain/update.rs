@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::domain::identity::IdentityId;
 use crate::domain::invalid::Invalid;
 use crate::domain::limit::{Limits, Quota, RateLimit, Refill};
 use crate::domain::record::KeyRecord;
@@ -12,9 +13,10 @@ use crate::domain::scope::Scopes;
 use crate::domain::time::timestamp;
 
 /// The fields an update may name, in the order their changes are reported.
-pub const FIELDS: [&str; 9] = [
+pub const FIELDS: [&str; 10] = [
     "name",
     "owner",
+    "identity_id",
     "meta",
     "scopes",
     "expires_at",
@@ -29,6 +31,8 @@ pub const FIELDS: [&str; 9] = [
 pub struct KeyUpdate {
     pub name: Option<String>,
     pub owner: Option<Option<String>>,
+    /// The identity the key moves to; `Some(None)` takes it out of its identity.
+    pub identity_id: Option<Option<IdentityId>>,
     pub meta: Option<Option<Map<String, Value>>>,
     pub scopes: Option<Scopes>,
     pub expires_at: Option<DateTime<Utc>>,
@@ -67,6 +71,9 @@ impl KeyUpdate {
         if let Some(owner) = &self.owner {
             new.owner = owner.clone();
         }
+        if let Some(identity_id) = &self.identity_id {
+            new.identity_id = identity_id.clone();
+        }
         if let Some(meta) = &self.meta {
             new.meta = meta.clone();
         }
@@ -100,6 +107,7 @@ impl KeyUpdate {
         for (field, changed) in [
             ("name", new.name != record.name),
             ("owner", new.owner != record.owner),
+            ("identity_id", new.identity_id != record.identity_id),
             ("meta", new.meta != record.meta),
             ("scopes", new.scopes != record.scopes),
             ("expires_at", new.expires_at != record.expires_at),

@@ -20,6 +20,8 @@ use crate::store::StoreError;
 
 /// The answer to a key that does not exist, kept from the system Keygate replaces.
 pub const NOT_FOUND: &str = "API Key not found.";
+/// The answer to an identity id that names none.
+pub const IDENTITY_NOT_FOUND: &str = "Identity not found.";
 
 /// Every way a request can fail. Clients get a fixed `detail`; the cause, when there is
 /// one, goes to the log line (never a secret: none of these carry one).
@@ -118,6 +120,18 @@ impl From<OpError> for ApiError {
         match err {
             OpError::Invalid(invalid) => invalid.into(),
             OpError::NotFound => ApiError::NotFound(NOT_FOUND),
+            OpError::UnknownIdentity(id) => {
+                ApiError::BadRequest(format!("`identity_id`: no identity has the id {id}."))
+            }
+            OpError::IdentityNotFound => ApiError::NotFound(IDENTITY_NOT_FOUND),
+            OpError::ExternalIdTaken => {
+                ApiError::Conflict("Another identity already has this `external_id`.".to_owned())
+            }
+            OpError::IdentityInUse => ApiError::Conflict(
+                "This identity still has active keys: revoke them, or move them to another \
+                 identity, before deleting it."
+                    .to_owned(),
+            ),
             OpError::Refused(outcome) => ApiError::Key(outcome),
             OpError::AlreadyRotated => ApiError::Conflict(
                 "This key was already rotated and is in its grace period. Rotate its \
@@ -145,6 +159,11 @@ impl From<OpError> for ApiError {
                     "The key is revoked in the database, but the cache could not be updated, \
                      so it may still be accepted for up to {ttl_seconds} seconds. Retry this \
                      request; revoking again is safe."
+                ),
+                Change::Identity => format!(
+                    "The identity is changed in the database, but the cache could not be \
+                     updated, so its keys may see the old identity for up to {ttl_seconds} \
+                     seconds. Retry this request; sending it again is safe."
                 ),
                 Change::Update | Change::Rotate | Change::Replicated => format!(
                     "The key is updated in the database, but the cache could not be updated, \

@@ -111,6 +111,7 @@ fn import_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<ImportKey
             // Past expiries are kept: the key is imported expired, as it was.
             expires_at: optional_time(body, "expires_at")?,
             owner: owner_field(body)?,
+            identity_id: None,
             meta: meta_field(body)?,
             scopes: scopes_field(body)?,
             limits: new_limits(body)?,

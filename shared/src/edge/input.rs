@@ -5,10 +5,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use crate::domain::limit::{
-    Every, Limit, Limits, Quota, RateLimit, Refill, MAX_LIMITS, MAX_QUOTA, MAX_RATE_LIMIT,
-    MAX_WINDOW_SECONDS,
-};
+use crate::domain::identity::IdentityId;
+use crate::domain::limit::Quota;
 use crate::domain::role::Role;
 use crate::domain::rotation::{DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS};
 use crate::domain::scope::Scopes;
@@ -17,15 +15,19 @@ use crate::domain::update::{KeyUpdate, FIELDS};
 use crate::ops::admins::NewAdmin;
 use crate::ops::issue::NewKey;
 
+use super::limits_input::one_kind_of_limits;
+pub use super::limits_input::{limits_field, new_limits, quota_field, rate_limit_field};
+
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_OWNER_CHARS: usize = 200;
 pub const MAX_META_BYTES: usize = 4 * 1024;
 
 /// The fields of an issue body.
-pub const ISSUE_FIELDS: [&str; 9] = [
+pub const ISSUE_FIELDS: [&str; 10] = [
     "name",
     "expires_at",
     "owner",
+    "identity_id",
     "meta",
     "scopes",
     "rate_limit",
@@ -43,6 +45,7 @@ pub fn new_key(body: &Map<String, Value>, now: DateTime<Utc>) -> Result<NewKey, 
         name,
         expires_at,
         owner: owner_field(body)?,
+        identity_id: identity_id_field(body)?,
         meta: meta_field(body)?,
         scopes: scopes_field(body)?,
         limits: new_limits(body)?,
@@ -120,6 +123,10 @@ pub fn key_update(body: &Map<String, Value>) -> Result<KeyUpdate, ApiError> {
             .contains_key("owner")
             .then(|| owner_field(body))
             .transpose()?,
+        identity_id: body
+            .contains_key("identity_id")
+            .then(|| identity_id_field(body))
+            .transpose()?,
         meta: body
             .contains_key("meta")
             .then(|| meta_field(body))
@@ -150,6 +157,20 @@ pub fn owner_field(body: &Map<String, Value>) -> Result<Option<String>, ApiError
     match body.get("owner") {
         None | Some(Value::Null) => Ok(None),
         Some(_) => text_field(body, "owner", MAX_OWNER_CHARS).map(Some),
+    }
+}
+
+/// `identity_id`: absent or null for none, else an identity's id (`idt_…`).
+pub fn identity_id_field(body: &Map<String, Value>) -> Result<Option<IdentityId>, ApiError> {
+    match body.get("identity_id") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if IdentityId::parse(text).is_some() => {
+            Ok(IdentityId::parse(text))
+        }
+        Some(_) => Err(bad(
+            "`identity_id` must be an identity's id: idt_ followed by 24 lowercase hexadecimal \
+             digits, or null.",
+        )),
     }
 }
 
@@ -227,125 +248,7 @@ pub(super) fn time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
     Ok(at)
 }
 
-/// A new key's limits, from `rate_limit` (the limit named `default`) or `limits`.
-pub fn new_limits(body: &Map<String, Value>) -> Result<Limits, ApiError> {
-    if one_kind_of_limits(body)? {
-        Ok(Limits::from_rate_limit(rate_limit_field(body)?))
-    } else {
-        limits_field(body)
-    }
-}
-
-/// Whether a body sets its limits with `rate_limit` (rather than `limits`, or neither):
-/// one body may not send both.
-fn one_kind_of_limits(body: &Map<String, Value>) -> Result<bool, ApiError> {
-    match (body.contains_key("rate_limit"), body.contains_key("limits")) {
-        (true, true) => Err(bad(
-            "Send either `rate_limit` (the limit named \"default\") or `limits`, not both.",
-        )),
-        (uses_rate_limit, _) => Ok(uses_rate_limit),
-    }
-}
-
-/// The `limits` field: a list of up to 5 named limits, absent or null for none.
-pub fn limits_field(body: &Map<String, Value>) -> Result<Limits, ApiError> {
-    const SHAPE: &str = "`limits` must be a list such as [{\"name\": \"per_second\", \"limit\": 10, \"window_seconds\": 1}], or null.";
-    let list = match body.get("limits") {
-        None | Some(Value::Null) => return Ok(Limits::default()),
-        Some(Value::Array(list)) => list,
-        Some(_) => return Err(bad(SHAPE)),
-    };
-    if list.len() > MAX_LIMITS {
-        return Err(bad(&format!("`limits` holds at most {MAX_LIMITS} limits.")));
-    }
-    let mut limits = Vec::with_capacity(list.len());
-    for (i, value) in list.iter().enumerate() {
-        let parent = format!("limits[{i}]");
-        let Value::Object(object) = value else {
-            return Err(bad(SHAPE));
-        };
-        only_fields(object, &parent, &["name", "limit", "window_seconds"])?;
-        let name = match object.get("name") {
-            Some(Value::String(name)) if Limit::valid_name(name) => name.clone(),
-            _ => {
-                return Err(bad(&format!(
-                    "`{parent}.name` must be 1 to 32 of a-z, 0-9, _ and -, starting with a letter."
-                )))
-            }
-        };
-        if limits.iter().any(|l: &Limit| l.name == name) {
-            return Err(bad(&format!(
-                "`{parent}.name`: the name {name:?} is used twice."
-            )));
-        }
-        limits.push(Limit {
-            name,
-            limit: integer(object, &parent, "limit", 1, MAX_RATE_LIMIT)?,
-            window_seconds: integer(object, &parent, "window_seconds", 1, MAX_WINDOW_SECONDS)?,
-        });
-    }
-    Limits::new(limits).map_err(|e| bad(&format!("`limits`: {e}.")))
-}
-
-/// The `rate_limit` field of an issue or update body: absent or null for none.
-pub fn rate_limit_field(body: &Map<String, Value>) -> Result<Option<RateLimit>, ApiError> {
-    let object = match body.get("rate_limit") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(o)) => o,
-        Some(_) => {
-            return Err(bad(
-                "`rate_limit` must be an object such as {\"limit\": 100, \"window_seconds\": 60}, or null.",
-            ))
-        }
-    };
-    only_fields(object, "rate_limit", &["limit", "window_seconds"])?;
-    Ok(Some(RateLimit {
-        limit: integer(object, "rate_limit", "limit", 1, MAX_RATE_LIMIT)?,
-        window_seconds: integer(
-            object,
-            "rate_limit",
-            "window_seconds",
-            1,
-            MAX_WINDOW_SECONDS,
-        )?,
-    }))
-}
-
-/// The `quota` field of an issue or update body: absent or null for none.
-pub fn quota_field(body: &Map<String, Value>) -> Result<Option<(u64, Option<Refill>)>, ApiError> {
-    let object = match body.get("quota") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(o)) => o,
-        Some(_) => {
-            return Err(bad(
-                "`quota` must be an object such as {\"remaining\": 1000, \"refill\": {\"every\": \"month\", \"amount\": 1000}}, or null.",
-            ))
-        }
-    };
-    only_fields(object, "quota", &["remaining", "refill"])?;
-    let remaining = integer(object, "quota", "remaining", 0, MAX_QUOTA)?;
-    let refill = match object.get("refill") {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(r)) => {
-            only_fields(r, "quota.refill", &["every", "amount"])?;
-            let every = r
-                .get("every")
-                .and_then(Value::as_str)
-                .and_then(Every::parse)
-                .ok_or_else(|| bad("`quota.refill.every` must be \"day\" or \"month\"."))?;
-            let amount = integer(r, "quota.refill", "amount", 1, MAX_QUOTA)?;
-            Some(Refill { every, amount })
-        }
-        Some(_) => {
-            return Err(bad(
-                "`quota.refill` must be an object such as {\"every\": \"day\", \"amount\": 1000}, or null.",
-            ))
-        }
-    };
-    Ok(Some((remaining, refill)))
-}
-
-fn only_fields(
+pub(super) fn only_fields(
     object: &Map<String, Value>,
     parent: &str,
     allowed: &[&str],
@@ -359,7 +262,7 @@ fn only_fields(
     }
 }
 
-fn integer(
+pub(super) fn integer(
     object: &Map<String, Value>,
     parent: &str,
     field: &str,
@@ -377,7 +280,7 @@ fn integer(
         })
 }
 
-fn bad(detail: &str) -> ApiError {
+pub(super) fn bad(detail: &str) -> ApiError {
     ApiError::BadRequest(detail.to_owned())
 }
 
@@ -772,120 +675,6 @@ mod tests {
                         .contains(&format!("`{field}`")),
                     "{body}"
                 );
-            }
-        }
-    }
-
-    mod limits {
-        use super::super::*;
-        use serde_json::json;
-
-        fn body(v: Value) -> Map<String, Value> {
-            v.as_object().unwrap().clone()
-        }
-
-        #[test]
-        fn a_rate_limit_within_bounds_is_accepted() {
-            let r = rate_limit_field(&body(
-                json!({"rate_limit": {"limit": 5, "window_seconds": 60}}),
-            ));
-            assert_eq!(
-                r.unwrap(),
-                Some(RateLimit {
-                    limit: 5,
-                    window_seconds: 60
-                })
-            );
-            assert_eq!(
-                rate_limit_field(&body(json!({"rate_limit": null}))).unwrap(),
-                None
-            );
-        }
-
-        #[test]
-        fn bad_rate_limits_name_the_field() {
-            for (value, field) in [
-                (json!(5), "`rate_limit`"),
-                (
-                    json!({"limit": 0, "window_seconds": 1}),
-                    "`rate_limit.limit`",
-                ),
-                (
-                    json!({"limit": 1_000_001, "window_seconds": 1}),
-                    "`rate_limit.limit`",
-                ),
-                (
-                    json!({"limit": 1.5, "window_seconds": 1}),
-                    "`rate_limit.limit`",
-                ),
-                (
-                    json!({"limit": "5", "window_seconds": 1}),
-                    "`rate_limit.limit`",
-                ),
-                (json!({"limit": 5}), "`rate_limit.window_seconds`"),
-                (
-                    json!({"limit": 5, "window_seconds": 86_401}),
-                    "`rate_limit.window_seconds`",
-                ),
-                (
-                    json!({"limit": 5, "window_seconds": 1, "burst": 2}),
-                    "`rate_limit`",
-                ),
-            ] {
-                let detail = rate_limit_field(&body(json!({ "rate_limit": value })))
-                    .unwrap_err()
-                    .detail();
-                assert!(detail.contains(field), "{value}: {detail}");
-            }
-        }
-
-        #[test]
-        fn a_quota_with_and_without_refill_is_accepted() {
-            let q = quota_field(&body(json!({"quota": {"remaining": 0}}))).unwrap();
-            assert_eq!(q, Some((0, None)));
-            let q = quota_field(&body(json!({"quota": {"remaining": 1_000_000_000_000u64,
-                "refill": {"every": "month", "amount": 10}}})))
-            .unwrap();
-            assert_eq!(
-                q,
-                Some((
-                    MAX_QUOTA,
-                    Some(Refill {
-                        every: Every::Month,
-                        amount: 10
-                    })
-                ))
-            );
-        }
-
-        #[test]
-        fn bad_quotas_name_the_field() {
-            for (value, field) in [
-                (json!([]), "`quota`"),
-                (json!({}), "`quota.remaining`"),
-                (json!({"remaining": -1}), "`quota.remaining`"),
-                (
-                    json!({"remaining": 1_000_000_000_001u64}),
-                    "`quota.remaining`",
-                ),
-                (json!({"remaining": 1, "refill": 5}), "`quota.refill`"),
-                (
-                    json!({"remaining": 1, "refill": {"every": "week", "amount": 1}}),
-                    "`quota.refill.every`",
-                ),
-                (
-                    json!({"remaining": 1, "refill": {"every": "day", "amount": 0}}),
-                    "`quota.refill.amount`",
-                ),
-                (
-                    json!({"remaining": 1, "refill": {"every": "day"}}),
-                    "`quota.refill.amount`",
-                ),
-            ] {
-                let detail = quota_field(&body(json!({ "quota": value })))
-                    .unwrap_err()
-                    .detail();
-                assert!(detail.contains(field), "{value}: {detail}");
             }
         }
     }

@@ -6,7 +6,9 @@
 //! | `request.rs`   | method, headers, JSON bodies                              |
 //! | `input.rs`     | request bodies into the operations' inputs (400s)         |
 //! | `import.rs`    | the import body: keys to import, or why each cannot be    |
-//! | `query.rs`     | query strings of the admin list and the audit log         |
+//! | `identity_input.rs` | identity bodies into the operations' inputs (400s)   |
+//! | `limits_input.rs` | the limits and quota fields of those bodies (400s)     |
+//! | `query.rs`     | query strings of the admin lists and the audit log        |
 //! | `guard.rs`     | `X-API-KEY`: verify, count, require scopes                |
 //! | `auth.rs`      | the administrator's bearer token                          |
 //! | `verify_api.rs`| the verify API: a key checked for a backend, with its caller |
@@ -21,9 +23,11 @@
 pub mod auth;
 pub mod error;
 pub mod guard;
+pub mod identity_input;
 pub mod import;
 pub mod input;
 pub mod instance;
+pub mod limits_input;
 pub mod metrics;
 pub mod origin;
 pub mod query;

@@ -7,12 +7,13 @@ use lambda_http::aws_lambda_events::query_map::QueryMap;
 
 use super::error::ApiError;
 use super::input::printable;
-use crate::domain::audit::Action;
+use crate::domain::audit::{Action, Subject};
 use crate::domain::key::KeyId;
 use crate::domain::listing::{
     AuditCursor, AuditQuery, Cursor, ListQuery, DEFAULT_LIMIT, MAX_LIMIT, MAX_SEARCH_CHARS,
 };
 use crate::domain::record::Status;
+use crate::store::IdentityCursor;
 
 /// `GET admin/api/keys?status=&q=&owner=&unused_days=&cursor=&limit=`, from the raw
 /// (percent-encoded) query string. Empty parameters count as absent, so a form can send
@@ -64,6 +65,38 @@ pub fn list_query(query: Option<&str>) -> Result<ListQuery, ApiError> {
     Ok(out)
 }
 
+/// `GET admin/api/identities?q=&external_id=&cursor=&limit=`: a search in external ids
+/// (ignoring case), or the one identity with this external id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityQuery {
+    pub search: Option<String>,
+    pub external_id: Option<String>,
+    pub cursor: Option<IdentityCursor>,
+    pub limit: usize,
+}
+
+pub fn identity_query(query: Option<&str>) -> Result<IdentityQuery, ApiError> {
+    let params = Params::parse(query, &["q", "external_id", "cursor", "limit"])?;
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match params.get(name) {
+            None => Ok(None),
+            Some(t) if t.chars().count() > MAX_SEARCH_CHARS || t.chars().any(char::is_control) => {
+                Err(ApiError::BadRequest(format!(
+                    "`{name}` must be at most {MAX_SEARCH_CHARS} characters, without control \
+                     characters."
+                )))
+            }
+            Some(t) => Ok(Some(t.to_owned())),
+        }
+    };
+    Ok(IdentityQuery {
+        search: text("q")?,
+        external_id: text("external_id")?,
+        cursor: params.cursor(IdentityCursor::decode)?,
+        limit: params.limit()?,
+    })
+}
+
 /// `GET admin/api/audit?key_id=&actor_id=&action=&cursor=&limit=`.
 pub fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
     let params = Params::parse(query, &["key_id", "actor_id", "action", "cursor", "limit"])?;
@@ -83,7 +116,13 @@ pub fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
         })
     };
     if let Some(text) = value("key_id") {
-        out.key_id = Some(id("key_id", text)?);
+        out.key_id = Some(Subject::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(
+                "`key_id` must be key_, adm_ or idt_ followed by 24 lowercase hexadecimal \
+                 digits."
+                    .to_owned(),
+            )
+        })?);
     }
     if let Some(text) = value("actor_id") {
         out.actor_id = Some(id("actor_id", text)?);

@@ -28,7 +28,7 @@ use super::auth::{check_credential, presented_credential, require_role};
 use super::error::ApiError;
 use super::input::only_fields_of_request;
 use crate::app::App;
-use crate::domain::limit::Cost;
+use crate::domain::limit::{Cost, Limits, RateStatus};
 use crate::domain::outcome::{KeyDetails, Outcome, Verification};
 use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
@@ -91,8 +91,8 @@ pub struct VerifyAnswer {
     pub key_id: Option<String>,
     pub name: Option<String>,
     pub owner: Option<String>,
-    /// Identities do not exist yet (issue 16): always null.
-    pub identity: Option<Value>,
+    /// The key's identity, with its shared limits and quota; null for a key without one.
+    pub identity: Option<IdentityAnswer>,
     pub scopes: Option<Vec<String>>,
     pub meta: Option<Value>,
     pub expires_at: Option<String>,
@@ -114,6 +114,16 @@ pub struct LimitAnswer {
     /// Seconds until the current window ends, or for the limit that refused the request,
     /// until it would pass (as `RateLimit-Reset`); null when not counted.
     pub reset: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IdentityAnswer {
+    pub id: String,
+    pub external_id: String,
+    pub meta: Option<Value>,
+    /// The identity's limits, shared by all its keys, as `limits` for the key's own.
+    pub limits: Vec<LimitAnswer>,
+    pub quota: Option<QuotaAnswer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -228,6 +238,7 @@ pub fn answer(verification: Verification, required: &[&str]) -> Result<VerifyAns
         has_quota,
         rates,
         quota_remaining,
+        identity,
     } = *details;
     Ok(VerifyAnswer {
         valid: outcome.is_valid(),
@@ -235,26 +246,39 @@ pub fn answer(verification: Verification, required: &[&str]) -> Result<VerifyAns
         key_id: Some(id.as_str().to_owned()),
         name: Some(name),
         owner,
-        identity: None,
+        identity: identity.map(|i| IdentityAnswer {
+            id: i.info.id.as_str().to_owned(),
+            external_id: i.info.external_id.clone(),
+            meta: i.info.meta.as_deref().and_then(meta_value),
+            limits: limit_answers(&i.limits, &i.rates),
+            quota: i.has_quota.then_some(QuotaAnswer {
+                remaining: i.quota_remaining,
+            }),
+        }),
         scopes: Some(scopes.into_vec()),
         meta: meta.as_deref().and_then(meta_value),
         expires_at: expires_at.map(timestamp),
-        limits: limits
-            .as_slice()
-            .iter()
-            .enumerate()
-            .map(|(i, l)| LimitAnswer {
-                name: l.name.clone(),
-                limit: l.limit,
-                window_seconds: l.window_seconds,
-                remaining: rates.get(i).map(|r| r.remaining),
-                reset: rates.get(i).map(|r| r.reset),
-            })
-            .collect(),
+        limits: limit_answers(&limits, &rates),
         quota: has_quota.then_some(QuotaAnswer {
             remaining: quota_remaining,
         }),
     })
+}
+
+/// Each limit, with where it stood after this request when it was counted.
+fn limit_answers(limits: &Limits, rates: &[RateStatus]) -> Vec<LimitAnswer> {
+    limits
+        .as_slice()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LimitAnswer {
+            name: l.name.clone(),
+            limit: l.limit,
+            window_seconds: l.window_seconds,
+            remaining: rates.get(i).map(|r| r.remaining),
+            reset: rates.get(i).map(|r| r.reset),
+        })
+        .collect()
 }
 
 fn not_found() -> VerifyAnswer {

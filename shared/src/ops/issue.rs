@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::OpError;
 use crate::app::App;
 use crate::domain::audit::Origin;
+use crate::domain::identity::IdentityId;
 use crate::domain::key::{mint, ApiKey, KeyId, Minted};
 use crate::domain::limit::{Limits, Quota};
 use crate::domain::record::{KeyRecord, KeyView};
@@ -19,6 +20,8 @@ pub struct NewKey {
     pub name: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub owner: Option<String>,
+    /// The identity the key belongs to (it must exist).
+    pub identity_id: Option<IdentityId>,
     pub meta: Option<Map<String, Value>>,
     pub scopes: Scopes,
     pub limits: Limits,
@@ -34,6 +37,7 @@ impl NewKey {
         KeyRecord {
             expires_at: self.expires_at,
             owner: self.owner,
+            identity_id: self.identity_id,
             meta: self.meta,
             scopes: self.scopes,
             limits: self.limits,
@@ -77,9 +81,23 @@ pub async fn issue(
     now: DateTime<Utc>,
     origin: &Origin,
 ) -> Result<Issued, OpError> {
+    if let Some(identity) = &new.identity_id {
+        require_identity(app, identity).await?;
+    }
     let Minted { key, id } = mint(&app.config.key_prefix)?;
     let record = new.record(id, key.display_prefix(), to_millis(now));
     app.store.issue(&key.hash(), &record, origin).await?;
     tracing::Span::current().record("key_id", record.id.as_str());
     Ok(Issued { key, record })
+}
+
+/// Refuses a key for an identity that does not exist. (An identity deleted between this
+/// read and the key's write leaves a key naming no identity: it then counts on its own
+/// limits alone. Deleting needs the identity to have no active key, so this takes a delete
+/// racing an issue to the millisecond.)
+pub(super) async fn require_identity(app: &App, id: &IdentityId) -> Result<(), OpError> {
+    match app.store.get_identity(id).await? {
+        Some(_) => Ok(()),
+        None => Err(OpError::UnknownIdentity(id.clone())),
+    }
 }

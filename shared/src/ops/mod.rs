@@ -10,6 +10,7 @@
 //! One error enum for the layer, [`OpError`]; the edge maps it to HTTP in one place.
 
 pub mod admins;
+pub mod identities;
 pub mod import;
 pub mod issue;
 pub mod leak;
@@ -20,8 +21,10 @@ pub mod rotate;
 pub mod sync;
 pub mod update;
 pub mod verify;
+mod verify_identity;
 
 use crate::cache::CacheError;
+use crate::domain::identity::IdentityId;
 use crate::domain::invalid::Invalid;
 use crate::domain::outcome::Outcome;
 use crate::domain::rotation::SelfRotationRefused;
@@ -36,6 +39,18 @@ pub enum OpError {
     /// No key has this hash or id.
     #[error("no such key")]
     NotFound,
+    /// A key was given an identity that does not exist.
+    #[error("no identity has the id {0}")]
+    UnknownIdentity(IdentityId),
+    /// No identity has this id.
+    #[error("no such identity")]
+    IdentityNotFound,
+    /// Another identity already has this external id.
+    #[error("another identity has this external id")]
+    ExternalIdTaken,
+    /// The identity still has active keys, so it cannot be deleted.
+    #[error("the identity has active keys")]
+    IdentityInUse,
     /// The key cannot take this change as it stands (rotating a revoked key): refused with
     /// the guard's own outcome.
     #[error("the key is {}", .0.name())]

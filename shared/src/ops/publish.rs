@@ -27,6 +27,8 @@ pub enum Change {
     Rotate,
     /// A change made in another region, arriving through the table's stream (`sync.rs`).
     Replicated,
+    /// A change to an identity (`identities.rs`).
+    Identity,
 }
 
 impl fmt::Display for Change {
@@ -36,6 +38,7 @@ impl fmt::Display for Change {
             Change::Update => "update",
             Change::Rotate => "rotate",
             Change::Replicated => "replicated change",
+            Change::Identity => "identity change",
         })
     }
 }

@@ -21,6 +21,9 @@ pub async fn update(
     now: DateTime<Utc>,
     origin: &Origin,
 ) -> Result<Option<KeyRecord>, OpError> {
+    if let Some(Some(identity)) = &update.identity_id {
+        super::issue::require_identity(app, identity).await?;
+    }
     let attempt = move || async move {
         let Some(old) = app.store.get(hash).await? else {
             return Ok(None);

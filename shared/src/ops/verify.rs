@@ -7,7 +7,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::verify_identity::{identity_from_store, with_identity};
 use crate::cache::{Cache, CacheError, Entry, Lookup, Read};
+use crate::domain::identity::IdentityId;
 use crate::domain::key::{ApiKey, KeyHash};
 use crate::domain::legacy::Presented;
 use crate::domain::limit::{count_to_store, usage, Cost, Counted, QuotaCount, WhenCacheDown};
@@ -104,6 +106,11 @@ async fn verify_key(
                 tracing::warn!(error = %err, "could not record the shared quota's count");
             }
         }
+        if let Some((identity, count)) = found.identity_quota {
+            if let Err(err) = store.touch_identity(&identity, &count).await {
+                tracing::warn!(error = %err, "could not record the identity's quota count");
+            }
+        }
     }
     found.verification
 }
@@ -111,16 +118,18 @@ async fn verify_key(
 /// A verification, whether the key is active (refused by a limit or not), whether this is
 /// its first use in the last-used window, and the quota count to write to DynamoDB, if one
 /// is due, with the key it belongs to (a rotated key's replacement, in its grace period).
-struct Found {
-    verification: Verification,
-    active: bool,
-    first_use: bool,
-    quota: Option<(KeyHash, QuotaCount)>,
+pub(super) struct Found {
+    pub(super) verification: Verification,
+    pub(super) active: bool,
+    pub(super) first_use: bool,
+    pub(super) quota: Option<(KeyHash, QuotaCount)>,
+    /// The identity's quota count to write to DynamoDB, if one is due.
+    pub(super) identity_quota: Option<(IdentityId, QuotaCount)>,
 }
 
 impl Found {
     /// An outcome about a key that is not there, or could not be looked at.
-    fn without_key(outcome: Outcome, source: Source) -> Self {
+    pub(super) fn without_key(outcome: Outcome, source: Source) -> Self {
         Self {
             verification: Verification {
                 outcome,
@@ -131,6 +140,7 @@ impl Found {
             active: false,
             first_use: false,
             quota: None,
+            identity_quota: None,
         }
     }
 }
@@ -150,6 +160,17 @@ async fn lookup(
             counted,
         }) => match entry.judge(now).and_then(|j| Ok((j, entry.details()?))) {
             Ok(((status, info), details)) => {
+                if let (Some(identity), Status::Active) = (entry.identity_id(), status) {
+                    let key = (info, details);
+                    let source = Source::Cache;
+                    let at = When {
+                        first_use,
+                        cost,
+                        now,
+                    };
+                    return with_identity(store, cache, hash, &entry, &identity, key, source, at)
+                        .await;
+                }
                 let shared = match entry.successor() {
                     Some(next) if status == Status::Active && entry.has_limits() => {
                         Some(shared_counters(store, cache, hash, &next, cost, now).await)
@@ -210,6 +231,28 @@ async fn lookup(
         return Found::without_key(Outcome::Invalid, source);
     };
     let status = record.status_at(now);
+    if let (Some(identity), Status::Active) = (&record.identity_id, status) {
+        let at = When {
+            first_use,
+            cost,
+            now,
+        };
+        if cache_works {
+            let entry = Entry::from_record(&record);
+            return with_identity(
+                store,
+                cache,
+                hash,
+                &entry,
+                identity,
+                key_of(&record),
+                source,
+                at,
+            )
+            .await;
+        }
+        return identity_from_store(store, cache, identity, key_of(&record), source, at).await;
+    }
     let limited = !record.limits.is_empty() || record.quota.is_some();
     if status != Status::Active || !limited {
         return judged(status, key_of(&record), source, first_use, None, cost, now);
@@ -265,13 +308,14 @@ fn key_of(record: &KeyRecord) -> (KeyInfo, KeyDetails) {
         has_quota: record.quota.is_some(),
         rates: Vec::new(),
         quota_remaining: None,
+        identity: None,
     };
     (record.key_info(), details)
 }
 
 /// A key with limits that Redis could not count: let it through or refuse it, as the
 /// deployment chose.
-fn uncounted(found: &mut Found, cache: &Cache) {
+pub(super) fn uncounted(found: &mut Found, cache: &Cache) {
     if found.verification.outcome.is_valid()
         && cache.settings().limits_when_down == WhenCacheDown::Deny
     {
@@ -318,7 +362,7 @@ async fn shared_counters(
 
 /// The outcome for a key in `status`, with what its limit counters said when they counted
 /// this request of `cost`.
-fn judged(
+pub(super) fn judged(
     status: Status,
     (info, mut details): (KeyInfo, KeyDetails),
     source: Source,
@@ -356,5 +400,15 @@ fn judged(
         active: status == Status::Active,
         first_use,
         quota,
+        identity_quota: None,
     }
+}
+
+/// When a request is judged: its key's first use in the last-used window, its cost, and
+/// the time.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct When {
+    pub first_use: bool,
+    pub cost: Cost,
+    pub now: DateTime<Utc>,
 }

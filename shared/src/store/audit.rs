@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use super::codec::{event_from_item, event_item, s};
 use super::schema::{INDEX_AUDIT_BY_KEY, INDEX_AUDIT_BY_NEW_KEY, INDEX_BY_CREATED, KIND_AUDIT};
 use super::{Store, StoreError};
-use crate::domain::audit::{Action, AuditEvent};
+use crate::domain::audit::{Action, AuditEvent, Subject};
 use crate::domain::key::KeyId;
 use crate::domain::listing::{AuditCursor, AuditQuery, EventPage};
 use crate::domain::time::timestamp;
@@ -80,7 +80,7 @@ impl Store {
         let more = events.len() > query.limit || output.last_evaluated_key().is_some();
         events.truncate(query.limit);
         if !more {
-            if let Some(id) = &query.key_id {
+            if let Some(Subject::Key(id)) = &query.key_id {
                 // The rotation that created this key is its oldest event: it comes last.
                 if (query.action.is_none() || query.action == Some(Action::Rotate))
                     && query.actor_id.is_none()

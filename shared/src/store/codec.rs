@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::schema::{KIND_ADMIN, KIND_AUDIT, KIND_KEY};
 use super::StoreError;
-use crate::domain::audit::{Actor, AuditEvent, LeakReport};
+use crate::domain::audit::{Actor, AuditEvent, LeakReport, Subject};
+use crate::domain::identity::IdentityId;
 use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::limit::{Every, Limit, Limits, Quota, RateLimit, Refill};
 use crate::domain::record::{KeyRecord, State};
@@ -104,33 +105,45 @@ pub(super) fn to_item(hash: &KeyHash, r: &KeyRecord) -> HashMap<String, Attribut
         insert_actor(&mut item, "created_by", actor);
     }
     if !r.limits.is_empty() {
-        let list = r
-            .limits
-            .as_slice()
-            .iter()
-            .map(|l| {
-                AttributeValue::M(HashMap::from([
-                    ("name".to_owned(), s(&l.name)),
-                    ("limit".to_owned(), n(l.limit)),
-                    ("window_seconds".to_owned(), n(l.window_seconds)),
-                ]))
-            })
-            .collect();
-        item.insert("limits".to_owned(), AttributeValue::L(list));
+        item.insert("limits".to_owned(), limits_attribute(&r.limits));
     }
     if let Some(q) = &r.quota {
-        let mut map = HashMap::from([
-            ("remaining".to_owned(), n(q.remaining)),
-            ("period".to_owned(), s(&q.period)),
-            ("generation".to_owned(), n(q.generation)),
-        ]);
-        if let Some(refill) = &q.refill {
-            map.insert("refill_every".to_owned(), s(refill.every.as_str()));
-            map.insert("refill_amount".to_owned(), n(refill.amount));
-        }
-        item.insert("quota".to_owned(), AttributeValue::M(map));
+        item.insert("quota".to_owned(), quota_attribute(q));
+    }
+    if let Some(id) = &r.identity_id {
+        item.insert("identity_id".to_owned(), s(id.as_str()));
     }
     item
+}
+
+/// Limits as stored: a list of `{name, limit, window_seconds}` maps.
+pub(super) fn limits_attribute(limits: &Limits) -> AttributeValue {
+    let list = limits
+        .as_slice()
+        .iter()
+        .map(|l| {
+            AttributeValue::M(HashMap::from([
+                ("name".to_owned(), s(&l.name)),
+                ("limit".to_owned(), n(l.limit)),
+                ("window_seconds".to_owned(), n(l.window_seconds)),
+            ]))
+        })
+        .collect();
+    AttributeValue::L(list)
+}
+
+/// A quota as stored: a map of its count, period, generation and refill.
+pub(super) fn quota_attribute(q: &Quota) -> AttributeValue {
+    let mut map = HashMap::from([
+        ("remaining".to_owned(), n(q.remaining)),
+        ("period".to_owned(), s(&q.period)),
+        ("generation".to_owned(), n(q.generation)),
+    ]);
+    if let Some(refill) = &q.refill {
+        map.insert("refill_every".to_owned(), s(refill.every.as_str()));
+        map.insert("refill_amount".to_owned(), n(refill.amount));
+    }
+    AttributeValue::M(map)
 }
 
 fn number(
@@ -160,7 +173,7 @@ fn map_attribute<'a>(
 
 /// The key's limits: the `limits` list, or an item written before named limits existed,
 /// whose `rate_limit` map is the limit named `default`.
-fn limits_from(item: &HashMap<String, AttributeValue>) -> Result<Limits, StoreError> {
+pub(super) fn limits_from(item: &HashMap<String, AttributeValue>) -> Result<Limits, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("attribute `limits` {what}"));
     let list = match item.get("limits") {
         None => {
@@ -196,7 +209,9 @@ fn limits_from(item: &HashMap<String, AttributeValue>) -> Result<Limits, StoreEr
     Limits::new(limits).map_err(|e| corrupt(&e.to_string()))
 }
 
-fn quota_from(item: &HashMap<String, AttributeValue>) -> Result<Option<Quota>, StoreError> {
+pub(super) fn quota_from(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<Option<Quota>, StoreError> {
     let Some(m) = map_attribute(item, "quota")? else {
         return Ok(None);
     };
@@ -230,7 +245,7 @@ fn quota_from(item: &HashMap<String, AttributeValue>) -> Result<Option<Quota>, S
     }))
 }
 
-fn flag(item: &HashMap<String, AttributeValue>, name: &str) -> Result<bool, StoreError> {
+pub(super) fn flag(item: &HashMap<String, AttributeValue>, name: &str) -> Result<bool, StoreError> {
     match item.get(name) {
         None => Ok(false),
         Some(AttributeValue::Bool(on)) => Ok(*on),
@@ -353,6 +368,13 @@ pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRec
             .transpose()?,
         self_rotation: flag(item, "self_rotation")?,
         self_rotated: flag(item, "self_rotated")?,
+        identity_id: optional_text("identity_id")?
+            .map(|v| {
+                IdentityId::parse(v).ok_or_else(|| {
+                    StoreError::Corrupt("attribute `identity_id` is not an identity id".to_owned())
+                })
+            })
+            .transpose()?,
         limits: limits_from(item)?,
         quota: quota_from(item)?,
         role: optional_text("role")?
@@ -382,7 +404,7 @@ pub(super) fn event_item(e: &AuditEvent) -> HashMap<String, AttributeValue> {
         ("kind".to_owned(), s(KIND_AUDIT)),
         ("created_at".to_owned(), s(&timestamp(e.at))),
         ("action".to_owned(), s(e.action.as_str())),
-        ("audit_key".to_owned(), s(e.key_id.as_str())),
+        ("audit_key".to_owned(), s(e.subject.as_str())),
     ]);
     insert_actor(&mut item, "actor", &e.actor);
     let optional = [
@@ -420,8 +442,8 @@ pub(super) fn event_from_item(
     let id = text("pk")
         .and_then(|pk| pk.strip_prefix("AUDIT#"))
         .ok_or_else(|| corrupt("pk"))?;
-    let key_id = text("audit_key")
-        .and_then(KeyId::parse)
+    let subject = text("audit_key")
+        .and_then(Subject::parse)
         .ok_or_else(|| corrupt("audit_key"))?;
     let changes = match item.get("changes") {
         Some(AttributeValue::L(list)) => list
@@ -445,7 +467,7 @@ pub(super) fn event_from_item(
         action: text("action")
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| corrupt("action"))?,
-        key_id,
+        subject,
         new_key_id: text("new_key_id").and_then(KeyId::parse),
         actor: actor_from(item, "actor")?.ok_or_else(|| corrupt("actor"))?,
         source_ip: text("source_ip").map(str::to_owned),

@@ -320,12 +320,22 @@ impl Store {
         used_at: Option<DateTime<Utc>>,
         quota: Option<&QuotaCount>,
     ) -> Result<(), StoreError> {
+        self.touch_item(pk(hash), used_at, quota).await
+    }
+
+    /// [`Store::touch`] of the item `pk`: a key's, or an identity's (its quota only).
+    pub(super) async fn touch_item(
+        &self,
+        item_pk: String,
+        used_at: Option<DateTime<Utc>>,
+        quota: Option<&QuotaCount>,
+    ) -> Result<(), StoreError> {
         let mut sets = Vec::with_capacity(3);
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk(hash)));
+            .key("pk", AttributeValue::S(item_pk.clone()));
         if let Some(at) = used_at {
             sets.push("last_used_at = :now");
             request = request.expression_attribute_values(":now", s(&timestamp(at)));
@@ -360,7 +370,7 @@ impl Store {
                 if quota.is_some() {
                     // The stored quota is newer than this count; the use itself still
                     // gets recorded.
-                    return Box::pin(self.touch(hash, used_at, None)).await;
+                    return Box::pin(self.touch_item(item_pk, used_at, None)).await;
                 }
                 Ok(())
             }

@@ -9,6 +9,7 @@
 //! | `documents.rs` | documents fetched for functions without internet (`DOC#<name>`) |
 //! | `schema.rs`  | the table's indexes, and creating it locally                    |
 //! | `stream.rs`  | the table's stream records: which are keys, and their records   |
+//! | `identities.rs` | identities: their items, writes, lists and keys              |
 //! | `import.rs`  | imported keys, many to a transaction                            |
 //! | `legacy.rs`  | whether keys in the old system's format are looked up           |
 //!
@@ -26,6 +27,7 @@ use std::sync::Arc;
 mod audit;
 mod codec;
 mod documents;
+mod identities;
 mod import;
 mod keys;
 mod legacy;
@@ -34,6 +36,7 @@ pub mod schema;
 pub mod stream;
 
 pub use documents::{document_pk, Document};
+pub use identities::{IdentityCursor, IdentityPage, IdentityWriteError};
 pub use import::IMPORT_CHUNK;
 pub use keys::Rotation;
 pub use legacy::RECHECK as LEGACY_RECHECK;

@@ -1,10 +1,12 @@
 //! The table's shape: one table, partition key `pk`; a key's item (or an admin credential's,
-//! `kind` `admin`) is `KEY#<sha256 hex>`, an audit event's `AUDIT#<event id>`. The indexes serve people, not the hot path. In AWS the
+//! `kind` `admin`) is `KEY#<sha256 hex>`, an audit event's `AUDIT#<event id>`, an identity's
+//! `IDT#<id>` and the reservation of its external id `EXT#<external id>`. The indexes serve people, not the hot path. In AWS the
 //! template creates the table; locally `keygate-local create-table` and the tests do.
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -18,7 +20,10 @@ pub const INDEX_BY_CREATED: &str = "by_created";
 pub const INDEX_AUDIT_BY_KEY: &str = "audit_by_key";
 /// The rotation event that created a key.
 pub const INDEX_AUDIT_BY_NEW_KEY: &str = "audit_by_new_key";
+/// The keys of an identity, newest first (`identity_id`, `created_at`).
+pub const INDEX_BY_IDENTITY: &str = "by_identity";
 pub(super) const KIND_KEY: &str = "key";
+pub(super) const KIND_IDENTITY: &str = "identity";
 pub(super) const KIND_ADMIN: &str = "admin";
 pub(super) const KIND_AUDIT: &str = "audit";
 
@@ -71,16 +76,36 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         None,
         ProjectionType::All,
     );
-    let attributes: Vec<_> = ["pk", "id", "kind", "created_at", "audit_key", "new_key_id"]
-        .into_iter()
-        .map(attr)
-        .collect();
-    let indexes = [by_id, by_created, audit_by_key, audit_by_new_key];
+    let by_identity = index(
+        INDEX_BY_IDENTITY,
+        "identity_id",
+        Some("created_at"),
+        ProjectionType::All,
+    );
+    let attributes: Vec<_> = [
+        "pk",
+        "id",
+        "kind",
+        "created_at",
+        "audit_key",
+        "new_key_id",
+        "identity_id",
+    ]
+    .into_iter()
+    .map(attr)
+    .collect();
+    let indexes = [
+        by_id,
+        by_created,
+        audit_by_key,
+        audit_by_new_key,
+        by_identity.clone(),
+    ];
     let result = client
         .create_table()
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(attributes))
+        .set_attribute_definitions(Some(attributes.clone()))
         .key_schema(key("pk", KeyType::Hash))
         .set_global_secondary_indexes(Some(indexes.to_vec()))
         .send()
@@ -92,8 +117,45 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
+            add_identity_index(client, table, by_identity, attributes).await?;
             Ok(false)
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Adds `by_identity` to a table created before identities existed (a DynamoDB Local
+/// database kept from an earlier release); in AWS the template adds it.
+async fn add_identity_index(
+    client: &Client,
+    table: &str,
+    index: GlobalSecondaryIndex,
+    attributes: Vec<AttributeDefinition>,
+) -> Result<(), StoreError> {
+    let described = client.describe_table().table_name(table).send().await?;
+    let has_index = described
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .any(|i| i.index_name() == Some(INDEX_BY_IDENTITY));
+    if has_index {
+        return Ok(());
+    }
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(INDEX_BY_IDENTITY)
+        .set_key_schema(Some(index.key_schema().to_vec()))
+        .set_projection(index.projection().cloned())
+        .build()
+        .expect("index name, key schema and projection are set");
+    client
+        .update_table()
+        .table_name(table)
+        .set_attribute_definitions(Some(attributes))
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder().create(create).build(),
+        )
+        .send()
+        .await?;
+    Ok(())
 }

@@ -47,6 +47,8 @@ async fn a_valid_key_is_authorized_with_its_id_and_name_in_context() {
             context: Some(Caller {
                 key_id: id.clone(),
                 name: "orders".into(),
+                identity_id: None,
+                external_id: None,
             }),
         }
     );

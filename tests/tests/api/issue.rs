@@ -27,6 +27,7 @@ async fn issue_returns_201_with_the_key_shown_once() {
             "created_at",
             "expires_at",
             "id",
+            "identity_id",
             "key",
             "last_used_at",
             "limits",
