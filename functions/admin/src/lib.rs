@@ -581,16 +581,7 @@ async fn live_view<'r>(
     record: &'r KeyRecord,
     now: chrono::DateTime<Utc>,
 ) -> keygate::domain::record::KeyView<'r> {
-    // A key of an identity keeps its counters beside its identity's (`cache/identity.rs`).
-    let live = match (&record.quota, &record.identity_id) {
-        (Some(quota), Some(identity)) => {
-            app.cache
-                .live_key_quota_of_identity(identity, hash, quota)
-                .await
-        }
-        (Some(quota), None) => app.cache.live_quota(hash, quota).await,
-        (None, _) => None,
-    };
+    let live = app.cache.live_key_quota(hash, record).await;
     record.view_live(now, live.as_ref())
 }
 

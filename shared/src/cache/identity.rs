@@ -19,6 +19,7 @@ use super::{Cache, CacheError, LAST_USED_WINDOW, QUOTA_COUNTER_TTL};
 use crate::domain::identity::{Identity, IdentityId, IdentityInfo};
 use crate::domain::key::KeyHash;
 use crate::domain::limit::{Cost, Counted, Limits, Quota, QuotaCount};
+use crate::domain::record::KeyRecord;
 
 /// What verification needs to know about an identity, as cached.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,15 +197,26 @@ impl Cache {
             .await
     }
 
-    /// The live quota count of a key of an identity, kept in the identity's slot.
-    pub async fn live_key_quota_of_identity(
-        &self,
-        id: &IdentityId,
-        hash: &KeyHash,
-        quota: &Quota,
-    ) -> Option<QuotaCount> {
-        self.live_count(self.identity_names(id, hash).key_quota, quota)
-            .await
+    /// The live count of a key's own quota: beside its identity's counters when it has
+    /// one, else in its own slot.
+    pub async fn live_key_quota(&self, hash: &KeyHash, record: &KeyRecord) -> Option<QuotaCount> {
+        let quota = record.quota.as_ref()?;
+        match &record.identity_id {
+            Some(id) => {
+                self.live_count(self.identity_names(id, hash).key_quota, quota)
+                    .await
+            }
+            None => self.live_quota(hash, quota).await,
+        }
+    }
+
+    /// The names of the rate windows of the key with this hash: beside its identity's
+    /// counters when it has one.
+    pub(super) fn key_windows(&self, hash: &KeyHash, identity: Option<&IdentityId>) -> String {
+        match identity {
+            Some(id) => self.identity_names(id, hash).key_limits,
+            None => self.counter_keys(hash).0,
+        }
     }
 }
 

@@ -29,6 +29,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::CacheSettings;
+use crate::domain::identity::IdentityId;
 use crate::domain::key::KeyHash;
 use crate::domain::limit::{Cost, Counted, Quota, QuotaCount};
 use crate::domain::record::{KeyRecord, State};
@@ -355,8 +356,18 @@ impl Cache {
     /// set of limits, also across the moment of rotation. Best effort: on failure the new
     /// key starts with empty windows, as a key issued then would. The two hashes are in
     /// different cluster slots, so this is a read and a write, not one `COPY`.
-    pub async fn carry_rate_window(&self, old: &KeyHash, new: &KeyHash) {
-        let ((old_windows, _), (new_windows, _)) = (self.counter_keys(old), self.counter_keys(new));
+    /// A key of an identity keeps its windows beside the identity's, as does its
+    /// replacement, which inherits the identity.
+    pub async fn carry_rate_window(
+        &self,
+        old: &KeyHash,
+        new: &KeyHash,
+        identity: Option<&IdentityId>,
+    ) {
+        let (old_windows, new_windows) = (
+            self.key_windows(old, identity),
+            self.key_windows(new, identity),
+        );
         let mut read = redis::pipe();
         read.cmd("HGETALL")
             .arg(&old_windows)

@@ -68,6 +68,7 @@ pub fn successor(
 ) -> KeyRecord {
     KeyRecord {
         owner: old.owner.clone(),
+        identity_id: old.identity_id.clone(),
         meta: old.meta.clone(),
         scopes: old.scopes.clone(),
         limits: old.limits.clone(),

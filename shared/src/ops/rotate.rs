@@ -51,7 +51,9 @@ pub async fn rotate(
     // answer: the response says what to do instead (see `publish.rs`).
     let cache_updated = publish(app, hash, &old, now, Change::Rotate).await.is_ok();
     if !old.limits.is_empty() {
-        app.cache.carry_rate_window(hash, &issued.key.hash()).await;
+        app.cache
+            .carry_rate_window(hash, &issued.key.hash(), old.identity_id.as_ref())
+            .await;
     }
     Ok(Rotated {
         issued,
@@ -94,10 +96,7 @@ async fn attempt(
     } else {
         mint(&app.config.key_prefix)?
     };
-    let live = match &old.quota {
-        Some(quota) => app.cache.live_quota(hash, quota).await,
-        None => None,
-    };
+    let live = app.cache.live_key_quota(hash, &old).await;
     let fresh = KeyRecord::new(id, old.name.clone(), key.display_prefix(), now);
     let mut new = successor(&old, fresh, rotator, live.as_ref(), now);
     if new.role.is_some() {

@@ -14,6 +14,7 @@ mod authorizer;
 mod cache;
 mod faults;
 mod hostile;
+mod identities;
 mod import;
 mod import_cli;
 mod issue;
