@@ -135,6 +135,8 @@ stop_watch
 step "CPU per request through cargo lambda watch --release --concurrency 1 (port $cpu_port)"
 KEYGATE_BENCH_LIMITED_KEY="$("$bench" key-limited)"
 export KEYGATE_BENCH_LIMITED_KEY
+KEYGATE_BENCH_IDENTITY_KEY="$("$bench" key-identity)"
+export KEYGATE_BENCH_IDENTITY_KEY
 start_watch "$cpu_port" 1 "$KEYGATE_RUN_DIR/watch-cpu.log"
 # The function processes are told apart from the emulator by their executables, the
 # release binaries built above; a failure here is reported in the table, not fatal.

@@ -89,6 +89,15 @@ struct Subject {
     share_us: Spread,
 }
 
+/// The keys the rows present: without limits, with a rate limit and a quota, and of an
+/// identity with a limit and a quota.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys<'a> {
+    pub plain: &'a str,
+    pub limited: &'a str,
+    pub identity: &'a str,
+}
+
 /// The section's table, and a line with the instances and the load.
 pub fn run(
     settings: &Settings,
@@ -96,9 +105,13 @@ pub fn run(
     ancestor: u32,
     protected: &Path,
     empty: &Path,
-    key: &str,
-    limited_key: &str,
+    keys: &Keys<'_>,
 ) -> Result<String, BenchError> {
+    let Keys {
+        plain: key,
+        limited: limited_key,
+        identity: identity_key,
+    } = *keys;
     let load_before = load_average();
     let base = base.trim_end_matches('/');
     let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_owned());
@@ -131,6 +144,12 @@ pub fn run(
             limited_key,
             &protected,
         ),
+        subject(
+            "test-protected, key of an identity with a limit and a quota",
+            format!("{base}/test-protected/"),
+            identity_key,
+            &protected,
+        ),
     ];
     // Warm up: the emulator starts an instance on the first request; with --concurrency 1
     // and c = 1 it needs no other.
@@ -155,7 +174,7 @@ pub fn run(
     let ticks = clock_ticks();
     let mut failures = 0;
     for run in 0..settings.runs {
-        let mut per_request = [0.0; 3];
+        let mut per_request = [0.0; 4];
         // A rotating order, so no subject always runs first or on a warmer machine.
         for i in 0..subjects.len() {
             let which = (run + i) % subjects.len();
@@ -218,9 +237,6 @@ pub fn run(
         )
         .ok();
     }
-    out.push_str(
-        "| CPU per request: test-protected, key of an identity with limits | not yet: identities (issue 16) | | | | |\n",
-    );
     writeln!(
         out,
         "\nOne instance each (process {pid_empty} `{}`, process {pid_protected} `{}`), {} clock ticks per second; load average (1, 5, 15 min) {load_before} before this step, {load_after} after.{}",

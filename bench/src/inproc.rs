@@ -20,6 +20,7 @@ use keygate::domain::role::Role;
 use keygate::edge::auth::check_credential;
 use keygate::edge::verify_api::{verify_with_credential, VerifyRequest, VERIFY_ROLE};
 use keygate::ops::admins::{create, NewAdmin};
+use keygate::ops::identities::{self, NewIdentity};
 use keygate::ops::issue::{issue, NewKey};
 use keygate::ops::revoke::revoke;
 use keygate::ops::verify::{verify, verify_admin};
@@ -99,6 +100,30 @@ impl Bench {
         self.issue_new(NewKey {
             limits,
             quota: Some(Quota::set(MAX_QUOTA, None, 0, Utc::now())),
+            ..plain_key(name)
+        })
+        .await
+    }
+
+    /// A key without limits of its own, in a new identity with the largest limit and
+    /// quota: every request is counted by the identity's script, none refused.
+    pub async fn issue_identity_key(&self, name: &str) -> Result<String, BenchError> {
+        let limits = Limits::from_rate_limit(Some(RateLimit {
+            limit: MAX_RATE_LIMIT,
+            window_seconds: MAX_WINDOW_SECONDS,
+        }));
+        let new = NewIdentity {
+            // Unique in the table, which later runs may reuse.
+            external_id: format!("{name}-{}", Utc::now().timestamp_micros()),
+            meta: None,
+            limits,
+            quota: Some(Quota::set(MAX_QUOTA, None, 0, Utc::now())),
+        };
+        let identity = identities::create(&self.app, new, Utc::now(), &Default::default())
+            .await
+            .map_err(|e| BenchError(format!("creating an identity: {e}")))?;
+        self.issue_new(NewKey {
+            identity_id: Some(identity.id),
             ..plain_key(name)
         })
         .await
@@ -266,6 +291,22 @@ pub async fn cache_hit_five_limits(b: &mut Bench, out: &mut String) -> Result<()
     hit_row(
         out,
         "1f. Verify, cache hit, key with five named limits and a quota",
+        &hit,
+        1.15,
+        "",
+    );
+    Ok(())
+}
+
+/// Row 1g, "identity": a cache hit of a key without limits of its own whose identity has a
+/// limit and a quota: the key's read, then the identity's script in its own hash slot (two
+/// round trips; see the README's "What a request costs").
+pub async fn cache_hit_identity(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let raw_key = b.issue_identity_key("bench-hit-identity").await?;
+    let hit = measure_hits(b, &raw_key, Kind::Client).await?;
+    hit_row(
+        out,
+        "1g. identity: verify, cache hit, key whose identity has a limit and a quota (two round trips)",
         &hit,
         1.15,
         "",
@@ -679,6 +720,7 @@ pub async fn run_all(settings: &Settings) -> Result<String, BenchError> {
     cache_hit(&mut b, &mut out).await?;
     cache_hit_limited(&mut b, &mut out).await?;
     cache_hit_five_limits(&mut b, &mut out).await?;
+    cache_hit_identity(&mut b, &mut out).await?;
     cache_hit_admin(&mut b, &mut out).await?;
     verify_api_hit(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache hit done ({:?})", started.elapsed());

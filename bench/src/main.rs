@@ -107,7 +107,7 @@ impl Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: keygate-bench inproc | profile test-protected|test-protected-limited|empty N | key | key-limited | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | cpu BASE_URL WATCH_PID PROTECTED EMPTY | rss NAME ANCESTOR_PID | regions"
+        "usage: keygate-bench inproc | profile test-protected|test-protected-limited|empty N | key | key-limited | key-identity | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | cpu BASE_URL WATCH_PID PROTECTED EMPTY | rss NAME ANCESTOR_PID | regions"
     );
     std::process::exit(2)
 }
@@ -140,21 +140,30 @@ async fn main_inner(args: &[String]) -> Result<String, BenchError> {
             };
             Ok(b.issue_limited_key("bench-cpu-limited", rate_limit).await? + "\n")
         }
+        "key-identity" => {
+            let b = inproc::Bench::new(&settings).await?;
+            Ok(b.issue_identity_key("bench-cpu-identity").await? + "\n")
+        }
         "cpu" => {
             let ancestor = arg(3).parse().unwrap_or_else(|_| usage());
-            let limited = std::env::var("KEYGATE_BENCH_LIMITED_KEY").map_err(|_| {
-                BenchError(
-                    "KEYGATE_BENCH_LIMITED_KEY is not set (run `keygate-bench key-limited`)".into(),
-                )
-            })?;
+            let var = |name: &str, command: &str| {
+                std::env::var(name).map_err(|_| {
+                    BenchError(format!("{name} is not set (run `keygate-bench {command}`)"))
+                })
+            };
+            let limited = var("KEYGATE_BENCH_LIMITED_KEY", "key-limited")?;
+            let identity = var("KEYGATE_BENCH_IDENTITY_KEY", "key-identity")?;
             cpu::run(
                 &settings,
                 &arg(2),
                 ancestor,
                 &PathBuf::from(arg(4)),
                 &PathBuf::from(arg(5)),
-                &bench_key()?,
-                &limited,
+                &cpu::Keys {
+                    plain: &bench_key()?,
+                    limited: &limited,
+                    identity: &identity,
+                },
             )
         }
         "cold-start" => cold::run(
