@@ -8,10 +8,12 @@
 //! keygate-bench cold-start PROTECTED EMPTY  row 5 (needs KEYGATE_BENCH_KEY)
 //! keygate-bench http BASE_URL CONNECTIONS   row 4 through `cargo lambda watch` (same)
 //! keygate-bench key-limited                 issues a key with a rate limit and a quota
+//! keygate-bench key-identity                issues a key of an identity with a limit and a quota
 //! keygate-bench cpu BASE_URL WATCH_PID PROTECTED EMPTY
 //!                                           "CPU per request" through `cargo lambda watch
-//!                                           --concurrency 1` (needs KEYGATE_BENCH_KEY and
-//!                                           KEYGATE_BENCH_LIMITED_KEY)
+//!                                           --concurrency 1` (needs KEYGATE_BENCH_KEY,
+//!                                           KEYGATE_BENCH_LIMITED_KEY and
+//!                                           KEYGATE_BENCH_IDENTITY_KEY)
 //! keygate-bench rss NAME ANCESTOR_PID       row 6: peak RSS of NAME's processes
 //! keygate-bench regions                     bench/REGIONS.md (`make regions`): from a
 //!                                           revoke in region A to region B refusing it
