@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use keygate_tests::{redis_connection, spawn_app, Endpoints, Issued, Reply, TestApp};
+use keygate_tests::{alone, redis_connection, spawn_app, Endpoints, Issued, Reply, TestApp};
 use lambda_http::http::Method;
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
@@ -42,6 +42,22 @@ async fn key_of(app: &TestApp, identity: &str, fields: Value) -> Issued {
 async fn action(app: &TestApp, id: &str, what: &str) -> Reply {
     app.admin_api(Method::POST, &format!("/identities/{id}/{what}"), None)
         .await
+}
+
+/// An instance of the same deployment with a generous Redis timeout, so a busy test machine
+/// cannot turn a slow reply into an uncounted request (that path has its own tests).
+async fn patient(app: &TestApp) -> TestApp {
+    app.instance_with(app.endpoints(), &[("REDIS_TIMEOUT_MS", "5000")])
+        .await
+}
+
+/// `n` such instances, each with its own connections.
+async fn instances(app: &TestApp, n: usize) -> Vec<Arc<TestApp>> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Arc::new(patient(app).await));
+    }
+    out
 }
 
 /// Sends `per_key` requests with each key at once, spread over `instances`; the answers'
@@ -204,16 +220,14 @@ async fn bad_identity_requests_are_refused_with_a_detail() {
 
 #[tokio::test]
 async fn the_keys_of_an_identity_share_its_quota_exactly_across_instances() {
-    let app = spawn_app().await;
+    let alone = alone().await;
+    let app = alone.spawn_app().await;
     let id = identity(&app, json!({"quota": {"remaining": 20}})).await;
     let mut keys = Vec::new();
     for _ in 0..4 {
         keys.push(key_of(&app, &id, json!({})).await.key);
     }
-    let instances = [
-        Arc::new(app.same_services().await),
-        Arc::new(app.same_services().await),
-    ];
+    let instances = instances(&app, 2).await;
     let statuses = burst(&instances, &keys, 10).await;
     assert_eq!(count(&statuses, 200), 20, "{statuses:?}");
     assert_eq!(count(&statuses, 429), 20, "{statuses:?}");
@@ -228,7 +242,8 @@ async fn the_keys_of_an_identity_share_its_quota_exactly_across_instances() {
 
 #[tokio::test]
 async fn the_keys_of_an_identity_share_its_named_limits_and_a_refusal_names_the_limit() {
-    let app = spawn_app().await;
+    let alone = alone().await;
+    let app = alone.spawn_app().await;
     let id = identity(
         &app,
         json!({"limits": [{"name": "per_minute", "limit": 10, "window_seconds": 60}]}),
@@ -239,10 +254,7 @@ async fn the_keys_of_an_identity_share_its_named_limits_and_a_refusal_names_the_
         key_of(&app, &id, json!({})).await.key,
         key_of(&app, &id, json!({})).await.key,
     ];
-    let instances = [
-        Arc::new(app.same_services().await),
-        Arc::new(app.same_services().await),
-    ];
+    let instances = instances(&app, 2).await;
     let statuses = burst(&instances, &keys, 10).await;
     assert_eq!(count(&statuses, 200), 10, "{statuses:?}");
     let refused = app.protected(&keys[2]).await;
@@ -257,7 +269,9 @@ async fn the_keys_of_an_identity_share_its_named_limits_and_a_refusal_names_the_
 
 #[tokio::test]
 async fn a_keys_own_limit_applies_too_and_its_refusals_take_nothing_from_the_identity() {
-    let app = spawn_app().await;
+    // Kept: it holds the test's table and its place among the running tests.
+    let spawned = spawn_app().await;
+    let app = patient(&spawned).await;
     let id = identity(
         &app,
         json!({"limits": [{"name": "shared", "limit": 5, "window_seconds": 60}]}),
@@ -295,7 +309,9 @@ async fn a_keys_own_limit_applies_too_and_its_refusals_take_nothing_from_the_ide
 
 #[tokio::test]
 async fn a_cost_counts_against_the_identity_and_a_refused_cost_takes_nothing() {
-    let app = spawn_app().await;
+    // Kept: it holds the test's table and its place among the running tests.
+    let spawned = spawn_app().await;
+    let app = patient(&spawned).await;
     let id = identity(&app, json!({"quota": {"remaining": 12}})).await;
     let key = key_of(&app, &id, json!({})).await.key;
     assert_eq!(app.protected_with_cost(&key, "5").await.status, 200);
@@ -430,7 +446,9 @@ async fn the_verify_api_and_the_authorizer_carry_the_identity() {
 
 #[tokio::test]
 async fn a_key_moves_into_and_out_of_an_identity_by_update() {
-    let app = spawn_app().await;
+    // Kept: it holds the test's table and its place among the running tests.
+    let spawned = spawn_app().await;
+    let app = patient(&spawned).await;
     let id = identity(&app, json!({"quota": {"remaining": 1}})).await;
     let issued = app.issue("alone").await;
     assert_eq!(app.protected(&issued.key).await.status, 200);
@@ -451,7 +469,8 @@ async fn a_key_moves_into_and_out_of_an_identity_by_update() {
 
 #[tokio::test]
 async fn a_rotated_key_and_its_replacement_share_the_identity_and_one_own_limit() {
-    let app = spawn_app().await;
+    let alone = alone().await;
+    let app = alone.spawn_app().await;
     let id = identity(&app, json!({"quota": {"remaining": 100}})).await;
     let old = key_of(
         &app,
@@ -469,7 +488,7 @@ async fn a_rotated_key_and_its_replacement_share_the_identity_and_one_own_limit(
     assert_eq!(rotated.status, 201, "{}", rotated.text);
     assert_eq!(rotated.body["identity_id"], id.as_str());
     let new = rotated.body["key"].as_str().unwrap().to_owned();
-    let instances = [Arc::new(app.same_services().await)];
+    let instances = instances(&app, 1).await;
     let statuses = burst(&instances, &[old.key.clone(), new], 5).await;
     assert_eq!(count(&statuses, 200), 4, "{statuses:?}");
 }
