@@ -38,6 +38,9 @@ const readerName = `reader ${run}`;
 const verifierName = `verifier ${run}`;
 const bossName = `boss ${run}`;
 const opsName = `ops ${run}`;
+const externalId = `acme-${run}`;
+const identityKeyName = `identity key ${run}`;
+const IDENTITY_ID_PATTERN = /^idt_[0-9a-f]{24}$/;
 
 function required(name) {
   const value = process.env[name];
@@ -106,6 +109,8 @@ describe('the admin page', () => {
   let newId;
   // The key issued with a rate limit and a quota.
   let limitId;
+  // The identity the identities test creates.
+  let identityId;
   // The issue form's name field (the edit dialog has a "Name" field too, hidden until opened).
   const nameField = () => page.getByRole('textbox', { name: 'Name', exact: true });
   const rowNames = () => page.locator('#keys-body tr th .name').allTextContents();
@@ -935,6 +940,14 @@ describe('the admin page', () => {
     await details.getByRole('button', { name: 'Close' }).click();
     await details.waitFor({ state: 'hidden' });
 
+    // Identities: listed (none yet), but no form to create one.
+    await page.getByRole('button', { name: 'Identities' }).click();
+    await page.getByRole('heading', { name: 'Identities', exact: true }).waitFor();
+    await page.locator('#identities-empty').getByText('No identities yet.').waitFor();
+    assert.equal(await page.locator('#identities-empty').getByText('None has been created yet.').count(), 1);
+    assert.equal(await page.getByRole('heading', { name: 'New identity' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Create identity' }).count(), 0);
+
     // The audit log: the newest event is this credential's creation, by the bootstrap token.
     await page.getByRole('button', { name: 'Audit log' }).click();
     await page.waitForFunction(() => document.querySelectorAll('#audit-body tr').length === 25);
@@ -967,7 +980,7 @@ describe('the admin page', () => {
     assert.equal(await page.locator('#whoami .whoami-name').textContent(), verifierName);
     assert.equal(await page.locator('#whoami .role').textContent(), 'verify');
     assert.match(await page.locator('#no-access').textContent(), /role verify, which may call the verify API only/);
-    for (const tab of ['Keys', 'Audit log', 'Admins']) {
+    for (const tab of ['Keys', 'Identities', 'Audit log', 'Admins']) {
       assert.equal(await page.getByRole('button', { name: tab, exact: true }).count(), 0, tab);
     }
     assert.equal(await page.locator('#keys-body tr').count(), 0);
@@ -1137,19 +1150,296 @@ describe('the admin page', () => {
     await signOut();
   });
 
+  it('identities: create one, issue a key into it, suspend and resume it, and see its live quota', async () => {
+    await signInWith(adminToken);
+    await page.getByRole('button', { name: 'Identities' }).click();
+    const view = page.locator('#identities-view');
+    await view.getByRole('heading', { name: 'New identity' }).waitFor();
+    const form = page.locator('#identity-form');
+    const formError = page.locator('#identity-create-error');
+    const external = form.getByLabel('External id');
+    const create = () =>
+      Promise.all([
+        page.waitForResponse((r) => r.url().endsWith('/api/identities') && r.request().method() === 'POST'),
+        form.getByRole('button', { name: 'Create identity' }).click(),
+      ]).then(([response]) => response);
+
+    // A blank external id goes to the API, whose reason is shown as it is, on the field.
+    await external.fill('   ');
+    const blank = await create();
+    assert.equal(blank.status(), 400);
+    await page.waitForFunction(
+      () => document.querySelector('#identity-create-error').textContent === '`external_id` must not be blank.',
+    );
+    assert.equal(await external.getAttribute('aria-invalid'), 'true');
+
+    // A limit row needs all three fields; a row added and removed sends nothing.
+    await external.fill(externalId);
+    await form.getByRole('button', { name: 'Add a limit' }).click();
+    const limitRow = form.locator('.limit-row').first();
+    await limitRow.getByLabel('Limit name').fill('per_second');
+    await form.getByRole('button', { name: 'Create identity' }).click();
+    await page.waitForFunction(() =>
+      /^Limit 1: enter the number of requests too/.test(document.querySelector('#identity-create-error').textContent),
+    );
+    assert.equal(await limitRow.getByLabel('Requests').getAttribute('aria-invalid'), 'true');
+    await limitRow.getByLabel('Requests').fill('50');
+    await limitRow.getByLabel('Per (seconds)').fill('1');
+    await form.getByRole('button', { name: 'Add a limit' }).click();
+    assert.equal(await form.locator('.limit-row').count(), 2);
+    await form.getByRole('button', { name: 'Remove limit 2' }).click();
+    assert.equal(await form.locator('.limit-row').count(), 1);
+    // A quota shared by all its keys, refilled monthly.
+    await form.getByLabel('Calls left').fill('100');
+    await form.getByLabel('Refills').selectOption('month');
+    await form.getByLabel('Refill amount').fill('1000');
+    await page.screenshot({ path: path.join(outDir, 'identity-form-1280.png') });
+    const made = await create();
+    assert.equal(made.status(), 201);
+    assert.deepEqual(made.request().postDataJSON(), {
+      external_id: externalId,
+      limits: [{ name: 'per_second', limit: 50, window_seconds: 1 }],
+      quota: { remaining: 100, refill: { every: 'month', amount: 1000 } },
+    });
+    const identity = await made.json();
+    identityId = identity.id;
+    assert.match(identity.id, IDENTITY_ID_PATTERN);
+    assert.equal(identity.status, 'active');
+    await page.getByText(`Created the identity ${externalId} (${identity.id}).`).waitFor();
+    assert.equal(await formError.isVisible(), false);
+    assert.equal(await form.locator('.limit-row').count(), 0, 'the form is empty again');
+    assert.equal(await external.inputValue(), '');
+
+    // The same external id again: the API's 409, on the field.
+    await external.fill(externalId);
+    const taken = await create();
+    assert.equal(taken.status(), 409);
+    await page.waitForFunction(() =>
+      document.querySelector('#identity-create-error').textContent.includes('already has this `external_id`'),
+    );
+    assert.equal(await external.getAttribute('aria-invalid'), 'true');
+    await external.fill('');
+
+    // Listed: external id, status, limits, quota.
+    const row = page.locator(`#identities-body tr[data-id="${identity.id}"]`);
+    await row.waitFor();
+    assert.equal(await row.locator('th').textContent(), externalId);
+    assert.equal(await row.locator('td[data-label="ID"]').textContent(), identity.id);
+    assert.equal(await row.locator('.badge').textContent(), 'active');
+    assert.equal(await row.locator('td[data-label="Limits"]').textContent(), 'per_second: 50 / 1 s');
+    assert.equal(await row.locator('td[data-label="Quota"]').textContent(), '100 left, refills 1,000 monthly');
+    // Found by part of its external id, whatever the case.
+    const find = page.getByLabel('Find by external id');
+    await find.fill(externalId.slice(0, -2).toUpperCase());
+    await view.getByRole('button', { name: 'Find', exact: true }).click();
+    await page.waitForFunction(
+      (id) => document.querySelectorAll('#identities-body tr').length === 1 && document.querySelector(`#identities-body tr[data-id="${id}"]`),
+      identity.id,
+    );
+    await find.fill('nobody is called this');
+    await view.getByRole('button', { name: 'Find', exact: true }).click();
+    await view.getByText('No identities match.').waitFor();
+    await view.getByRole('button', { name: 'Clear' }).click();
+    await row.waitFor();
+    const tableOverflow = await page.evaluate(() => {
+      const wrap = document.querySelector('#identities-table').parentElement;
+      return wrap.scrollWidth - wrap.clientWidth;
+    });
+    assert.ok(tableOverflow <= 0, `the identities table is ${tableOverflow}px wider than its card at 1280px`);
+    await page.screenshot({ path: path.join(outDir, 'identities-1280.png'), fullPage: true });
+    // On a phone: the rows become cards, and nothing scrolls sideways.
+    const sideways = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(100);
+    let overflow = await sideways();
+    assert.ok(overflow <= 0, `the Identities view scrolls sideways by ${overflow}px at 390px`);
+    await row.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(outDir, 'identities-390.png') });
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Issue a key into it: the issue form offers it by its external id.
+    await page.getByRole('button', { name: 'Keys', exact: true }).click();
+    const choice = page.getByLabel('Identity (optional)');
+    const option = page.locator(`#issue-identity option[value="${identity.id}"]`);
+    await option.waitFor({ state: 'attached' });
+    assert.equal(await option.textContent(), externalId);
+    await nameField().fill(identityKeyName);
+    await choice.selectOption(identity.id);
+    await page.locator('#issue-card').screenshot({ path: path.join(outDir, 'issue-identity-1280.png') });
+    const [issuing] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/api/keys') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Issue key' }).click(),
+    ]);
+    assert.equal(issuing.status(), 201);
+    assert.deepEqual(issuing.request().postDataJSON(), { name: identityKeyName, identity_id: identity.id, self_rotation: false });
+    const issued = await issuing.json();
+    assert.equal(issued.identity_id, identity.id);
+    await page.getByRole('region', { name: /New key/ }).waitFor();
+    const identityKey = await page.getByLabel('The new API key').inputValue();
+    assert.match(identityKey, KEY_PATTERN);
+    await page.getByRole('button', { name: 'Done, hide the key' }).click();
+    assert.equal(await choice.inputValue(), '', 'the form is reset, its identity with it');
+
+    // A request with the key spends one call of the identity's quota.
+    assert.equal(await protectedStatus(identityKey), 200, 'a key of an active identity works');
+
+    // The key's details name its identity, whose id opens the identity's details in their place.
+    const keyRow = page.locator(`#keys-body tr[data-id="${issued.id}"]`);
+    await keyRow.getByRole('button', { name: `Details of ${identityKeyName}` }).click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.waitFor();
+    assert.equal(await details.locator('dt:text-is("Identity") + dd').textContent(), `${externalId} ${identity.id}`);
+    await details.getByRole('button', { name: `Details of the identity ${identity.id}` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Identity details' });
+    await dialog.waitFor();
+    await details.waitFor({ state: 'hidden' });
+    const field = (name) => dialog.locator(`dt:text-is("${name}") + dd`);
+    assert.equal(await field('External id').textContent(), externalId);
+    assert.equal(await field('Status').textContent(), 'active');
+    // The live count, across all its keys.
+    assert.equal(await field('Quota').textContent(), '99 calls left, refills to 1,000 on the 1st of each month, 00:00 UTC');
+    assert.deepEqual(await field('Limits').locator('li').allTextContents(), ['per_second: 50 requests per 1 second']);
+    // Its keys: this one, by name, id and prefix, with its status.
+    assert.equal(await dialog.locator('#identity-keys li').count(), 1);
+    const keyItem = dialog.locator(`#identity-keys li[data-id="${issued.id}"]`);
+    assert.equal(await keyItem.getByRole('button', { name: `Details of the key ${identityKeyName}` }).textContent(), identityKeyName);
+    assert.equal(await keyItem.locator('.prefix').textContent(), issued.prefix);
+    assert.equal(await keyItem.locator('.badge').textContent(), 'active');
+    // The row in the list, read before the request, now shows the live count too.
+    assert.equal(await row.locator('td[data-label="Quota"]').textContent(), '99 left, refills 1,000 monthly');
+
+    // Suspend: a confirmation; Cancel changes nothing.
+    await dialog.getByRole('button', { name: 'Suspend…' }).click();
+    const suspend = page.getByRole('dialog', { name: 'Suspend this identity?' });
+    await suspend.waitFor();
+    assert.ok((await suspend.textContent()).includes(`${externalId} (${identity.id})`));
+    await suspend.getByRole('button', { name: 'Cancel' }).click();
+    await suspend.waitFor({ state: 'hidden' });
+    assert.equal(await field('Status').textContent(), 'active');
+    await dialog.getByRole('button', { name: 'Suspend…' }).click();
+    const [suspended] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/identities/${identity.id}/suspend`)),
+      suspend.getByRole('button', { name: 'Suspend identity' }).click(),
+    ]);
+    assert.equal(suspended.status(), 200);
+    await suspend.waitFor({ state: 'hidden' });
+    assert.equal(await field('Status').textContent(), 'suspended');
+    assert.equal(await dialog.getByRole('button', { name: 'Suspend…' }).count(), 0);
+    await dialog.getByRole('button', { name: 'Resume…' }).waitFor();
+    assert.equal(await row.locator('.badge').textContent(), 'suspended');
+    assert.equal(await option.textContent(), `${externalId} (suspended)`, 'the issue form says so');
+    assert.equal(await protectedStatus(identityKey), 403, 'every key of a suspended identity is refused');
+    await page.screenshot({ path: path.join(outDir, 'identity-suspended-1280.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(100);
+    overflow = await sideways();
+    assert.ok(overflow <= 0, `the identity's details scroll sideways by ${overflow}px at 390px`);
+    await page.screenshot({ path: path.join(outDir, 'identity-390.png') });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+
+    // The audit log lists the suspension under the identity's id, which opens it.
+    await page.getByRole('button', { name: 'Audit log' }).click();
+    const audit = page.locator('#audit-view');
+    await audit.getByLabel('Action').selectOption('identity_suspend');
+    await audit.getByRole('button', { name: 'Show' }).click();
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#audit-body .action')].map((b) => b.textContent).join() === 'identity_suspend',
+    );
+    const event = page.locator('#audit-body tr').first();
+    assert.equal(await event.locator('td[data-label="Key"]').textContent(), identity.id);
+    assert.equal(await event.locator('td[data-label="Actor"]').textContent(), 'bootstrap token');
+    await audit.getByLabel('Action').selectOption('');
+    await audit.getByLabel('Key id').fill(identity.id);
+    await audit.getByRole('button', { name: 'Show' }).click();
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#audit-body .action')].map((b) => b.textContent).join() === 'identity_suspend,identity_create',
+    );
+    await event.getByRole('button', { name: `Details of the identity ${identity.id}` }).click();
+    await dialog.waitFor();
+    assert.equal(await field('Status').textContent(), 'suspended');
+
+    // Resume: the key works again.
+    await dialog.getByRole('button', { name: 'Resume…' }).click();
+    const resume = page.getByRole('dialog', { name: 'Resume this identity?' });
+    await resume.waitFor();
+    const [resumed] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/identities/${identity.id}/resume`)),
+      resume.getByRole('button', { name: 'Resume identity' }).click(),
+    ]);
+    assert.equal(resumed.status(), 200);
+    await resume.waitFor({ state: 'hidden' });
+    assert.equal(await field('Status').textContent(), 'active');
+    await dialog.getByRole('button', { name: 'Suspend…' }).waitFor();
+    assert.equal(await protectedStatus(identityKey), 200, 'the key works again once the identity is resumed');
+    // The refused request spent nothing; this one spent a second call.
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await event.getByRole('button', { name: `Details of the identity ${identity.id}` }).click();
+    await dialog.waitFor();
+    assert.equal(await field('Quota').textContent(), '98 calls left, refills to 1,000 on the 1st of each month, 00:00 UTC');
+
+    // Delete: refused while it has an active key, with the API's reason.
+    await dialog.getByRole('button', { name: 'Delete…' }).click();
+    const remove = page.getByRole('dialog', { name: 'Delete this identity?' });
+    await remove.waitFor();
+    const [inUse] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/identities/${identity.id}`) && r.request().method() === 'DELETE'),
+      remove.getByRole('button', { name: 'Delete identity' }).click(),
+    ]);
+    assert.equal(inUse.status(), 409);
+    await remove.getByText('This identity still has active keys: revoke them, or move them to another identity, before deleting it.').waitFor();
+    await remove.getByRole('button', { name: 'Cancel' }).click();
+    await remove.waitFor({ state: 'hidden' });
+
+    // Revoke the key, from its details opened from the identity's; then the delete goes through.
+    await dialog.getByRole('button', { name: `Details of the key ${identityKeyName}` }).click();
+    await details.waitFor();
+    await dialog.waitFor({ state: 'hidden' });
+    await details.getByRole('button', { name: 'Revoke…' }).click();
+    const revoke = page.getByRole('dialog', { name: 'Revoke this key?' });
+    await revoke.getByRole('button', { name: 'Revoke key' }).click();
+    await revoke.waitFor({ state: 'hidden' });
+    assert.equal(await details.locator('dt:text-is("Status") + dd').textContent(), 'revoked');
+    await details.getByRole('button', { name: `Details of the identity ${identity.id}` }).click();
+    await dialog.waitFor();
+    assert.equal(await dialog.locator(`#identity-keys li[data-id="${issued.id}"] .badge`).textContent(), 'revoked');
+    await dialog.getByRole('button', { name: 'Delete…' }).click();
+    const [deleted] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith(`/api/identities/${identity.id}`) && r.request().method() === 'DELETE'),
+      remove.getByRole('button', { name: 'Delete identity' }).click(),
+    ]);
+    assert.equal(deleted.status(), 200);
+    await dialog.waitFor({ state: 'hidden' });
+    await page.waitForFunction(
+      (id) => document.querySelector('#audit-status').textContent.startsWith(`Identity deleted. (`) && document.querySelector('#audit-status').textContent.includes(id),
+      identity.id,
+    );
+    // Gone from the list and from the issue form's choices.
+    await page.getByRole('button', { name: 'Identities' }).click();
+    await page.locator('#identities-empty').getByText('No identities yet.').waitFor();
+    assert.equal(await page.locator(`#issue-identity option[value="${identity.id}"]`).count(), 0);
+    await signOut();
+  });
+
   it('raised no script errors, no failed loads and no Content-Security-Policy violations', () => {
     assert.deepEqual(pageErrors, []);
     // The wrong-token attempt gets its 401, which is expected; nothing else may fail.
     // So do the bad rate limit, the bad scope and the bad key id the test sends on purpose,
-    // and the change the read credential forces.
+    // the change the read credential forces, the blank and the taken external ids, and the
+    // delete of an identity that still has an active key.
     assert.deepEqual(failedResponses, [
       `401 ${new URL('api/me', adminUrl)}`,
       `400 ${new URL(`api/keys/${limitId}`, adminUrl)}`,
       `400 ${new URL('api/keys', adminUrl)}`,
       `400 ${new URL('api/audit?limit=25&key_id=key_nope', adminUrl)}`,
       `403 ${new URL('api/keys', adminUrl)}`,
+      `400 ${new URL('api/identities', adminUrl)}`,
+      `409 ${new URL('api/identities', adminUrl)}`,
+      `409 ${new URL(`api/identities/${identityId}`, adminUrl)}`,
     ]);
-    const unexpected = consoleErrors.filter((text) => !/status of (401|400|403)/.test(text));
+    const unexpected = consoleErrors.filter((text) => !/status of (401|400|403|409)/.test(text));
     assert.deepEqual(unexpected, []);
   });
 });

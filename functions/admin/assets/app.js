@@ -7,13 +7,18 @@
 //   dom.js      building elements, messages, copying        ui.js      the page's elements
 //   format.js   times, counts, limits, actors as text       fields.js  the key form fields
 //   session.js  signing in (GET api/me) and out             roles.js   who is signed in, and
-//   views.js    the Keys, Audit log and Admins tabs                    what their role may do
+//   views.js    the Keys, Identities, Audit and Admins tabs            what their role may do
 //   keys.js     the key list                                issue.js   issuing, the new key
 //   details.js  one key's details and history               edit.js    the edit dialog
 //   rotate.js   the rotate dialog                           revoke.js  the revoke dialog
 //   audit.js    the audit log                               admins.js  admin credentials: the
 //   adminops.js rotating or revoking one admin credential              list, creating one, a
 //                                                                      new secret shown once
+//   identities.js    the Identities view: the list, search, paging, creating one
+//   identity.js      one identity's details and keys, and the links that open them
+//   identityops.js   suspending, resuming or deleting one identity
+//   identitypick.js  the issue form's identity choice; the external ids the page has read
+//   limitrows.js     the new identity form's rows of named limits
 //
 // The feature modules call one another (the list opens the details, a 401 anywhere signs
 // out, ...), so some imports go both ways. That is safe because no module runs anything at
@@ -33,19 +38,27 @@ import { loadKeyAudit } from './details.js';
 import { $ } from './dom.js';
 import { askEdit, saveEdit } from './edit.js';
 import { syncRefill } from './fields.js';
+import { applyIdentityFilter, clearIdentityFilter, createIdentity, loadMoreIdentities } from './identities.js';
+import { askIdentityAction, confirmIdentityAction } from './identityops.js';
+import { syncIdentityPick } from './identitypick.js';
 import { copyKey, hideNewKey, issueKey } from './issue.js';
 import { applyFilters, clearFilters, loadMore } from './keys.js';
+import { addLimitRow } from './limitrows.js';
 import { askRevoke, confirmRevoke } from './revoke.js';
 import { askRotate, confirmRotate, describeGrace, showGraceRange } from './rotate.js';
 import { resume, showSignIn, signIn } from './session.js';
 import { state } from './state.js';
-import { DIALOGS, EDIT_LIMITS, ISSUE_LIMITS, ui } from './ui.js';
+import { DIALOGS, EDIT_LIMITS, IDENTITY_QUOTA, ISSUE_LIMITS, ui } from './ui.js';
 import { showView } from './views.js';
 
 ui.signInForm.addEventListener('submit', signIn);
 ui.signOut.addEventListener('click', () => showSignIn(''));
 ui.issueForm.addEventListener('submit', issueKey);
 ui.issueQuotaEvery.addEventListener('change', () => syncRefill(ISSUE_LIMITS));
+ui.issueIdentity.addEventListener('change', () => {
+  syncIdentityPick();
+  if (!ui.issueIdentityOther.hidden) ui.issueIdentityId.focus();
+});
 ui.editQuotaEvery.addEventListener('change', () => syncRefill(EDIT_LIMITS));
 ui.copyKey.addEventListener('click', copyKey);
 ui.dismissKey.addEventListener('click', () => {
@@ -74,6 +87,19 @@ ui.auditForm.addEventListener('submit', applyAuditFilters);
 ui.auditClear.addEventListener('click', clearAuditFilters);
 ui.auditMore.addEventListener('click', () => loadAudit(false));
 ui.tabAdmins.addEventListener('click', () => showView('admins', true));
+ui.tabIdentities.addEventListener('click', () => showView('identities', true));
+ui.identityForm.addEventListener('submit', createIdentity);
+ui.identityAddLimit.addEventListener('click', () => addLimitRow(ui.identityLimitRows, ui.identityAddLimit));
+ui.identityQuotaEvery.addEventListener('change', () => syncRefill(IDENTITY_QUOTA));
+ui.identityFilterForm.addEventListener('submit', applyIdentityFilter);
+ui.identityClear.addEventListener('click', clearIdentityFilter);
+ui.identitiesMore.addEventListener('click', loadMoreIdentities);
+ui.identityClose.addEventListener('click', () => ui.identity.close());
+ui.identitySuspend.addEventListener('click', () => askIdentityAction('suspend'));
+ui.identityResume.addEventListener('click', () => askIdentityAction('resume'));
+ui.identityDelete.addEventListener('click', () => askIdentityAction('delete'));
+ui.identityActionCancel.addEventListener('click', () => ui.identityAction.close());
+ui.identityActionConfirm.addEventListener('click', confirmIdentityAction);
 ui.adminForm.addEventListener('submit', createAdmin);
 ui.copyAdmin.addEventListener('click', copyAdmin);
 ui.dismissAdmin.addEventListener('click', () => {
@@ -91,13 +117,22 @@ for (const dialog of DIALOGS) {
     if (dialog === ui.edit) state.editing = null;
     if (dialog === ui.adminRotate) state.adminRotating = null;
     if (dialog === ui.adminRevoke) state.adminRevoking = null;
+    if (dialog === ui.identityAction) state.identityAction = null;
     if (dialog === ui.details) {
       state.detailed = null;
       state.keyAudit.generation += 1;
     }
+    if (dialog === ui.identity) {
+      state.identity = null;
+      state.identityGeneration += 1;
+    }
     // Back to the details' own buttons when a dialog stacked on them closes.
     if (ui.details.open) {
       if (dialog !== ui.details) ui.detailsClose.focus();
+      return;
+    }
+    if (ui.identity.open) {
+      if (dialog !== ui.identity) ui.identityClose.focus();
       return;
     }
     const target = state.returnFocus;

@@ -1,19 +1,23 @@
-// The audit view: every change to a key or an admin credential, newest first, with its
-// filters and paging; and how one event reads, in its table and in a key's history.
+// The audit view: every change to a key, an identity or an admin credential, newest first,
+// with its filters and paging; and how one event reads, in its table and in a key's history.
 import { api, auditUrl } from './client.js';
 import { keyLink } from './details.js';
 import { el, show } from './dom.js';
 import { actorText, time } from './format.js';
+import { identityLink } from './identity.js';
 import { handleError } from './session.js';
 import { state } from './state.js';
 import { ui } from './ui.js';
 
 const AUDIT_PAGE_SIZE = 25;
 
-// A key id opens that key's details; an admin credential's id (adm_…) has none to open.
+// A key id opens that key's details, an identity's (idt_…) its details; an admin
+// credential's id (adm_…) has none to open.
 function subject(id, label, withLinks) {
   if (!id) return el('span', { class: 'muted', text: '—' });
-  return withLinks && id.startsWith('key_') ? keyLink(id, label) : el('code', { text: id });
+  if (withLinks && id.startsWith('key_')) return keyLink(id, label);
+  if (withLinks && id.startsWith('idt_')) return identityLink(id, 'Details of the identity');
+  return el('code', { text: id });
 }
 
 // What an event did, beyond its action: the fields an update changed, the replacement

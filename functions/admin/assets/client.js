@@ -61,3 +61,13 @@ export function auditUrl({ key_id, actor_id, action, cursor, limit }) {
 }
 
 export const adminUrl = (id) => 'api/admins/' + encodeURIComponent(id);
+
+export function identitiesUrl({ q, cursor, limit }) {
+  const params = new URLSearchParams();
+  params.set('limit', String(limit));
+  if (q) params.set('q', q);
+  if (cursor) params.set('cursor', cursor);
+  return 'api/identities?' + params.toString();
+}
+
+export const identityUrl = (id) => 'api/identities/' + encodeURIComponent(id);

@@ -4,6 +4,8 @@ import { api, auditUrl, keyUrl } from './client.js';
 import { eventItem } from './audit.js';
 import { el, show } from './dom.js';
 import { badge, quotaDetail, rateDetail, scopeList, time } from './format.js';
+import { identityLink } from './identity.js';
+import { identityName } from './identitypick.js';
 import { replaceRow } from './keys.js';
 import { can } from './roles.js';
 import { handleError } from './session.js';
@@ -45,10 +47,22 @@ function namedLimits(limits) {
   return el('ul', { class: 'named-limits' }, others.map((l) => el('li', { text: l.name + ': ' + rateDetail(l) })));
 }
 
+// The identity the key belongs to: its id, which opens it, after its external id when the
+// page has read it already (the Identities view, or the issue form's choices).
+function identityCell(id) {
+  if (!id) return el('span', { class: 'muted', text: 'none' });
+  const name = identityName(id);
+  return el('span', { class: 'identity-ref' }, [
+    ...(name ? [el('span', { class: 'name', text: name }), ' '] : []),
+    identityLink(id, 'Details of the identity'),
+  ]);
+}
+
 export function fillDetails(key) {
   const rows = [
     ['Name', el('span', { class: 'name', text: key.name })],
     ['Owner', key.owner ? el('span', { class: 'name', text: key.owner }) : el('span', { class: 'muted', text: 'none' })],
+    ['Identity', identityCell(key.identity_id)],
     ['ID', el('code', { text: key.id })],
     ['Prefix', el('code', { text: key.prefix })],
     ['Status', badge(key.status)],

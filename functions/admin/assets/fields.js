@@ -1,5 +1,6 @@
 // The fields the issue form and the edit dialog share: scopes, metadata, and the rate limit
-// and quota inputs (read, filled, compared, and marked when the API names one).
+// and quota inputs (read, filled, compared, and marked when the API names one). The new
+// identity form uses the metadata and quota ones too.
 import { invalid, setMessage } from './dom.js';
 
 // "orders:read, orders:write" or "orders:read orders:write" as a list; the server checks
@@ -43,30 +44,55 @@ export function fillLimits(inputs, key) {
 }
 
 // A whole-number input: { value }, { empty: true } or { bad: true }. A number input holds
-// '' for text it cannot read, so that counts as bad rather than empty.
-function wholeNumber(input) {
+// '' for text it cannot read, so that counts as bad rather than empty. (Also an identity's
+// named limits, in limitrows.js.)
+export function wholeNumber(input) {
   const text = input.value.trim();
   if (input.validity.badInput || (text && !/^[0-9]+$/.test(text))) return { bad: true };
   return text ? { value: Number(text) } : { empty: true };
+}
+
+// Whole numbers of a form's limit inputs, named in `names`; the refill amount only with a
+// refill. { numbers } or { error, input } for the first input that is not a whole number.
+const NUMBER_LABELS = [
+  ['limit', 'Rate limit requests'],
+  ['window', 'Rate limit window'],
+  ['remaining', 'Quota calls left'],
+  ['amount', 'Quota refill amount'],
+];
+
+function readNumbers(inputs, names) {
+  const numbers = {};
+  for (const [name, label] of NUMBER_LABELS) {
+    if (!names.includes(name) || (name === 'amount' && !inputs.every.value)) continue;
+    numbers[name] = wholeNumber(inputs[name]);
+    if (numbers[name].bad) return { error: label + ': enter a whole number.', input: inputs[name] };
+  }
+  return { numbers };
+}
+
+// The quota of read numbers: { quota } (null when left empty) or { error, input }.
+function quotaOf(inputs, { remaining, amount }) {
+  const every = inputs.every.value;
+  if (remaining.empty && !every) return { quota: null };
+  if (remaining.empty) {
+    return { error: 'Quota: enter the calls left, or choose Refills: Never and leave it empty for no quota.', input: inputs.remaining };
+  }
+  if (every && amount.empty) {
+    return { error: 'Quota: enter the refill amount, or choose Refills: Never.', input: inputs.amount };
+  }
+  const quota = { remaining: remaining.value };
+  if (every) quota.refill = { every, amount: amount.value };
+  return { quota };
 }
 
 // The limits a form asks for, as the API takes them: { rate_limit, quota }, each null when
 // left empty, or { error, input } naming the first input that cannot be used. The API
 // checks the ranges, and names the field when one is out of them.
 export function readLimits(inputs) {
-  const every = inputs.every.value;
-  const numbers = {};
-  for (const [name, label] of [
-    ['limit', 'Rate limit requests'],
-    ['window', 'Rate limit window'],
-    ['remaining', 'Quota calls left'],
-    ['amount', 'Quota refill amount'],
-  ]) {
-    if (name === 'amount' && !every) continue;
-    numbers[name] = wholeNumber(inputs[name]);
-    if (numbers[name].bad) return { error: label + ': enter a whole number.', input: inputs[name] };
-  }
-  const { limit, window: per, remaining, amount } = numbers;
+  const read = readNumbers(inputs, ['limit', 'window', 'remaining', 'amount']);
+  if (read.error) return read;
+  const { limit, window: per } = read.numbers;
   let rateLimit = null;
   if (!limit.empty || !per.empty) {
     if (limit.empty) {
@@ -77,18 +103,17 @@ export function readLimits(inputs) {
     }
     rateLimit = { limit: limit.value, window_seconds: per.value };
   }
-  let quota = null;
-  if (!remaining.empty || every) {
-    if (remaining.empty) {
-      return { error: 'Quota: enter the calls left, or choose Refills: Never and leave it empty for no quota.', input: inputs.remaining };
-    }
-    if (every && amount.empty) {
-      return { error: 'Quota: enter the refill amount, or choose Refills: Never.', input: inputs.amount };
-    }
-    quota = { remaining: remaining.value };
-    if (every) quota.refill = { every, amount: amount.value };
-  }
-  return { rate_limit: rateLimit, quota };
+  const quota = quotaOf(inputs, read.numbers);
+  if (quota.error) return quota;
+  return { rate_limit: rateLimit, quota: quota.quota };
+}
+
+// A quota alone (an identity's): inputs { remaining, every, amount }. { quota } or
+// { error, input }, as readLimits.
+export function readQuota(inputs) {
+  const read = readNumbers(inputs, ['remaining', 'amount']);
+  if (read.error) return read;
+  return quotaOf(inputs, read.numbers);
 }
 
 // The input a 400's detail is about ("`rate_limit.limit` must be …"), if it is a limit's.

@@ -104,9 +104,19 @@ export function rateText(rate) {
 // For the list: "quota 950 left, refills 1,000 monthly". The list's count is the stored
 // one, up to a minute behind; the details show the live one.
 export function quotaText(quota) {
-  let text = 'quota ' + shortCount(quota.remaining) + ' left';
+  return 'quota ' + quotaLeft(quota);
+}
+
+// For a Quota column: "950 left, refills 1,000 monthly".
+export function quotaLeft(quota) {
+  let text = shortCount(quota.remaining) + ' left';
   if (quota.refill) text += ', refills ' + shortCount(quota.refill.amount) + ' ' + REFILL_WORDS[quota.refill.every];
   return text;
+}
+
+// A named limit for a list: "per_second: 10 / 1 s".
+export function limitText(limit) {
+  return limit.name + ': ' + rateText(limit);
 }
 
 // For the details and tooltips: "100 requests per 60 seconds (1 minute)".

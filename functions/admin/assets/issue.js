@@ -3,6 +3,7 @@ import { AuthError, api } from './client.js';
 import { copyFrom, invalid, setMessage, show } from './dom.js';
 import { limitInputs, parseMeta, parseScopes, readLimits, showSaveError, syncRefill } from './fields.js';
 import { localTime } from './format.js';
+import { identityInput, pickedIdentity, syncIdentityPick } from './identitypick.js';
 import { refreshWith } from './keys.js';
 import { handleError } from './session.js';
 import { ISSUE_LIMITS, ui } from './ui.js';
@@ -10,7 +11,7 @@ import { ISSUE_LIMITS, ui } from './ui.js';
 export async function issueKey(event) {
   event.preventDefault();
   setMessage(ui.issueError, '');
-  for (const input of [ui.issueName, ui.issueExpires, ui.issueMeta, ...limitInputs(ISSUE_LIMITS)]) {
+  for (const input of [ui.issueName, ui.issueExpires, ui.issueMeta, ui.issueIdentity, ui.issueIdentityId, ...limitInputs(ISSUE_LIMITS)]) {
     input.removeAttribute('aria-invalid');
   }
   const name = ui.issueName.value.trim();
@@ -34,6 +35,12 @@ export async function issueKey(event) {
   }
   const owner = ui.issueOwner.value.trim();
   if (owner) body.owner = owner;
+  const identity = pickedIdentity();
+  if (identity.error) {
+    invalid(identity.input, ui.issueError, identity.error);
+    return;
+  }
+  if (identity.id) body.identity_id = identity.id;
   const scopes = parseScopes(ui.issueScopes.value);
   if (scopes.length) body.scopes = scopes;
   const meta = parseMeta(ui.issueMeta.value);
@@ -57,10 +64,12 @@ export async function issueKey(event) {
     const issued = await api('api/keys', { method: 'POST', body });
     ui.issueForm.reset();
     syncRefill(ISSUE_LIMITS);
+    syncIdentityPick();
     showNewKey(issued);
     await refreshWith(issued);
   } catch (err) {
     if (err instanceof AuthError) handleError(err, ui.issueError);
+    else if (/`identity_id`/.test(err.message)) invalid(identityInput(), ui.issueError, err.message);
     else showSaveError(err, ui.issueError, ISSUE_LIMITS);
   } finally {
     button.disabled = false;

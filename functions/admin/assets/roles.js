@@ -45,9 +45,10 @@ export function applyRole() {
   show(ui.tabs, reads);
   show(ui.tabAdmins, can('admin'));
   show(ui.issueCard, can('operate'));
+  show(ui.identityCreateCard, can('operate'));
   show(ui.noAccess, Boolean(me) && !reads);
   ui.noAccessText.textContent = me && !reads
-    ? 'This credential has the role ' + me.role + ', which may call the verify API only: it has no access to the keys, the audit log or the admin credentials shown on this page.'
+    ? 'This credential has the role ' + me.role + ', which may call the verify API only: it has no access to the keys, the identities, the audit log or the admin credentials shown on this page.'
     : '';
   showView(reads ? 'keys' : null, false);
 }

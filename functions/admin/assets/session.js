@@ -5,6 +5,8 @@ import { resetAdmins } from './admins.js';
 import { AuthError, api, keysUrl } from './client.js';
 import { setMessage, show } from './dom.js';
 import { syncRefill } from './fields.js';
+import { resetIdentities } from './identities.js';
+import { resetIdentityChoices } from './identitypick.js';
 import { hideNewKey } from './issue.js';
 import { PAGE_SIZE, renderPage } from './keys.js';
 import { applyRole, can, firstFocus, showWhoami } from './roles.js';
@@ -40,6 +42,8 @@ function resetApp() {
   resetAdmins();
   ui.issueForm.reset();
   syncRefill(ISSUE_LIMITS);
+  resetIdentityChoices();
+  resetIdentities();
   ui.filterForm.reset();
   ui.auditForm.reset();
   state.filters = { q: '', status: '', unused_days: '' };
@@ -50,6 +54,7 @@ function resetApp() {
   ui.body.replaceChildren();
   ui.auditBody.replaceChildren();
   ui.keyAuditList.replaceChildren();
+  ui.identityKeys.replaceChildren();
   ui.auditStatus.textContent = '';
   show(ui.auditEmpty, false);
   show(ui.auditMore, false);

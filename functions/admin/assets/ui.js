@@ -26,6 +26,9 @@ export const ui = {
   issueQuotaEvery: $('issue-quota-every'),
   issueQuotaAmount: $('issue-quota-amount'),
   issueSelfRotation: $('issue-self-rotation'),
+  issueIdentity: $('issue-identity'),
+  issueIdentityOther: $('issue-identity-other'),
+  issueIdentityId: $('issue-identity-id'),
   issueError: $('issue-error'),
   newKey: $('new-key'),
   newKeyName: $('new-key-name'),
@@ -93,6 +96,7 @@ export const ui = {
   tabKeys: $('tab-keys'),
   tabAudit: $('tab-audit'),
   tabAdmins: $('tab-admins'),
+  tabIdentities: $('tab-identities'),
   keysView: $('keys-view'),
   auditView: $('audit-view'),
   auditForm: $('audit-filter-form'),
@@ -105,6 +109,43 @@ export const ui = {
   auditBody: $('audit-body'),
   auditEmpty: $('audit-empty'),
   auditMore: $('audit-more'),
+  identitiesView: $('identities-view'),
+  identityCreateCard: $('identity-create-card'),
+  identityForm: $('identity-form'),
+  identityExternalId: $('identity-external-id'),
+  identityMeta: $('identity-meta'),
+  identityLimitRows: $('identity-limit-rows'),
+  identityAddLimit: $('identity-add-limit'),
+  identityQuotaRemaining: $('identity-quota-remaining'),
+  identityQuotaEvery: $('identity-quota-every'),
+  identityQuotaAmount: $('identity-quota-amount'),
+  identityCreateError: $('identity-create-error'),
+  identityCreated: $('identity-created'),
+  identityFilterForm: $('identity-filter-form'),
+  identitySearch: $('identity-search'),
+  identityClear: $('identity-clear'),
+  identitiesStatus: $('identities-status'),
+  identitiesTable: $('identities-table'),
+  identitiesBody: $('identities-body'),
+  identitiesEmpty: $('identities-empty'),
+  identitiesEmptyTitle: $('identities-empty-title'),
+  identitiesEmptyText: $('identities-empty-text'),
+  identitiesMore: $('identities-more'),
+  identity: $('identity-dialog'),
+  identityStatus: $('identity-status'),
+  identityList: $('identity-list'),
+  identitySuspend: $('identity-suspend'),
+  identityResume: $('identity-resume'),
+  identityDelete: $('identity-delete'),
+  identityClose: $('identity-close'),
+  identityKeys: $('identity-keys'),
+  identityKeysStatus: $('identity-keys-status'),
+  identityAction: $('identity-action-dialog'),
+  identityActionTitle: $('identity-action-title'),
+  identityActionText: $('identity-action-text'),
+  identityActionError: $('identity-action-error'),
+  identityActionCancel: $('identity-action-cancel'),
+  identityActionConfirm: $('identity-action-confirm'),
   adminsView: $('admins-view'),
   adminForm: $('admin-create-form'),
   adminName: $('admin-name'),
@@ -137,7 +178,16 @@ export const ui = {
   adminRevokeConfirm: $('admin-revoke-confirm'),
 };
 
-export const DIALOGS = [ui.details, ui.revoke, ui.rotate, ui.edit, ui.adminRotate, ui.adminRevoke];
+export const DIALOGS = [
+  ui.details,
+  ui.revoke,
+  ui.rotate,
+  ui.edit,
+  ui.adminRotate,
+  ui.adminRevoke,
+  ui.identity,
+  ui.identityAction,
+];
 
 // The rate limit and quota inputs of the issue form and of the edit dialog.
 export const ISSUE_LIMITS = {
@@ -153,4 +203,11 @@ export const EDIT_LIMITS = {
   remaining: ui.editQuotaRemaining,
   every: ui.editQuotaEvery,
   amount: ui.editQuotaAmount,
+};
+
+// The new identity form's quota inputs (an identity has named limits, no rate limit field).
+export const IDENTITY_QUOTA = {
+  remaining: ui.identityQuotaRemaining,
+  every: ui.identityQuotaEvery,
+  amount: ui.identityQuotaAmount,
 };

@@ -1,29 +1,39 @@
-// The three views, Keys, Audit log and Admins, and the tabs between them. `null` shows none
-// of them (a role that may read nothing).
+// The four views, Keys, Identities, Audit log and Admins, and the tabs between them. `null`
+// shows none of them (a role that may read nothing).
 import { loadAdmins } from './admins.js';
 import { loadAudit } from './audit.js';
 import { show } from './dom.js';
+import { loadIdentities } from './identities.js';
+import { loadIdentityChoices } from './identitypick.js';
 import { can } from './roles.js';
 import { state } from './state.js';
 import { ui } from './ui.js';
 
+// Where a message about the view on screen goes.
 export function activeStatus() {
-  return ui.auditView.hidden ? ui.listStatus : ui.auditStatus;
+  if (!ui.auditView.hidden) return ui.auditStatus;
+  if (!ui.identitiesView.hidden) return ui.identitiesStatus;
+  return ui.listStatus;
 }
 
 export function showView(name, focus) {
   for (const [view, tab, panel] of [
     ['keys', ui.tabKeys, ui.keysView],
+    ['identities', ui.tabIdentities, ui.identitiesView],
     ['audit', ui.tabAudit, ui.auditView],
     ['admins', ui.tabAdmins, ui.adminsView],
   ]) {
     show(panel, view === name);
     tab.setAttribute('aria-current', view === name ? 'page' : 'false');
   }
+  // The identities the issue form offers, and whose names a key's details show.
+  if (name === 'keys' && state.token && can('read')) loadIdentityChoices();
+  if (name === 'identities' && state.token) loadIdentities();
   if (name === 'audit' && state.token) loadAudit(true);
   if (name === 'admins' && state.token) loadAdmins();
   if (!focus) return;
   if (name === 'audit') ui.auditAction.focus();
   else if (name === 'admins') ui.adminName.focus();
+  else if (name === 'identities') (can('operate') ? ui.identityExternalId : ui.identitySearch).focus();
   else (can('operate') ? ui.issueName : ui.search).focus();
 }
