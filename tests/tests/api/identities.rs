@@ -492,3 +492,28 @@ async fn a_rotated_key_and_its_replacement_share_the_identity_and_one_own_limit(
     let statuses = burst(&instances, &[old.key.clone(), new], 5).await;
     assert_eq!(count(&statuses, 200), 4, "{statuses:?}");
 }
+
+#[tokio::test]
+async fn an_identitys_quota_count_reaches_dynamodb_so_losing_redis_loses_at_most_a_minute() {
+    let spawned = spawn_app().await;
+    let app = patient(&spawned).await;
+    let id = identity(&app, json!({"quota": {"remaining": 10}})).await;
+    let key = key_of(&app, &id, json!({})).await.key;
+    for _ in 0..3 {
+        assert_eq!(app.protected(&key).await.status, 200);
+    }
+    // The key's first use in its minute wrote the count it left: 9. Later uses in the
+    // same minute stay in Redis.
+    let stored = app
+        .app
+        .store
+        .get_identity(&keygate::domain::identity::IdentityId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.quota.unwrap().remaining, 9);
+    let shown = app
+        .admin_api(Method::GET, &format!("/identities/{id}"), None)
+        .await;
+    assert_eq!(shown.body["quota"]["remaining"], 7, "the view reads the live count");
+}
