@@ -515,5 +515,8 @@ async fn an_identitys_quota_count_reaches_dynamodb_so_losing_redis_loses_at_most
     let shown = app
         .admin_api(Method::GET, &format!("/identities/{id}"), None)
         .await;
-    assert_eq!(shown.body["quota"]["remaining"], 7, "the view reads the live count");
+    assert_eq!(
+        shown.body["quota"]["remaining"], 7,
+        "the view reads the live count"
+    );
 }
