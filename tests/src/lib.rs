@@ -693,6 +693,18 @@ impl TestApp {
             .await
     }
 
+    /// A GET of the admin API whose answer may not be JSON (a CSV export): `body` is `Null`
+    /// then.
+    pub async fn admin_get_text(&self, path: &str) -> Reply {
+        let req = HttpRequest::builder()
+            .method(Method::GET)
+            .uri(format!("https://keygate.test/admin/api{path}"))
+            .header("authorization", self.bearer())
+            .body(Body::Empty)
+            .unwrap();
+        Reply::any(self.admin_response(req).await)
+    }
+
     /// Issues a key with just a name through the admin API (POST `/admin/api/keys`).
     pub async fn admin_issue(&self, name: &str) -> Issued {
         self.admin_api(Method::POST, "/keys", Some(json!({ "name": name })))
@@ -742,7 +754,7 @@ impl TestApp {
 
     // ------------------------------------------------------------ what is stored
 
-    /// Every Redis key in this app's namespace, with its value.
+    /// Every Redis key in this app's namespace, with its value (a hash's as text).
     pub async fn redis_dump(&self) -> Vec<CacheEntry> {
         let mut conn = redis::Client::open(self.endpoints.redis.as_str())
             .unwrap()
@@ -756,15 +768,36 @@ impl TestApp {
             .unwrap();
         let mut out = Vec::new();
         for key in keys {
-            let value: Option<Vec<u8>> = redis::cmd("GET")
+            let kind: String = redis::cmd("TYPE")
                 .arg(&key)
                 .query_async(&mut conn)
                 .await
                 .unwrap();
-            out.push(CacheEntry {
-                key,
-                value: value.unwrap_or_default(),
-            });
+            // A hash (rate windows, a quota counter, usage counts) as its fields and
+            // values, one `field=value` per line.
+            let value = if kind == "hash" {
+                let fields: Vec<(Vec<u8>, Vec<u8>)> = redis::cmd("HGETALL")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                let mut text = Vec::new();
+                for (field, value) in fields {
+                    text.extend(field);
+                    text.push(b'=');
+                    text.extend(value);
+                    text.push(b'\n');
+                }
+                text
+            } else {
+                let value: Option<Vec<u8>> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                value.unwrap_or_default()
+            };
+            out.push(CacheEntry { key, value });
         }
         out
     }

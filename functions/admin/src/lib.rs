@@ -46,6 +46,7 @@ use keygate::edge::input::{grace_seconds, key_update, new_admin, new_key};
 use keygate::edge::query::{audit_query, list_query};
 use keygate::edge::request::{json_object, json_object_within, optional_json_object};
 use keygate::edge::response::{json_response, REVOKED};
+use keygate::edge::usage::{usage_query, usage_response};
 use keygate::edge::{origin, telemetry};
 use keygate::ops::admins;
 use keygate::ops::issue::issue;
@@ -166,6 +167,7 @@ pub enum Route<'p> {
     IdentitySuspend(&'p str),
     IdentityResume(&'p str),
     Audit,
+    Usage,
     Me,
     Admins,
     AdminRevoke(&'p str),
@@ -189,7 +191,7 @@ impl Route<'_> {
             Route::Keys | Route::Key(_) | Route::Identities | Route::Identity(_) if reads => {
                 Some(Role::Read)
             }
-            Route::Audit => Some(Role::Read),
+            Route::Audit | Route::Usage => Some(Role::Read),
             Route::Keys
             | Route::Key(_)
             | Route::Revoke(_)
@@ -246,6 +248,7 @@ pub fn route(path: &str) -> Route<'_> {
             Route::IdentityResume(id)
         }
         (Some("audit"), None, _, _) => Route::Audit,
+        (Some("usage"), None, _, _) => Route::Usage,
         (Some("me"), None, _, _) => Route::Me,
         (Some("admins"), None, _, _) => Route::Admins,
         (Some("admins"), Some(id), Some("revoke"), None) if !id.is_empty() => {
@@ -327,6 +330,10 @@ async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             allow(method, Method::GET, "GET")?;
             audit(app, req).await
         }
+        Route::Usage => {
+            allow(method, Method::GET, "GET")?;
+            usage(app, req).await
+        }
         Route::Me => {
             allow(method, Method::GET, "GET")?;
             me(&who)
@@ -347,7 +354,7 @@ async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
              api/keys/import, GET/PATCH api/keys/{id}, POST api/keys/{id}/revoke, POST api/keys/{id}/rotate, \
              GET/POST api/identities, GET/PATCH/DELETE api/identities/{id}, POST \
              api/identities/{id}/suspend, POST api/identities/{id}/resume, GET \
-             api/audit, GET/POST api/admins, POST api/admins/{id}/revoke and POST \
+             api/audit, GET api/usage, GET/POST api/admins, POST api/admins/{id}/revoke and POST \
              api/admins/{id}/rotate.",
         )),
     }
@@ -568,6 +575,16 @@ async fn audit(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
         StatusCode::OK,
         &json!({ "events": events, "next_cursor": page.next.map(|c| c.encode()) }),
     ))
+}
+
+/// `GET api/usage`: verifications by outcome and bucket, of a key, an identity, an owner
+/// or the deployment (`keygate::ops::usage`).
+async fn usage(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let query = usage_query(req.uri().query(), Utc::now())?;
+    let report =
+        keygate::ops::usage::report(&app.store, &app.cache, &query.subject, query.range).await?;
+    telemetry::outcome("usage_listed");
+    Ok(usage_response(&query, &report))
 }
 
 async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {

@@ -8,6 +8,10 @@
 //! straight in the table the configuration names (the first one, on a deployment without a
 //! bootstrap token, or locally) and prints its secret once, on stdout alone.
 //!
+//! `keygate-local fold-usage [--every SECONDS]`: folds the usage counts in Redis into the
+//! table, once or every SECONDS until stopped: the `usage-fold` function's job, which runs
+//! every minute in AWS (`make dev` runs this beside the functions).
+//!
 //! `keygate-local import FILE --url URL --token TOKEN`: the old Django key manager's keys
 //! (CSV or `dumpdata` JSON) into a running Keygate's import endpoint, resumable (see
 //! `import/mod.rs`).
@@ -29,6 +33,7 @@ fn main() {
         Some("services") => std::process::exit(services_cli::run(args.collect())),
         Some("create-admin") => create_admin_command(args.collect()),
         Some("import") => std::process::exit(import_command(args.collect())),
+        Some("fold-usage") => std::process::exit(fold_usage_command(args.collect())),
         _ => {
             eprintln!(
                 "usage: keygate-local create-table   (reads TABLE_NAME and the AWS SDK variables)"
@@ -39,10 +44,67 @@ fn main() {
             );
             eprintln!("       keygate-local services up|down|status [dynamodb] [redis]   (--help)");
             eprintln!(
+                "       keygate-local fold-usage [--every SECONDS]   \
+                 (reads TABLE_NAME, REDIS_URL and the AWS SDK variables)"
+            );
+            eprintln!(
                 "       keygate-local import FILE --url URL --token TOKEN [--batch N] [--restart]   \
                  (the old key manager's CSV or dumpdata JSON; import --help)"
             );
             std::process::exit(2);
+        }
+    }
+}
+
+/// `fold-usage`: one fold, or one every `--every` seconds until stopped, each reported on
+/// a line of its own.
+#[tokio::main(flavor = "current_thread")]
+async fn fold_usage_command(args: Vec<String>) -> i32 {
+    let every = match args.as_slice() {
+        [] => None,
+        [flag, seconds] if flag == "--every" => match seconds.parse::<u64>() {
+            Ok(s) if s > 0 => Some(Duration::from_secs(s)),
+            _ => {
+                eprintln!(
+                    "keygate: --every takes a whole number of seconds above 0, not {seconds:?}"
+                );
+                return 2;
+            }
+        },
+        _ => {
+            eprintln!("usage: keygate-local fold-usage [--every SECONDS]");
+            return 2;
+        }
+    };
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("keygate: configuration error: {err}");
+            return 1;
+        }
+    };
+    let app = match App::from_config(config).await {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("keygate: {err}");
+            return 1;
+        }
+    };
+    loop {
+        match keygate::ops::usage::fold_all(&app.store, &app.cache, chrono::Utc::now()).await {
+            Ok(r) => eprintln!(
+                "keygate: usage folded: {} keys with counts, {} added, {} finished, {} dropped, {} failed",
+                r.keys, r.folded, r.finished, r.dropped, r.failed
+            ),
+            Err(err) if every.is_some() => eprintln!("keygate: usage not folded ({err}); trying again next time"),
+            Err(err) => {
+                eprintln!("keygate: usage not folded: {err}");
+                return 1;
+            }
+        }
+        match every {
+            Some(pause) => tokio::time::sleep(pause).await,
+            None => return 0,
         }
     }
 }

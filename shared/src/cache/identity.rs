@@ -135,6 +135,7 @@ impl Cache {
             mark: touch,
             own_counters: false,
             cost,
+            usage: None,
         };
         let reply: Vec<redis::Value> = self
             .link

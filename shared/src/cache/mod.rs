@@ -24,6 +24,7 @@
 //! | `counters.lua`, `identity.lua` | counting, and counting a key with its identity |
 //! | `link.rs`             | the connection, and the back-off after a failure     |
 //! | `memo.rs`             | the keys last seen without limits                    |
+//! | `usage.rs`, `take_usage.lua`, `release_usage.lua` | usage counts, and taking them for a fold |
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -33,12 +34,14 @@ use crate::domain::identity::IdentityId;
 use crate::domain::key::KeyHash;
 use crate::domain::limit::{Cost, Counted, Quota, QuotaCount};
 use crate::domain::record::{KeyRecord, State};
+use crate::domain::usage::{Hour, Tally};
 
 mod entry;
 mod identity;
 mod link;
 mod memo;
 mod scripts;
+mod usage;
 
 use entry::{entry_bytes, lookup_of, UNKNOWN};
 pub use entry::{entry_ttl, Entry, Lookup, Read};
@@ -46,6 +49,7 @@ pub use identity::{IdentityEntry, IdentityRead};
 use link::Link;
 use memo::Unlimited;
 use scripts::{millis, parse_read, Names, Scripts, VerifyArgs};
+pub use usage::{Folding, LiveUsage};
 
 /// How often a key's use is written to DynamoDB at most: once per key per window.
 pub const LAST_USED_WINDOW: Duration = Duration::from_secs(60);
@@ -150,13 +154,8 @@ impl Cache {
             used: self.name("used", &hex),
             limits: self.name("limits", &hex),
             quota: self.name("quota", &hex),
+            usage: self.name(usage::LIVE, &hex),
         }
-    }
-
-    /// The entry's and the last-used marker's names, from one hex encoding of the hash.
-    fn plain_names(&self, hash: &KeyHash) -> (String, String) {
-        let hex = hash.to_hex();
-        (self.name("key", &hex), self.name("used", &hex))
     }
 
     /// Reads the entry and, in the same round trip, sets the key's last-used marker if it
@@ -179,8 +178,23 @@ impl Cache {
         now: DateTime<Utc>,
         cost: Cost,
     ) -> Result<Read, CacheError> {
+        self.verify_read(hash, now, cost, false).await
+    }
+
+    /// The read of a verification: [`Cache::get_with_cost`], and with `count_use` the
+    /// request is counted in the key's usage as presented in the same round trip (unless
+    /// the key is known not to exist). A refusal is counted afterwards with
+    /// [`Cache::count_refusal`].
+    pub async fn verify_read(
+        &self,
+        hash: &KeyHash,
+        now: DateTime<Utc>,
+        cost: Cost,
+        count_use: bool,
+    ) -> Result<Read, CacheError> {
+        let usage = count_use.then(|| Hour::of(now).field(Tally::Presented));
         if !self.unlimited.contains(hash) {
-            let read = self.read(hash, now, true, cost).await?;
+            let read = self.script(hash, now, true, false, cost, usage).await?;
             if let Lookup::Known(entry) = &read.lookup {
                 if !entry.has_limits() {
                     self.unlimited.remember(*hash);
@@ -188,7 +202,7 @@ impl Cache {
             }
             return Ok(read);
         }
-        let read = self.read_plain(hash).await?;
+        let read = self.read_plain(hash, usage).await?;
         match &read.lookup {
             Lookup::Known(entry) if entry.has_limits() => {
                 self.unlimited.forget(hash);
@@ -203,8 +217,12 @@ impl Cache {
     }
 
     /// The entry and the last-used marker, pipelined: the read of a key without limits.
-    async fn read_plain(&self, hash: &KeyHash) -> Result<Read, CacheError> {
-        let names = self.plain_names(hash);
+    /// With a `usage` field, the request is counted there as presented, in the same
+    /// pipeline: these are keys this instance has seen, so a count for a key that turns out
+    /// not to exist is rare, and the fold drops it.
+    async fn read_plain(&self, hash: &KeyHash, usage: Option<String>) -> Result<Read, CacheError> {
+        let hex = hash.to_hex();
+        let names = (self.name("key", &hex), self.name("used", &hex));
         let mut pipe = redis::pipe();
         pipe.cmd("GET")
             .arg(&names.0)
@@ -214,6 +232,19 @@ impl Cache {
             .arg("NX")
             .arg("PX")
             .arg(millis(LAST_USED_WINDOW));
+        if let Some(field) = usage {
+            let counts = self.name(usage::LIVE, &hex);
+            pipe.cmd("HINCRBY")
+                .arg(&counts)
+                .arg(field)
+                .arg(1)
+                .ignore()
+                .cmd("EXPIRE")
+                .arg(&counts)
+                .arg(scripts::USAGE_TTL.as_secs())
+                .arg("NX")
+                .ignore();
+        }
         let pipe = &pipe;
         let (value, marked): (Option<Vec<u8>>, Option<String>) = self
             .link
@@ -248,7 +279,7 @@ impl Cache {
         now: DateTime<Utc>,
         cost: Cost,
     ) -> Result<Read, CacheError> {
-        self.script(hash, now, false, true, cost).await
+        self.script(hash, now, false, true, cost, None).await
     }
 
     async fn read(
@@ -258,7 +289,7 @@ impl Cache {
         mark: bool,
         cost: Cost,
     ) -> Result<Read, CacheError> {
-        self.script(hash, now, mark, false, cost).await
+        self.script(hash, now, mark, false, cost, None).await
     }
 
     async fn script(
@@ -268,6 +299,7 @@ impl Cache {
         mark: bool,
         own_counters: bool,
         cost: Cost,
+        usage: Option<String>,
     ) -> Result<Read, CacheError> {
         let args = VerifyArgs {
             used_window: LAST_USED_WINDOW,
@@ -276,6 +308,7 @@ impl Cache {
             mark,
             own_counters,
             cost,
+            usage,
         };
         let names = self.names(hash);
         let reply: Vec<redis::Value> = self

@@ -16,6 +16,8 @@ pub(super) struct Scripts {
     verify: Script,
     identity: Script,
     replace_if_newer: Script,
+    take_usage: Script,
+    release_usage: Script,
 }
 
 /// The Redis keys of one API key (all in its hash slot: see `Cache::entry_key`).
@@ -25,6 +27,8 @@ pub(super) struct Names {
     /// The hash of the key's rate windows, one field per named limit.
     pub limits: String,
     pub quota: String,
+    /// The key's usage counts (`cache/usage.rs`).
+    pub usage: String,
 }
 
 /// The Redis keys `identity.lua` touches, all in the identity's hash slot.
@@ -48,6 +52,9 @@ pub(super) struct VerifyArgs {
     pub own_counters: bool,
     /// What the request costs against the rate limit and the quota.
     pub cost: Cost,
+    /// The usage field to count the request in as presented (`<hour>:p`), when it is the
+    /// request's first call.
+    pub usage: Option<String>,
 }
 
 impl Scripts {
@@ -62,17 +69,20 @@ impl Scripts {
                 include_str!("identity.lua")
             )),
             replace_if_newer: Script::new(include_str!("replace_if_newer.lua")),
+            take_usage: Script::new(include_str!("take_usage.lua")),
+            release_usage: Script::new(include_str!("release_usage.lua")),
         }
     }
 
     /// `verify.lua`.
     /// - KEYS: entry, used marker, rate windows (a hash: field `name:window_seconds`, value
     ///   the window's index, its count and the previous window's count as three
-    ///   little-endian u32s), quota counter.
+    ///   little-endian u32s), quota counter, usage counts.
     /// - ARGV: 1 marker TTL ms, 2 now ms, 3 quota counter TTL ms, 4 `1` to set the marker,
     ///   5 `1` to count a rotated key on its own counters, 6 the request's cost (0..=1000),
-    ///   then the current period of each refill, in the order of `REFILLS` (the script
-    ///   reads refill code `c` at `ARGV[6 + c]`).
+    ///   7 the usage field to count the request in as presented (empty: not counted), 8
+    ///   the usage hash's TTL in seconds, then the current period of each refill, in the
+    ///   order of `REFILLS` (the script reads refill code `c` at `ARGV[8 + c]`).
     /// - Reply: `{first_use, entry}`, and for a counted key also `{Redis's now in ms, quota
     ///   left, quota flags, period}` and then `previous, current` for each limit in the
     ///   entry's order, both as they were before this request. A quota left of -1 means
@@ -84,12 +94,15 @@ impl Scripts {
             .key(&names.used)
             .key(&names.limits)
             .key(&names.quota)
+            .key(&names.usage)
             .arg(millis(args.used_window))
             .arg(args.now.timestamp_millis())
             .arg(millis(args.quota_counter_ttl))
             .arg(if args.mark { "1" } else { "0" })
             .arg(if args.own_counters { "1" } else { "0" })
-            .arg(args.cost.get());
+            .arg(args.cost.get())
+            .arg(args.usage.as_deref().unwrap_or(""))
+            .arg(USAGE_TTL.as_secs());
         for refill in REFILLS {
             call.arg(refill.period(args.now));
         }
@@ -152,7 +165,43 @@ impl Scripts {
             .arg(if only_present { "1" } else { "0" });
         call
     }
+
+    /// `take_usage.lua`.
+    /// - KEYS: the key's usage counts, its counts being folded.
+    /// - ARGV: 1 an id for a new fold, 2 the TTL in seconds of the counts being folded.
+    /// - Reply: the fields of the counts being folded (a fold left unfinished, or the
+    ///   counts just moved there with `#` set to the new id), as `HGETALL` gives them;
+    ///   empty when there is nothing to fold.
+    pub(super) fn take_usage(
+        &self,
+        usage: &str,
+        folding: &str,
+        fold_id: &str,
+    ) -> ScriptInvocation<'_> {
+        let mut call = self.take_usage.prepare_invoke();
+        call.key(usage)
+            .key(folding)
+            .arg(fold_id)
+            .arg(FOLDING_TTL.as_secs());
+        call
+    }
+
+    /// `release_usage.lua`.
+    /// - KEYS: the key's counts being folded.
+    /// - ARGV: 1 the fold's id.
+    /// - Reply: 1 when deleted, 0 when they belong to another fold (or are gone).
+    pub(super) fn release_usage(&self, folding: &str, fold_id: &str) -> ScriptInvocation<'_> {
+        let mut call = self.release_usage.prepare_invoke();
+        call.key(folding).arg(fold_id);
+        call
+    }
 }
+
+/// How long a key's usage counts wait for a fold before Redis drops them: the fold runs
+/// every minute, so only a fold job stopped for two days loses counts this way.
+pub(super) const USAGE_TTL: Duration = Duration::from_secs(2 * 86_400);
+/// How long counts taken by a fold that did not finish wait for the next one.
+pub(super) const FOLDING_TTL: Duration = Duration::from_secs(7 * 86_400);
 
 /// Whole milliseconds, at least 1 (Redis refuses a TTL of 0).
 pub(super) fn millis(d: Duration) -> u64 {

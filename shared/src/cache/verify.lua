@@ -8,6 +8,12 @@ local first = 0
 if ARGV[4] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
   first = 1
 end
+-- Every request a key is presented with is counted in its usage hash (ops/usage.rs); valid
+-- ones are then what is left after the refusals, which are counted by a second call.
+if ARGV[7] ~= '' and e ~= '!' then
+  redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
+  redis.call('EXPIRE', KEYS[5], ARGV[8], 'NX')
+end
 if not e or e == '!' then return {first, e} end
 local limits, quota = counters_of(e)
 if #limits == 0 and not quota then return {first, e} end
@@ -19,7 +25,7 @@ if ARGV[5] ~= '1' and string.find(e, '"to":"', 1, true) then return {first, e} e
 if not string.find(e, '"st":"a"', 1, true) then return {first, e} end
 local exp = string.match(e, '"exp":(%-?%d+)')
 if exp and tonumber(exp) <= tonumber(ARGV[2]) then return {first, e} end
-local now, replies = count({{limits, quota, KEYS[3], KEYS[4]}}, tonumber(ARGV[6]), 6,
+local now, replies = count({{limits, quota, KEYS[3], KEYS[4]}}, tonumber(ARGV[6]), 8,
   ARGV[3], first == 1)
 local reply = {first, e, now}
 for _, v in ipairs(replies[1]) do reply[#reply + 1] = v end

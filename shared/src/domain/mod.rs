@@ -16,4 +16,5 @@ pub mod rotation;
 pub mod scope;
 pub mod time;
 pub mod update;
+pub mod usage;
 pub mod window;

@@ -9,6 +9,7 @@ use crate::domain::key::KeyId;
 use crate::domain::limit::{Limits, RateStatus, Refusal, Usage};
 use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
+use crate::domain::usage::UsageTicket;
 
 /// What a handler learns about the key that was presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +152,9 @@ pub struct Verification {
     /// What the verify API shows about the key, whatever the outcome: the guard and the
     /// authorizer use the outcome alone. Boxed, as the outcome's `KeyInfo` is.
     pub details: Option<Box<KeyDetails>>,
+    /// Where the cache counted this request as presented, when it did: a refusal is then
+    /// counted beside it (`ops::usage::count_outcome`).
+    pub usage: Option<UsageTicket>,
 }
 
 /// A key's public fields, as the cache entry or the record holds them, and where its limits

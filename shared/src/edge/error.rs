@@ -178,6 +178,10 @@ impl From<OpError> for ApiError {
                     .to_owned(),
             ),
             OpError::Store(err) => err.into(),
+            OpError::Cache(err) => {
+                tracing::error!(error = %err, "Redis request failed");
+                ApiError::Unavailable("The cache could not be reached; retry.".to_owned())
+            }
             err @ OpError::Random(_) => ApiError::Internal(Box::new(err)),
         }
     }

@@ -5,7 +5,7 @@
 //! ```
 //!
 //! It reads `X-API-KEY` (any case), verifies it, counts the request against the key's rate
-//! limit and quota, records the key's id on the request's log line, and returns the key's
+//! limit and quota and in its usage (`ops/usage.rs`), records the key's id on the request's log line, and returns the key's
 //! id and name, or the [`ApiError`] to answer with (429 over a limit). A handler that
 //! answers 200 adds the `RateLimit-*` headers with
 //! [`write_limit_headers`](super::response::write_limit_headers).
@@ -24,6 +24,7 @@ use super::request::single_header;
 use crate::app::App;
 use crate::domain::limit::Cost;
 use crate::domain::outcome::{KeyInfo, Outcome};
+use crate::ops::usage::conclude;
 use crate::ops::verify::verify_with_cost;
 
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -131,7 +132,7 @@ pub async fn judge_with_cost(
         span.record("key_id", id.as_str());
     }
     span.record("source", verification.source.name());
-    verification.outcome.require_scopes(required)
+    conclude(&app.cache, verification, required).await.outcome
 }
 
 #[cfg(test)]

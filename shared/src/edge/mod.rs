@@ -9,6 +9,7 @@
 //! | `identity_input.rs` | identity bodies into the operations' inputs (400s)   |
 //! | `limits_input.rs` | the limits and quota fields of those bodies (400s)     |
 //! | `query.rs`     | query strings of the admin lists and the audit log        |
+//! | `usage.rs`     | the usage API's query string, and its JSON or CSV answer  |
 //! | `guard.rs`     | `X-API-KEY`: verify, count, require scopes                |
 //! | `auth.rs`      | the administrator's bearer token                          |
 //! | `verify_api.rs`| the verify API: a key checked for a backend, with its caller |
@@ -35,4 +36,5 @@ pub mod request;
 pub mod response;
 mod span_json;
 pub mod telemetry;
+pub mod usage;
 pub mod verify_api;

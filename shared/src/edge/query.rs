@@ -140,10 +140,10 @@ pub fn audit_query(query: Option<&str>) -> Result<AuditQuery, ApiError> {
 
 /// A query string whose parameters are all known and each given at most once; empty
 /// values count as absent.
-struct Params(QueryMap);
+pub(super) struct Params(QueryMap);
 
 impl Params {
-    fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Self, ApiError> {
+    pub(super) fn parse(query: Option<&str>, allowed: &[&str]) -> Result<Self, ApiError> {
         let map = QueryMap::from_str(query.unwrap_or_default())
             .expect("parsing a query string is infallible");
         for (name, _) in map.iter() {
@@ -163,7 +163,7 @@ impl Params {
         Ok(Self(map))
     }
 
-    fn get(&self, name: &str) -> Option<&str> {
+    pub(super) fn get(&self, name: &str) -> Option<&str> {
         self.0.first(name).map(str::trim).filter(|v| !v.is_empty())
     }
 

@@ -33,6 +33,7 @@ use crate::domain::outcome::{KeyDetails, Outcome, Verification};
 use crate::domain::role::Role;
 use crate::domain::scope::Scopes;
 use crate::domain::time::timestamp;
+use crate::ops::usage::conclude;
 use crate::ops::verify::verify_with_cost;
 
 /// The fields of the body; any other is a 400, as in every Keygate request body (a
@@ -191,6 +192,7 @@ pub async fn verify_with_credential(
         span.record("key_id", id.as_str());
     }
     span.record("source", verification.source.name());
+    let verification = conclude(&app.cache, verification, &required).await;
     answer(verification, &required)
 }
 

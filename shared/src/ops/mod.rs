@@ -20,6 +20,7 @@ pub mod revoke;
 pub mod rotate;
 pub mod sync;
 pub mod update;
+pub mod usage;
 pub mod verify;
 mod verify_identity;
 
@@ -75,6 +76,9 @@ pub enum OpError {
     LastAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Redis failed an operation that needs it (a usage fold).
+    #[error(transparent)]
+    Cache(#[from] CacheError),
     #[error("the OS random source failed: {0}")]
     Random(#[from] rand::rand_core::OsError),
 }

@@ -15,6 +15,7 @@ use crate::domain::legacy::Presented;
 use crate::domain::limit::{count_to_store, usage, Cost, Counted, QuotaCount, WhenCacheDown};
 use crate::domain::outcome::{KeyDetails, KeyInfo, Outcome, Source, Unavailable, Verification};
 use crate::domain::record::{KeyRecord, Status};
+use crate::domain::usage::{Hour, UsageTicket};
 use crate::store::Store;
 
 /// Verifies a client key: Keygate's own, or one imported from the old system while the
@@ -67,9 +68,11 @@ async fn verify_parsed(
             key_id: None,
             source: Source::Format,
             details: None,
+            usage: None,
         };
     };
-    let mut verification = verify_key(store, cache, hash, cost, now).await;
+    // An admin credential's use is not a verification anyone's usage reports.
+    let mut verification = verify_key(store, cache, hash, !admin, cost, now).await;
     // The prefixes already keep the kinds apart; the record's role says it again.
     if let Outcome::Valid(info) = &verification.outcome {
         if info.role.is_some() != admin {
@@ -84,10 +87,21 @@ async fn verify_key(
     store: &Store,
     cache: &Cache,
     hash: KeyHash,
+    count_use: bool,
     cost: Cost,
     now: DateTime<Utc>,
 ) -> Verification {
-    let found = lookup(store, cache, &hash, cost, now).await;
+    let read = cache.verify_read(&hash, now, cost, count_use).await;
+    // The read counted the request as presented unless it failed, or found the key known
+    // not to exist (the script skips those).
+    let presented = count_use && matches!(&read, Ok(r) if !matches!(r.lookup, Lookup::Unknown));
+    let mut found = lookup(store, cache, &hash, read, cost, now).await;
+    if presented {
+        found.verification.usage = Some(UsageTicket {
+            hash,
+            hour: Hour::of(now),
+        });
+    }
     if found.active {
         // Once per key per minute at most (the cache's marker says when), and on a quota's
         // refill: never a write per request, and none at all while Redis is down. A quota
@@ -136,6 +150,7 @@ impl Found {
                 key_id: None,
                 source,
                 details: None,
+                usage: None,
             },
             active: false,
             first_use: false,
@@ -145,15 +160,16 @@ impl Found {
     }
 }
 
-/// The outcome, from the cache or else from DynamoDB.
+/// The outcome, from the cache's `read` or else from DynamoDB.
 async fn lookup(
     store: &Store,
     cache: &Cache,
     hash: &KeyHash,
+    read: Result<Read, CacheError>,
     cost: Cost,
     now: DateTime<Utc>,
 ) -> Found {
-    let (cache_works, first_use) = match cache.get_with_cost(hash, now, cost).await {
+    let (cache_works, first_use) = match read {
         Ok(Read {
             lookup: Lookup::Known(entry),
             first_use,
@@ -396,6 +412,7 @@ pub(super) fn judged(
             key_id,
             source,
             details: Some(Box::new(details)),
+            usage: None,
         },
         active: status == Status::Active,
         first_use,

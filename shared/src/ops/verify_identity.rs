@@ -195,6 +195,7 @@ fn judged_with_identity(
     let shared_count = count_to_store(quota.as_ref(), counts.shared, at.first_use);
     Found {
         verification: Verification {
+            usage: None,
             outcome: Outcome::limited(info, own.and(shared)),
             key_id,
             source,

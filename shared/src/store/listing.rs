@@ -163,7 +163,9 @@ impl Store {
         })
     }
 
-    fn hash_of_item(item: &HashMap<String, AttributeValue>) -> Result<KeyHash, StoreError> {
+    pub(super) fn hash_of_item(
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<KeyHash, StoreError> {
         match item.get("pk") {
             Some(AttributeValue::S(v)) => v.strip_prefix("KEY#").and_then(KeyHash::from_hex),
             _ => None,

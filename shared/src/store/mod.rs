@@ -12,6 +12,7 @@
 //! | `identities.rs` | identities: their items, writes, lists and keys              |
 //! | `import.rs`  | imported keys, many to a transaction                            |
 //! | `legacy.rs`  | whether keys in the old system's format are looked up           |
+//! | `usage.rs`   | usage counts per key, identity, owner and in total, by hour and day |
 //!
 //! One table, partition key `pk`. A key's item is `pk = "KEY#<sha256 hex>"`, so the verify
 //! path's cache miss is a single strongly consistent GetItem. Two indexes serve people, not
@@ -34,6 +35,7 @@ mod legacy;
 mod listing;
 pub mod schema;
 pub mod stream;
+mod usage;
 
 pub use documents::{document_pk, Document};
 pub use identities::{IdentityCursor, IdentityPage, IdentityWriteError};
@@ -41,6 +43,7 @@ pub use import::IMPORT_CHUNK;
 pub use keys::Rotation;
 pub use legacy::RECHECK as LEGACY_RECHECK;
 pub use schema::create_table;
+pub use usage::{FoldTarget, FoldWrite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

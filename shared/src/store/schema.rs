@@ -6,7 +6,7 @@
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -22,6 +22,8 @@ pub const INDEX_AUDIT_BY_KEY: &str = "audit_by_key";
 pub const INDEX_AUDIT_BY_NEW_KEY: &str = "audit_by_new_key";
 /// The keys of an identity, newest first (`identity_id`, `created_at`).
 pub const INDEX_BY_IDENTITY: &str = "by_identity";
+/// The attribute DynamoDB's TTL reads: the epoch second after which an item is deleted.
+pub const TTL_ATTRIBUTE: &str = "ttl";
 pub(super) const KIND_KEY: &str = "key";
 pub(super) const KIND_IDENTITY: &str = "identity";
 pub(super) const KIND_ADMIN: &str = "admin";
@@ -111,17 +113,50 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .send()
         .await;
     match result {
-        Ok(_) => Ok(true),
+        Ok(_) => {
+            enable_ttl(client, table).await?;
+            Ok(true)
+        }
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
             add_identity_index(client, table, by_identity, attributes).await?;
+            enable_ttl(client, table).await?;
             Ok(false)
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// Lets DynamoDB delete items past their `ttl` (usage buckets, fold markers), on a table
+/// that does not yet. In AWS the template enables it.
+async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
+    let described = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await?;
+    let enabled = described
+        .time_to_live_description()
+        .and_then(|d| d.attribute_name())
+        .is_some_and(|name| name == TTL_ATTRIBUTE);
+    if enabled {
+        return Ok(());
+    }
+    let spec = TimeToLiveSpecification::builder()
+        .attribute_name(TTL_ATTRIBUTE)
+        .enabled(true)
+        .build()
+        .expect("attribute name and enabled are set");
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(spec)
+        .send()
+        .await?;
+    Ok(())
 }
 
 /// Adds `by_identity` to a table created before identities existed (a DynamoDB Local

@@ -29,5 +29,6 @@ mod secrets;
 mod test_protected;
 mod trust;
 mod update;
+mod usage;
 mod verify;
 mod windows;
