@@ -3,7 +3,8 @@
 #
 # Installs what is missing, starts DynamoDB Local and Redis unless they already answer at
 # the configured endpoints, creates the table, and serves every function with
-# `cargo lambda watch` at http://127.0.0.1:$KEYGATE_PORT/lambda-url/<function>/.
+# `cargo lambda watch` at http://127.0.0.1:$KEYGATE_PORT/lambda-url/<function>/, and folds
+# the usage counts into the table every minute (`keygate-local fold-usage`).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -59,7 +60,13 @@ cat >&2 <<BANNER
 
 BANNER
 
-exec cargo lambda watch \
+# The usage-fold function's job, which runs every minute in AWS: the same fold, every
+# minute, beside the functions, stopped with them.
+keygate_local fold-usage --every "${USAGE_FOLD_SECONDS:-60}" &
+fold_pid=$!
+trap 'kill "$fold_pid" 2>/dev/null || true' EXIT INT TERM
+
+cargo lambda watch \
   --invoke-address "$KEYGATE_HOST" \
   --invoke-port "$KEYGATE_PORT" \
   --concurrency "$LAMBDA_CONCURRENCY"

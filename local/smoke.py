@@ -101,6 +101,32 @@ for code, body, headers in replies:
     if code == 429 and not body["detail"].startswith("Rate limit exceeded. Retry after "):
         sys.exit(f"smoke: unexpected 429 detail {body}")
 
+# Usage: the burst's 20 requests show in the usage API at once (from Redis), and still after
+# the usage-fold function (invoked as its schedule would, through the emulator's Lambda API)
+# has folded them into the table.
+def usage_of(key_id):
+    req = urllib.request.Request(f"{base}/admin/api/usage?key_id={key_id}", headers=admin)
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.loads(resp.read())["totals"]
+
+
+def fold():
+    invoke = base.rsplit("/lambda-url", 1)[0] + "/2015-03-31/functions/usage-fold/invocations"
+    req = urllib.request.Request(invoke, data=b"{}", method="POST")
+    with urllib.request.urlopen(req, timeout=300) as resp:
+        return json.loads(resp.read())
+
+
+want = {"valid": 5, "rate_limited": 15, "quota_exhausted": 0, "missing_scope": 0, "revoked": 0,
+        "expired": 0}
+if usage_of(limited["id"]) != want:
+    sys.exit(f"smoke: usage before the fold {usage_of(limited['id'])}, expected {want}")
+folded = fold()
+if folded.get("failed") != 0 or folded.get("folded", 0) < 1:
+    sys.exit(f"smoke: the usage-fold function answered {folded}")
+if usage_of(limited["id"]) != want:
+    sys.exit(f"smoke: usage after the fold {usage_of(limited['id'])}, expected {want}")
+
 # The old system's keys through `keygate-local import` (built by `make test` with the bins): the
 # sample CSV's 19 readable rows imported (or skipped, on a deployment that has them), its one
 # bad row failed (exit 1); then an active one verifies and a revoked one is refused.
@@ -129,4 +155,4 @@ if not request_lines:
 if key[3:] in logs or limited["key"][3:] in logs or token in logs or legacy["billing-service"] in logs:
     sys.exit("smoke: a raw key or the admin token reached the function logs")
 print("smoke: the README flow works through cargo lambda watch (issue, verify, race a revoke, "
-      f"revoke, rate limit, import of legacy keys); no raw key or admin token in {request_lines} request lines of the functions")
+      f"revoke, rate limit, usage folded by usage-fold, import of legacy keys); no raw key or admin token in {request_lines} request lines of the functions")
