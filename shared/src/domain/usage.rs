@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Duration, TimeDelta, Utc};
 
 use super::identity::IdentityId;
 use super::invalid::Invalid;
@@ -204,9 +204,11 @@ impl Granularity {
         }
     }
 
-    /// The start of the bucket `at` falls in.
+    /// The start of the bucket `at` falls in. In whole seconds: chrono's own rounding works
+    /// in nanoseconds, which end in 2262.
     pub fn floor(self, at: DateTime<Utc>) -> DateTime<Utc> {
-        at.duration_trunc(self.step()).unwrap_or(at)
+        let (t, step) = (at.timestamp(), self.step().num_seconds());
+        DateTime::from_timestamp(t - t.rem_euclid(step), 0).unwrap_or(at)
     }
 
     /// The range asked for when none is: the last 24 hours, or the last 30 days.
@@ -430,6 +432,20 @@ mod tests {
             now
         )
         .is_ok());
+    }
+
+    #[test]
+    fn ranges_far_from_now_are_whole_buckets_too() {
+        let from = at("9999-06-01T10:30:00Z");
+        let r = UsageRange::new(
+            Granularity::Day,
+            Some(from),
+            Some(at("9999-06-03T00:00:00Z")),
+            from,
+        )
+        .unwrap();
+        assert_eq!(r.from, at("9999-06-01T00:00:00Z"));
+        assert_eq!(r.starts().len(), 2);
     }
 
     #[test]
