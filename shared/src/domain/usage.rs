@@ -148,6 +148,20 @@ impl Counts {
         *self == Counts::default()
     }
 
+    /// Every refusal that is reported (not `other`).
+    pub fn refused(&self) -> u64 {
+        [
+            Tally::RateLimited,
+            Tally::QuotaExhausted,
+            Tally::MissingScope,
+            Tally::Revoked,
+            Tally::Expired,
+        ]
+        .iter()
+        .map(|t| self.get(*t))
+        .sum()
+    }
+
     /// Presented and not refused. A refusal counted in a later fold than its presentation
     /// can make one bucket's share briefly short; never below zero.
     pub fn valid(&self) -> u64 {

@@ -1,5 +1,6 @@
 //! The usage API's edge: `GET admin/api/usage?key_id=|identity_id=|owner=&from=&to=
-//! &granularity=hour|day&format=json|csv` into a query, and a report into JSON or CSV.
+//! &granularity=hour|day&format=json|csv` into a query, and a report into JSON or CSV; and
+//! `GET admin/api/usage/top?by=volume|refusals&days=&limit=`, the keys ranked highest.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use lambda_http::http::{header, HeaderValue, StatusCode};
@@ -14,7 +15,7 @@ use crate::domain::identity::IdentityId;
 use crate::domain::key::KeyId;
 use crate::domain::time::parse_rfc3339;
 use crate::domain::usage::{Counts, Granularity, Subject, Tally, UsageRange};
-use crate::ops::usage::UsageReport;
+use crate::ops::usage::{TopBy, TopKey, UsageReport};
 
 /// A usage request: whose, over which buckets, and in which format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +120,60 @@ pub fn usage_query(query: Option<&str>, now: DateTime<Utc>) -> Result<UsageQuery
         range,
         csv,
     })
+}
+
+/// A ranking request: `GET admin/api/usage/top?by=volume|refusals&days=&limit=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopQuery {
+    pub by: TopBy,
+    /// UTC days, today included: 1 to 30, default 1.
+    pub days: u32,
+    /// 1 to 50, default 10.
+    pub limit: usize,
+}
+
+pub fn top_query(query: Option<&str>) -> Result<TopQuery, ApiError> {
+    let params = Params::parse(query, &["by", "days", "limit"])?;
+    let by = match params.get("by") {
+        None | Some("volume") => TopBy::Volume,
+        Some("refusals") => TopBy::Refusals,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "`by` must be `volume` or `refusals`.".to_owned(),
+            ))
+        }
+    };
+    let number = |name: &str, default: u32, max: u32| match params.get(name) {
+        None => Ok(default),
+        Some(text) => match text.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::BadRequest(format!(
+                "`{name}` must be a whole number from 1 to {max}."
+            ))),
+        },
+    };
+    Ok(TopQuery {
+        by,
+        days: number("days", 1, 30)?,
+        limit: number("limit", 10, 50)? as usize,
+    })
+}
+
+pub fn top_response(query: &TopQuery, top: &[TopKey], now: DateTime<Utc>) -> Response<Body> {
+    let from = Granularity::Day.floor(now) - chrono::Duration::days(i64::from(query.days) - 1);
+    let keys: Vec<Value> = top
+        .iter()
+        .map(|k| json!({ "key_id": k.key_id.as_str(), "count": k.count }))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "by": match query.by { TopBy::Volume => "volume", TopBy::Refusals => "refusals" },
+            "days": query.days,
+            "from": time(from),
+            "keys": keys,
+        }),
+    )
 }
 
 fn time(at: DateTime<Utc>) -> String {
@@ -252,6 +307,20 @@ mod tests {
         assert!(detail("format=xml").contains("`format`"));
         assert!(detail("from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z").contains("`from`"));
         assert!(detail("colour=red").contains("`colour`"));
+    }
+
+    #[test]
+    fn a_ranking_defaults_to_volume_today_ten_keys() {
+        let q = top_query(None).unwrap();
+        assert_eq!((q.by, q.days, q.limit), (TopBy::Volume, 1, 10));
+        let q = top_query(Some("by=refusals&days=30&limit=50")).unwrap();
+        assert_eq!((q.by, q.days, q.limit), (TopBy::Refusals, 30, 50));
+        for bad in ["by=speed", "days=0", "days=31", "limit=51", "limit=x"] {
+            assert!(
+                matches!(top_query(Some(bad)), Err(ApiError::BadRequest(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

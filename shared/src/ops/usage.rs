@@ -14,6 +14,7 @@
 //!    at most the counts since the last fold.
 //! 3. **Reading** ([`report`]): DynamoDB's buckets, plus for a key or an identity what Redis
 //!    holds that DynamoDB does not yet (a fold's counts only when its marker is absent).
+//!    [`top_keys`] ranks keys by volume or refusals per day, from the `usage_top` index.
 
 use std::collections::BTreeMap;
 
@@ -21,9 +22,9 @@ use chrono::{DateTime, Utc};
 
 use super::OpError;
 use crate::cache::{Cache, LiveUsage};
-use crate::domain::key::KeyHash;
+use crate::domain::key::{KeyHash, KeyId};
 use crate::domain::outcome::{Outcome, Verification};
-use crate::domain::usage::{total_shard, Counts, Hour, Subject, Tally, UsageRange};
+use crate::domain::usage::{total_shard, Counts, Granularity, Hour, Subject, Tally, UsageRange};
 use crate::store::{FoldTarget, FoldWrite, Store};
 
 /// Applies the scopes the caller requires to a verification, then counts its outcome if it
@@ -224,4 +225,57 @@ async fn unfolded(store: &Store, live: LiveUsage) -> Result<Vec<(Hour, Counts)>,
         }
     }
     Ok(hours)
+}
+
+/// What the top keys are ranked by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopBy {
+    /// Verifications answered (presented).
+    Volume,
+    /// Refusals reported (rate limited, quota exhausted, missing scope, revoked, expired).
+    Refusals,
+}
+
+/// A key's place in a ranking, with its count over the ranked days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopKey {
+    pub key_id: KeyId,
+    pub count: u64,
+}
+
+/// Keys read per day: the ranking of one day is exact; over several days, each day's first
+/// this many are added up, so a key below that on every day is missed.
+const TOP_PER_DAY: i32 = 100;
+
+/// The keys ranked highest by `by` over the last `days` UTC days (today included), at most
+/// `limit`, as of the last fold.
+pub async fn top_keys(
+    store: &Store,
+    by: TopBy,
+    days: u32,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<TopKey>, OpError> {
+    let today = Granularity::Day.floor(now);
+    let mut counts: std::collections::HashMap<KeyId, u64> = std::collections::HashMap::new();
+    for back in 0..days {
+        let day = today - chrono::Duration::days(i64::from(back));
+        let ranked = store
+            .top_keys_of_day(by == TopBy::Refusals, day, TOP_PER_DAY)
+            .await?;
+        for (key_id, count) in ranked {
+            *counts.entry(key_id).or_default() += count;
+        }
+    }
+    let mut top: Vec<TopKey> = counts
+        .into_iter()
+        .map(|(key_id, count)| TopKey { key_id, count })
+        .collect();
+    top.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| a.key_id.as_str().cmp(b.key_id.as_str()))
+    });
+    top.truncate(limit);
+    Ok(top)
 }

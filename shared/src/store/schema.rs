@@ -22,6 +22,8 @@ pub const INDEX_AUDIT_BY_KEY: &str = "audit_by_key";
 pub const INDEX_AUDIT_BY_NEW_KEY: &str = "audit_by_new_key";
 /// The keys of an identity, newest first (`identity_id`, `created_at`).
 pub const INDEX_BY_IDENTITY: &str = "by_identity";
+/// Keys ranked per day by usage volume or refusals (`top`, `rank`: `store/usage.rs`).
+pub const INDEX_USAGE_TOP: &str = "usage_top";
 /// The attribute DynamoDB's TTL reads: the epoch second after which an item is deleted.
 pub const TTL_ATTRIBUTE: &str = "ttl";
 pub(super) const KIND_KEY: &str = "key";
@@ -32,13 +34,14 @@ pub(super) const KIND_AUDIT: &str = "audit";
 /// Creates the table with its indexes unless it exists. Used by `make dev` and the tests;
 /// in AWS the template creates it.
 pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreError> {
-    let attr = |name: &str| {
+    let typed = |name: &str, kind: ScalarAttributeType| {
         AttributeDefinition::builder()
             .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
+            .attribute_type(kind)
             .build()
             .expect("attribute name and type are set")
     };
+    let attr = |name: &str| typed(name, ScalarAttributeType::S);
     let key = |name: &str, key_type: KeyType| {
         KeySchemaElement::builder()
             .attribute_name(name)
@@ -84,7 +87,8 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         Some("created_at"),
         ProjectionType::All,
     );
-    let attributes: Vec<_> = [
+    let usage_top = index(INDEX_USAGE_TOP, "top", Some("rank"), ProjectionType::All);
+    let mut attributes: Vec<_> = [
         "pk",
         "id",
         "kind",
@@ -92,16 +96,19 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         "audit_key",
         "new_key_id",
         "identity_id",
+        "top",
     ]
     .into_iter()
     .map(attr)
     .collect();
+    attributes.push(typed("rank", ScalarAttributeType::N));
     let indexes = [
         by_id,
         by_created,
         audit_by_key,
         audit_by_new_key,
         by_identity.clone(),
+        usage_top.clone(),
     ];
     let result = client
         .create_table()
@@ -122,7 +129,10 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            add_identity_index(client, table, by_identity, attributes).await?;
+            // One index per UpdateTable: those added since the table was created.
+            for index in [by_identity, usage_top] {
+                add_index(client, table, index, attributes.clone()).await?;
+            }
             enable_ttl(client, table).await?;
             Ok(false)
         }
@@ -159,9 +169,9 @@ async fn enable_ttl(client: &Client, table: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Adds `by_identity` to a table created before identities existed (a DynamoDB Local
-/// database kept from an earlier release); in AWS the template adds it.
-async fn add_identity_index(
+/// Adds `index` to a table created before it existed (a DynamoDB Local database kept from
+/// an earlier release), unless it is there; in AWS the template adds it.
+async fn add_index(
     client: &Client,
     table: &str,
     index: GlobalSecondaryIndex,
@@ -173,12 +183,12 @@ async fn add_identity_index(
         .map(|t| t.global_secondary_indexes())
         .unwrap_or_default()
         .iter()
-        .any(|i| i.index_name() == Some(INDEX_BY_IDENTITY));
+        .any(|i| i.index_name() == Some(index.index_name()));
     if has_index {
         return Ok(());
     }
     let create = CreateGlobalSecondaryIndexAction::builder()
-        .index_name(INDEX_BY_IDENTITY)
+        .index_name(index.index_name())
         .set_key_schema(Some(index.key_schema().to_vec()))
         .set_projection(index.projection().cloned())
         .build()

@@ -5,6 +5,12 @@
 //! (`K#<key id>`), an identity (`I#<id>`), an owner (`O#<owner>`), or one of the
 //! deployment's total shards (`T<n>`).
 //!
+//! A key's day items are also ranked in the `usage_top` index (`top`, `rank`): `top` is
+//! `V#<yyyymmdd>` on the day item, whose `rank` is its presented count, and `F#<yyyymmdd>` on
+//! a second item per key and day, `USE#K#<key id>#F<yyyymmdd>`, whose `rank` is its refusals;
+//! both carry `key_id`. One query per day then finds the day's busiest keys, or those most
+//! refused.
+//!
 //! A fold adds one key's counts to all of its items in one transaction, with a marker item
 //! `FOLD#<fold id>` that may not exist yet: tried again (after a timeout, a crash, a second
 //! fold job), the same fold fails its condition and adds nothing.
@@ -15,7 +21,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use chrono::{DateTime, Duration, Utc};
 
 use super::codec::{n, s};
-use super::schema::INDEX_BY_IDENTITY;
+use super::schema::{INDEX_BY_IDENTITY, INDEX_USAGE_TOP};
 use super::{Store, StoreError};
 use crate::domain::identity::IdentityId;
 use crate::domain::key::{KeyHash, KeyId};
@@ -30,6 +36,18 @@ pub struct FoldTarget {
     pub owner: Option<String>,
     pub shard: u8,
 }
+
+/// Where a key's day item stands in the `usage_top` index: its partition (`V#<yyyymmdd>`
+/// for volume, `F#<yyyymmdd>` for refusals) and what it adds to its rank.
+struct Ranked<'a> {
+    top: String,
+    key_id: &'a KeyId,
+    rank: u64,
+}
+
+/// The `usage_top` partition prefixes.
+const TOP_VOLUME: &str = "V";
+const TOP_REFUSALS: &str = "F";
 
 /// What became of a fold's write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,9 +145,33 @@ impl Store {
             }
         }
         let mut items = vec![self.marker_item(marker, now)?];
-        for subject in &subjects {
+        for (i, subject) in subjects.iter().enumerate() {
             for ((g, start), counts) in &buckets {
-                items.push(self.add_item(&item_pk(subject, *g, *start), *g, *start, counts)?);
+                // The key's day items are ranked in `usage_top`: by volume here, by refusals
+                // in an item of their own (an item has one place in an index).
+                let key_day = i == 0 && *g == Granularity::Day;
+                let ranked = key_day.then(|| Ranked {
+                    top: format!("{}#{}", TOP_VOLUME, g.label(*start)),
+                    key_id: &target.key_id,
+                    rank: counts.presented,
+                });
+                items.push(self.add_item(
+                    &item_pk(subject, *g, *start),
+                    *g,
+                    *start,
+                    counts,
+                    ranked,
+                )?);
+                let refused = counts.refused();
+                if key_day && refused > 0 {
+                    let pk = format!("USE#{}#F{}", subjects[0], g.label(*start));
+                    let ranked = Ranked {
+                        top: format!("{}#{}", TOP_REFUSALS, g.label(*start)),
+                        key_id: &target.key_id,
+                        rank: refused,
+                    };
+                    items.push(self.add_item(&pk, *g, *start, &Counts::default(), Some(ranked))?);
+                }
             }
         }
         for attempt in 1..=ATTEMPTS {
@@ -175,9 +217,21 @@ impl Store {
         granularity: Granularity,
         start: DateTime<Utc>,
         counts: &Counts,
+        ranked: Option<Ranked<'_>>,
     ) -> Result<TransactWriteItem, StoreError> {
         let mut adds = Vec::new();
+        let mut sets = vec!["#ttl = :ttl".to_owned()];
         let mut update = Update::builder().table_name(&self.table).key("pk", s(pk));
+        if let Some(r) = ranked {
+            adds.push("#rank :rank".to_owned());
+            sets.push("#top = :top, key_id = :key_id".to_owned());
+            update = update
+                .expression_attribute_names("#rank", "rank")
+                .expression_attribute_names("#top", "top")
+                .expression_attribute_values(":rank", n(r.rank))
+                .expression_attribute_values(":top", s(&r.top))
+                .expression_attribute_values(":key_id", s(r.key_id.as_str()));
+        }
         for tally in Tally::ALL {
             let value = counts.get(tally);
             if value > 0 {
@@ -190,7 +244,7 @@ impl Store {
         }
         let expires = (start + granularity.retention()).timestamp().max(0) as u64;
         let update = update
-            .update_expression(format!("ADD {} SET #ttl = :ttl", adds.join(", ")))
+            .update_expression(format!("ADD {} SET {}", adds.join(", "), sets.join(", ")))
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":ttl", n(expires))
             .build()
@@ -284,6 +338,52 @@ impl Store {
             }
         }
         Ok(items)
+    }
+
+    /// The keys with the highest rank on the day starting `day`, by volume or by
+    /// refusals, at most `limit`, highest first.
+    pub async fn top_keys_of_day(
+        &self,
+        refusals: bool,
+        day: DateTime<Utc>,
+        limit: i32,
+    ) -> Result<Vec<(KeyId, u64)>, StoreError> {
+        let prefix = if refusals { TOP_REFUSALS } else { TOP_VOLUME };
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_USAGE_TOP)
+            .key_condition_expression("#top = :top")
+            .expression_attribute_names("#top", "top")
+            .expression_attribute_values(
+                ":top",
+                s(&format!("{prefix}#{}", Granularity::Day.label(day))),
+            )
+            .scan_index_forward(false)
+            .limit(limit)
+            .send()
+            .await?;
+        let mut keys = Vec::new();
+        for item in output.items() {
+            let id = match item.get("key_id") {
+                Some(AttributeValue::S(id)) => KeyId::parse(id),
+                _ => None,
+            };
+            let rank = match item.get("rank") {
+                Some(AttributeValue::N(n)) => n.parse::<u64>().ok(),
+                _ => None,
+            };
+            match (id, rank) {
+                (Some(id), Some(rank)) => keys.push((id, rank)),
+                _ => {
+                    return Err(StoreError::Corrupt(
+                        "a usage_top item without `key_id` or `rank`".to_owned(),
+                    ))
+                }
+            }
+        }
+        Ok(keys)
     }
 
     /// The hashes of an identity's keys (the `by_identity` index, eventually consistent).

@@ -120,16 +120,26 @@ async fn a_burst_through_several_instances_is_counted_once_per_request_by_outcom
 async fn a_verification_shows_at_once_in_its_hour_bucket() {
     let app = spawn_app().await;
     let key = app.issue("fresh").await;
+    let made = Utc::now();
     for _ in 0..3 {
         assert_eq!(app.protected(&key.key).await.status, 200);
     }
     let body = usage(&app, &format!("key_id={}", key.id)).await;
     let buckets = body["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 24);
-    let now = Hour::of(Utc::now()).start();
-    let last = buckets.last().unwrap();
-    assert_eq!(last["start"], now.format("%Y-%m-%dT%H:00:00Z").to_string());
-    assert_eq!(last["valid"], 3, "{body}");
+    // In the bucket of the hour they were made in (or split with the next, at the turn of
+    // an hour).
+    let hour = Hour::of(made)
+        .start()
+        .format("%Y-%m-%dT%H:00:00Z")
+        .to_string();
+    let at = buckets
+        .iter()
+        .position(|b| b["start"] == hour)
+        .expect("its hour is in range");
+    let valid = |b: &Value| b["valid"].as_u64().unwrap();
+    let theirs = valid(&buckets[at]) + buckets.get(at + 1).map_or(0, valid);
+    assert_eq!(theirs, 3, "{body}");
     assert_eq!(body["totals"]["valid"], 3);
     assert_eq!(body["key_id"], key.id);
 }
@@ -362,4 +372,63 @@ async fn usage_needs_the_read_role() {
         .admin_api_as(&verifier.key, Method::GET, "/usage", None)
         .await;
     assert_eq!(reply.status, 403, "{}", reply.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_busiest_and_the_most_refused_keys_of_the_day_rank_first() {
+    let app = spawn_app().await;
+    let busy = app.issue("busy").await;
+    let quiet = app.issue("quiet").await;
+    let refused = app
+        .issue_with(json!({"name": "refused", "scopes": ["read"]}))
+        .await;
+    for _ in 0..5 {
+        app.protected(&busy.key).await;
+    }
+    app.protected(&quiet.key).await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.protected_with_scope(&refused.key, "write").await.status,
+            403
+        );
+    }
+    fold(&app).await;
+    // Folded twice: the ranks add up, they are not replaced.
+    app.protected(&busy.key).await;
+    fold(&app).await;
+
+    // Two days, so that a run across midnight (UTC) still sees every count.
+    let reply = app.admin_api(Method::GET, "/usage/top?days=2", None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let ranked: Vec<(String, u64)> = reply.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["key_id"].as_str().unwrap().to_owned(),
+                k["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ranked,
+        vec![
+            (busy.id.clone(), 6),
+            (refused.id.clone(), 3),
+            (quiet.id.clone(), 1)
+        ]
+    );
+    let reply = app
+        .admin_api(Method::GET, "/usage/top?by=refusals&days=7&limit=5", None)
+        .await;
+    assert_eq!(
+        reply.body["keys"],
+        json!([{"key_id": refused.id, "count": 3}]),
+        "{}",
+        reply.text
+    );
+    let reply = app.admin_api(Method::GET, "/usage/top?days=31", None).await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.detail().contains("`days`"), "{}", reply.text);
 }
