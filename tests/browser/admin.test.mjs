@@ -41,6 +41,9 @@ const opsName = `ops ${run}`;
 const externalId = `acme-${run}`;
 const identityKeyName = `identity key ${run}`;
 const IDENTITY_ID_PATTERN = /^idt_[0-9a-f]{24}$/;
+const usageKeyName = `usage key ${run}`;
+const usageExternalId = `usage-${run}`;
+const OUTCOMES = ['valid', 'rate_limited', 'quota_exhausted', 'missing_scope', 'revoked', 'expired'];
 
 function required(name) {
   const value = process.env[name];
@@ -92,9 +95,94 @@ async function whoIs(token) {
   return { status: response.status, body: await response.json() };
 }
 
-async function protectedStatus(key) {
-  const response = await fetch(protectedUrl, { headers: { 'X-API-KEY': key } });
+// The status test-protected answers a request with `key`, requiring `scope` if given.
+async function protectedStatus(key, scope) {
+  const url = new URL(protectedUrl);
+  if (scope) url.searchParams.set('scope', scope);
+  const response = await fetch(url, { headers: { 'X-API-KEY': key } });
   return response.status;
+}
+
+// An identity, made straight through the JSON API.
+async function createIdentityViaApi(externalId) {
+  const response = await fetch(new URL('api/identities', adminUrl), {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${adminToken}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ external_id: externalId }),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 201, text);
+  return JSON.parse(text);
+}
+
+// GET api/usage with these parameters, as the API answers it.
+async function usageViaApi(params) {
+  const url = new URL('api/usage', adminUrl);
+  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${adminToken}` } });
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  return JSON.parse(text);
+}
+
+// What a usage chart was drawn from (usage.js sets these attributes on it), and what its
+// totals table says, read from the page.
+async function chartShown(panel) {
+  const chart = panel.locator('.usage-chart');
+  return {
+    granularity: await chart.getAttribute('data-granularity'),
+    from: await chart.getAttribute('data-from'),
+    to: await chart.getAttribute('data-to'),
+    counts: JSON.parse(await chart.getAttribute('data-counts')),
+    totals: JSON.parse(await chart.getAttribute('data-totals')),
+    table: Object.fromEntries(
+      await panel
+        .locator('.usage-totals tbody tr')
+        .evaluateAll((rows) => rows.map((row) => [row.dataset.outcome, row.querySelector('td').textContent])),
+    ),
+    all: await panel.locator('.usage-totals tfoot td').textContent(),
+  };
+}
+
+// The same data as the chart's attributes, made from an answer of the API.
+function countsOf(report) {
+  const counts = { start: report.buckets.map((b) => b.start) };
+  for (const name of OUTCOMES) counts[name] = report.buckets.map((b) => b[name]);
+  return counts;
+}
+
+// Checks that what `panel` shows is what the API answers for `params` over the same
+// buckets (read back from the chart, so that an hour that turns in between changes nothing),
+// and that a uPlot chart is drawn. Returns the API's answer.
+async function assertChartMatchesApi(panel, params, granularity) {
+  const chart = panel.locator(`.usage-chart[data-granularity="${granularity}"][data-totals]`);
+  await chart.locator('canvas').first().waitFor();
+  const shown = await chartShown(panel);
+  const report = await usageViaApi({ ...params, granularity, from: shown.from, to: shown.to });
+  assert.equal(report.granularity, granularity);
+  assert.equal(report.buckets.length, granularity === 'hour' ? 24 : 30);
+  assert.deepEqual(shown.counts, countsOf(report), 'the chart was given the API\'s buckets');
+  assert.deepEqual(shown.totals, report.totals);
+  assert.deepEqual(shown.table, Object.fromEntries(OUTCOMES.map((name) => [name, report.totals[name].toLocaleString('en-GB')])));
+  const all = OUTCOMES.reduce((sum, name) => sum + report.totals[name], 0);
+  assert.equal(shown.all, all.toLocaleString('en-GB'));
+  const size = await chart.locator('canvas').first().evaluate((canvas) => [canvas.width, canvas.height]);
+  assert.ok(size[0] > 100 && size[1] > 100, `the chart's canvas is ${size.join('×')}`);
+  return report;
+}
+
+// Whether the chart's canvas has pixels of the colour of `outcome` (its CSS variable).
+async function chartHasColour(panel, outcome) {
+  return panel.evaluate((root, name) => {
+    const hex = getComputedStyle(root).getPropertyValue(`--usage-${name}`).trim();
+    const rgb = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    const canvas = root.querySelector('.usage-chart canvas');
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < pixels.length; i += 4) {
+      if (pixels[i] === rgb[0] && pixels[i + 1] === rgb[1] && pixels[i + 2] === rgb[2]) return true;
+    }
+    return false;
+  }, outcome);
 }
 
 describe('the admin page', () => {
@@ -1420,6 +1508,100 @@ describe('the admin page', () => {
     await page.getByRole('button', { name: 'Identities' }).click();
     await page.locator('#identities-empty').getByText('No identities yet.').waitFor();
     assert.equal(await page.locator(`#issue-identity option[value="${identity.id}"]`).count(), 0);
+    await signOut();
+  });
+
+  it('charts a key\'s and an identity\'s verifications by outcome as the usage API counts them, and the deployment\'s', async () => {
+    // Known traffic: a key of a new identity, used 3 times, and refused once for a scope it lacks.
+    const identity = await createIdentityViaApi(usageExternalId);
+    const issued = await issueViaApi(usageKeyName, { scopes: ['orders:read'], identity_id: identity.id });
+    for (let i = 0; i < 3; i += 1) assert.equal(await protectedStatus(issued.key, 'orders:read'), 200);
+    assert.equal(await protectedStatus(issued.key, 'orders:write'), 403, 'refused: a scope the key lacks');
+    const expected = { valid: 3, rate_limited: 0, quota_exhausted: 0, missing_scope: 1, revoked: 0, expired: 0 };
+    assert.deepEqual((await usageViaApi({ key_id: issued.id })).totals, expected, 'the API counts them at once');
+    assert.deepEqual((await usageViaApi({ identity_id: identity.id })).totals, expected);
+
+    await signInWith(adminToken);
+    const row = page.locator(`#keys-body tr[data-id="${issued.id}"]`);
+    await row.getByRole('button', { name: `Details of ${usageKeyName}` }).click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.waitFor();
+    const keyPanel = details.locator('#key-usage');
+    assert.equal(await keyPanel.getByRole('button', { name: 'Last 24 hours' }).getAttribute('aria-pressed'), 'true');
+    const hourly = await assertChartMatchesApi(keyPanel, { key_id: issued.id }, 'hour');
+    assert.deepEqual(hourly.totals, expected);
+    assert.equal(await keyPanel.locator('tr[data-outcome="valid"] td').textContent(), '3');
+    assert.equal(await keyPanel.locator('tr[data-outcome="missing_scope"] td').textContent(), '1');
+    // Drawn: bars of both outcomes' colours.
+    assert.ok(await chartHasColour(keyPanel, 'valid'), 'a bar of valid verifications is drawn');
+    assert.ok(await chartHasColour(keyPanel, 'missing_scope'), 'a band of refusals for a missing scope is drawn');
+    // Pointing at the hour of the requests says what it counted (3 valid, 1 missing scope,
+    // unless the hour turned between them).
+    const busy = hourly.buckets.findIndex((b) => b.valid > 0);
+    const said = OUTCOMES.filter((name) => hourly.buckets[busy][name] > 0)
+      .map((name) => `${hourly.buckets[busy][name]} ${name.replace('_', ' ')}`)
+      .join(', ');
+    const over = keyPanel.locator('.u-over');
+    await over.scrollIntoViewIfNeeded();
+    const plot = await over.boundingBox();
+    await page.mouse.move(plot.x + ((busy + 0.5) / hourly.buckets.length) * plot.width, plot.y + plot.height - 5);
+    await page.waitForFunction(
+      (text) => document.querySelector('#key-usage .usage-point').textContent.endsWith(` UTC: ${text}.`),
+      said,
+    );
+    await page.screenshot({ path: path.join(outDir, 'usage-key-1280.png') });
+
+    // The last 30 days, by day.
+    await keyPanel.getByRole('button', { name: 'Last 30 days' }).click();
+    const daily = await assertChartMatchesApi(keyPanel, { key_id: issued.id }, 'day');
+    assert.deepEqual(daily.totals, expected);
+    assert.equal(await keyPanel.getByRole('button', { name: 'Last 30 days' }).getAttribute('aria-pressed'), 'true');
+    assert.equal(await keyPanel.getByRole('button', { name: 'Last 24 hours' }).getAttribute('aria-pressed'), 'false');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForFunction(() => {
+      const canvas = document.querySelector('#key-usage .usage-chart canvas');
+      return canvas && canvas.getBoundingClientRect().width < 390;
+    });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the key's usage scrolls sideways by ${overflow}px at 390px`);
+    await keyPanel.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(outDir, 'usage-key-390.png') });
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // Its identity's chart: the same traffic, its only key's.
+    await details.getByRole('button', { name: `Details of the identity ${identity.id}` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Identity details' });
+    await dialog.waitFor();
+    const identityPanel = dialog.locator('#identity-usage');
+    const identityHourly = await assertChartMatchesApi(identityPanel, { identity_id: identity.id }, 'hour');
+    assert.deepEqual(identityHourly.totals, expected);
+    assert.ok(await chartHasColour(identityPanel, 'valid'));
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+
+    // The deployment's: the page shows the API's answer (other keys' traffic comes and goes
+    // between two reads, so it is compared with the answer the page itself received).
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => /\/api\/usage\?granularity=hour$/.test(r.url())),
+      page.getByRole('button', { name: 'Usage', exact: true }).click(),
+    ]);
+    assert.equal(answer.status(), 200);
+    const deployment = await answer.json();
+    const overview = page.locator('#usage-overview');
+    await overview.locator('.usage-chart[data-totals] canvas').first().waitFor();
+    const shown = await chartShown(overview);
+    assert.deepEqual(shown.counts, countsOf(deployment));
+    assert.deepEqual(shown.totals, deployment.totals);
+    assert.deepEqual(shown.table, Object.fromEntries(OUTCOMES.map((name) => [name, deployment.totals[name].toLocaleString('en-GB')])));
+    assert.ok(deployment.totals.valid >= 3 && deployment.totals.missing_scope >= 1, 'the key\'s traffic is in the deployment\'s');
+    assert.ok(await chartHasColour(overview, 'valid'));
+    await page.screenshot({ path: path.join(outDir, 'usage-1280.png'), fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(100);
+    const tabsOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(tabsOverflow <= 0, `the Usage view scrolls sideways by ${tabsOverflow}px at 390px`);
+    await page.screenshot({ path: path.join(outDir, 'usage-390.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
     await signOut();
   });
 

@@ -7,7 +7,8 @@
 //   dom.js      building elements, messages, copying        ui.js      the page's elements
 //   format.js   times, counts, limits, actors as text       fields.js  the key form fields
 //   session.js  signing in (GET api/me) and out             roles.js   who is signed in, and
-//   views.js    the Keys, Identities, Audit and Admins tabs            what their role may do
+//   views.js    the Keys, Identities, Audit log, Usage and   what their role may do
+//               Admins tabs
 //   keys.js     the key list                                issue.js   issuing, the new key
 //   details.js  one key's details and history               edit.js    the edit dialog
 //   rotate.js   the rotate dialog                           revoke.js  the revoke dialog
@@ -18,6 +19,8 @@
 //   identity.js      one identity's details and keys, and the links that open them
 //   identityops.js   suspending, resuming or deleting one identity
 //   identitypick.js  the issue form's identity choice; the external ids the page has read
+//   usage.js         usage charts: a key's, an identity's and the deployment's verifications
+//                    by outcome (drawn by uplot.iife.min.js, vendored, MIT)
 //   limitrows.js     the new identity form's rows of named limits
 //
 // The feature modules call one another (the list opens the details, a 401 anywhere signs
@@ -49,6 +52,7 @@ import { askRotate, confirmRotate, describeGrace, showGraceRange } from './rotat
 import { resume, showSignIn, signIn } from './session.js';
 import { state } from './state.js';
 import { DIALOGS, EDIT_LIMITS, IDENTITY_QUOTA, ISSUE_LIMITS, ui } from './ui.js';
+import { USAGE, clearUsage } from './usage.js';
 import { showView } from './views.js';
 
 ui.signInForm.addEventListener('submit', signIn);
@@ -83,6 +87,7 @@ ui.editForm.addEventListener('submit', saveEdit);
 ui.editCancel.addEventListener('click', () => ui.edit.close());
 ui.tabKeys.addEventListener('click', () => showView('keys', true));
 ui.tabAudit.addEventListener('click', () => showView('audit', true));
+ui.tabUsage.addEventListener('click', () => showView('usage', true));
 ui.auditForm.addEventListener('submit', applyAuditFilters);
 ui.auditClear.addEventListener('click', clearAuditFilters);
 ui.auditMore.addEventListener('click', () => loadAudit(false));
@@ -121,10 +126,12 @@ for (const dialog of DIALOGS) {
     if (dialog === ui.details) {
       state.detailed = null;
       state.keyAudit.generation += 1;
+      clearUsage(USAGE.key);
     }
     if (dialog === ui.identity) {
       state.identity = null;
       state.identityGeneration += 1;
+      clearUsage(USAGE.identity);
     }
     // Back to the details' own buttons when a dialog stacked on them closes.
     if (ui.details.open) {

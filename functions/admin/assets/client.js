@@ -71,3 +71,13 @@ export function identitiesUrl({ q, cursor, limit }) {
 }
 
 export const identityUrl = (id) => 'api/identities/' + encodeURIComponent(id);
+
+// GET api/usage for one key (`key_id`), one identity (`identity_id`) or, with neither, the
+// whole deployment; `granularity` hour (the last 24 hours) or day (the last 30 days).
+export function usageUrl({ key_id, identity_id, granularity }) {
+  const params = new URLSearchParams();
+  if (key_id) params.set('key_id', key_id);
+  if (identity_id) params.set('identity_id', identity_id);
+  params.set('granularity', granularity);
+  return 'api/usage?' + params.toString();
+}

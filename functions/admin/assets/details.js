@@ -1,5 +1,5 @@
 // The details dialog: one key's full record, links between a rotated key and its
-// replacement, and the key's own history.
+// replacement, its usage chart (usage.js) and the key's own history.
 import { api, auditUrl, keyUrl } from './client.js';
 import { eventItem } from './audit.js';
 import { el, show } from './dom.js';
@@ -11,6 +11,7 @@ import { can } from './roles.js';
 import { handleError } from './session.js';
 import { state } from './state.js';
 import { ui } from './ui.js';
+import { USAGE, showUsage } from './usage.js';
 import { activeStatus } from './views.js';
 
 const KEY_AUDIT_PAGE_SIZE = 10;
@@ -23,6 +24,7 @@ export async function openDetails(id, opener) {
     fillDetails(key);
     if (!ui.details.open) ui.details.showModal();
     ui.detailsClose.focus();
+    showUsage(USAGE.key, { key_id: key.id });
     loadKeyAudit(key.id, true);
   } catch (err) {
     handleError(err, ui.details.open ? ui.detailsStatus : activeStatus());

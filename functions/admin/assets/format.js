@@ -87,7 +87,7 @@ export function localTime(date) {
 }
 
 // A count as the administrator's locale writes it (1,000,000 in English).
-const count = (n) => Number(n).toLocaleString();
+export const count = (n) => Number(n).toLocaleString();
 
 // Shorter for the list from 100,000 up (123.4K, 1M, 1T in English), rounded down so that
 // calls left are never overstated; the tooltip and the details have the exact count.

@@ -1,6 +1,7 @@
-// The identity details dialog: one identity's fields, its live quota, its limits and its
-// keys (each opens the key's details), with Suspend, Resume and Delete for the operate role
-// (identityops.js); and the links that open it from a key's details and the audit log.
+// The identity details dialog: one identity's fields, its live quota, its limits, its keys'
+// usage chart (usage.js) and its keys (each opens the key's details), with Suspend, Resume
+// and Delete for the operate role (identityops.js); and the links that open it from a key's
+// details and the audit log.
 import { api, identityUrl } from './client.js';
 import { openDetails } from './details.js';
 import { el, show } from './dom.js';
@@ -10,6 +11,7 @@ import { can } from './roles.js';
 import { handleError } from './session.js';
 import { state } from './state.js';
 import { ui } from './ui.js';
+import { USAGE, showUsage } from './usage.js';
 import { activeStatus } from './views.js';
 
 // The API lists an identity's newest keys, up to this many.
@@ -26,6 +28,7 @@ export async function openIdentity(id, opener) {
     fillIdentity(identity, keys || []);
     if (!ui.identity.open) ui.identity.showModal();
     ui.identityClose.focus();
+    showUsage(USAGE.identity, { identity_id: identity.id });
   } catch (err) {
     if (generation === state.identityGeneration) handleError(err, ui.identity.open ? ui.identityStatus : activeStatus());
   }

@@ -12,6 +12,7 @@ import { PAGE_SIZE, renderPage } from './keys.js';
 import { applyRole, can, firstFocus, showWhoami } from './roles.js';
 import { state } from './state.js';
 import { DIALOGS, ISSUE_LIMITS, ui } from './ui.js';
+import { USAGE, clearUsage } from './usage.js';
 
 const TOKEN_KEY = 'keygate.adminToken';
 
@@ -64,6 +65,7 @@ function resetApp() {
   show(ui.empty, false);
   show(ui.loadMore, false);
   for (const dialog of DIALOGS) if (dialog.open) dialog.close();
+  for (const panel of Object.values(USAGE)) clearUsage(panel);
 }
 
 // Who the token is, then the first page of keys if its role may read them; shown together,

@@ -22,6 +22,8 @@
 //! | `DELETE admin/api/identities/{id}` | operate | delete it (no active key may remain) |
 //! | `POST admin/api/identities/{id}/suspend`, `/resume` | operate | stop or restart all its keys |
 //! | `GET  admin/api/audit`         | read    | a page of audit events, newest first |
+//! | `GET  admin/api/usage`         | read    | verifications by outcome per hour or day, JSON or CSV (README "Usage") |
+//! | `GET  admin/api/usage/top`     | read    | the keys with the most verifications or refusals |
 //! | `GET  admin/api/admins`        | admin   | every admin credential               |
 //! | `POST admin/api/admins`        | admin   | create one (its secret shown once)   |
 //! | `POST admin/api/admins/{id}/revoke` | admin | revoke one (never the last way in) |
@@ -46,7 +48,7 @@ use keygate::edge::input::{grace_seconds, key_update, new_admin, new_key};
 use keygate::edge::query::{audit_query, list_query};
 use keygate::edge::request::{json_object, json_object_within, optional_json_object};
 use keygate::edge::response::{json_response, REVOKED};
-use keygate::edge::usage::{usage_query, usage_response};
+use keygate::edge::usage::{top_query, top_response, usage_query, usage_response};
 use keygate::edge::{origin, telemetry};
 use keygate::ops::admins;
 use keygate::ops::issue::issue;
@@ -90,7 +92,8 @@ macro_rules! asset {
 /// The route table of the page's files: besides the page itself and the generated
 /// `config.js`, nothing else under `admin/` is served as a file. The script is ES modules,
 /// one job each, that import one another by relative URL, so each module is a route of its
-/// own; `app.js` is the entry (its header says what each module does).
+/// own; `app.js` is the entry (its header says what each module does). The charting library
+/// is vendored ([`VENDORED`]).
 pub const ASSETS: &[Asset] = &[
     asset!("app.css", CSS),
     asset!("favicon.svg", SVG),
@@ -117,8 +120,17 @@ pub const ASSETS: &[Asset] = &[
     asset!("session.js", JS),
     asset!("state.js", JS),
     asset!("ui.js", JS),
+    asset!("usage.js", JS),
     asset!("views.js", JS),
+    asset!("uplot.iife.min.js", JS),
+    asset!("uplot.min.css", CSS),
 ];
+
+/// Files of [`ASSETS`] that are not the page's own: uPlot, the charting library of the usage
+/// charts (`usage.js`), copied unchanged from its npm package with its MIT licence notice on
+/// top. The page loads its script as a classic script (it defines the global `uPlot`), not
+/// as a module: no module imports it.
+pub const VENDORED: &[&str] = &["/uplot.iife.min.js", "/uplot.min.css"];
 
 /// `config.js`: the constants the page's script shares with the API, written from the Rust
 /// ones, so that the script never repeats a number that the API checks (the page imports
@@ -168,6 +180,7 @@ pub enum Route<'p> {
     IdentityResume(&'p str),
     Audit,
     Usage,
+    UsageTop,
     Me,
     Admins,
     AdminRevoke(&'p str),
@@ -191,7 +204,7 @@ impl Route<'_> {
             Route::Keys | Route::Key(_) | Route::Identities | Route::Identity(_) if reads => {
                 Some(Role::Read)
             }
-            Route::Audit | Route::Usage => Some(Role::Read),
+            Route::Audit | Route::Usage | Route::UsageTop => Some(Role::Read),
             Route::Keys
             | Route::Key(_)
             | Route::Revoke(_)
@@ -249,6 +262,7 @@ pub fn route(path: &str) -> Route<'_> {
         }
         (Some("audit"), None, _, _) => Route::Audit,
         (Some("usage"), None, _, _) => Route::Usage,
+        (Some("usage"), Some("top"), None, _) => Route::UsageTop,
         (Some("me"), None, _, _) => Route::Me,
         (Some("admins"), None, _, _) => Route::Admins,
         (Some("admins"), Some(id), Some("revoke"), None) if !id.is_empty() => {
@@ -334,6 +348,10 @@ async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
             allow(method, Method::GET, "GET")?;
             usage(app, req).await
         }
+        Route::UsageTop => {
+            allow(method, Method::GET, "GET")?;
+            usage_top(app, req).await
+        }
         Route::Me => {
             allow(method, Method::GET, "GET")?;
             me(&who)
@@ -354,7 +372,7 @@ async fn respond(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
              api/keys/import, GET/PATCH api/keys/{id}, POST api/keys/{id}/revoke, POST api/keys/{id}/rotate, \
              GET/POST api/identities, GET/PATCH/DELETE api/identities/{id}, POST \
              api/identities/{id}/suspend, POST api/identities/{id}/resume, GET \
-             api/audit, GET api/usage, GET/POST api/admins, POST api/admins/{id}/revoke and POST \
+             api/audit, GET api/usage, GET api/usage/top, GET/POST api/admins, POST api/admins/{id}/revoke and POST \
              api/admins/{id}/rotate.",
         )),
     }
@@ -587,6 +605,17 @@ async fn usage(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
     Ok(usage_response(&query, &report))
 }
 
+/// `GET api/usage/top`: the keys with the most verifications, or the most refusals, over
+/// the last days.
+async fn usage_top(app: &App, req: &Request) -> Result<Response<Body>, ApiError> {
+    let query = top_query(req.uri().query())?;
+    let now = Utc::now();
+    let top =
+        keygate::ops::usage::top_keys(&app.store, query.by, query.days, query.limit, now).await?;
+    telemetry::outcome("usage_listed");
+    Ok(top_response(&query, &top, now))
+}
+
 async fn view(app: &App, id: &str) -> Result<Response<Body>, ApiError> {
     let id = key_id(id)?;
     let (hash, record) = find(app, &id).await?;
@@ -709,10 +738,12 @@ mod tests {
         };
         assert_eq!(served("/admin/app.css"), Some(CSS));
         assert_eq!(served("/admin/favicon.svg"), Some(SVG));
+        assert_eq!(served("/admin/uplot.iife.min.js"), Some(JS));
+        assert_eq!(served("/admin/uplot.min.css"), Some(CSS));
         for module in [
             "app", "adminops", "admins", "audit", "client", "details", "dom", "edit", "fields",
             "format", "issue", "keys", "revoke", "roles", "rotate", "session", "state", "ui",
-            "views",
+            "usage", "views",
         ] {
             assert_eq!(served(&format!("/admin/{module}.js")), Some(JS), "{module}");
         }
@@ -773,13 +804,21 @@ mod tests {
         assert!(!on_disk.contains(&"/config.js".to_owned()));
     }
 
+    /// The page's own scripts, without the vendored library.
+    fn modules() -> impl Iterator<Item = &'static Asset> {
+        ASSETS
+            .iter()
+            .filter(|file| file.content_type == JS && !VENDORED.contains(&file.path))
+    }
+
     /// Each module imports the others by a relative URL that the table serves, so the page
-    /// loads whole; the page loads its entry as a module.
+    /// loads whole; the page loads its entry as a module. (The vendored chart library is no
+    /// module: the page loads it itself, see below.)
     #[test]
     fn every_import_is_a_served_module() {
         assert!(INDEX_HTML.contains(r#"<script type="module" src="app.js"></script>"#));
         let mut imported = Vec::new();
-        for file in ASSETS.iter().filter(|file| file.content_type == JS) {
+        for file in modules() {
             for line in file.text.lines().filter(|line| line.starts_with("import ")) {
                 let target = line
                     .split_once(" from './")
@@ -798,10 +837,7 @@ mod tests {
             assert!(!file.text.contains("import("), "{}", file.path);
         }
         // Each module but the entry is imported somewhere, config.js included.
-        for file in ASSETS
-            .iter()
-            .filter(|f| f.content_type == JS && f.path != "/app.js")
-        {
+        for file in modules().filter(|f| f.path != "/app.js") {
             assert!(
                 imported.contains(&&file.path[1..]),
                 "{} is never imported",
@@ -830,6 +866,48 @@ mod tests {
         assert!(ASSETS.iter().any(|file| file
             .text
             .contains("import { MAX_GRACE_SECONDS } from './config.js';")));
+    }
+
+    /// uPlot is loaded by the page itself, script and stylesheet, keeps its licence notice,
+    /// and uses nothing that the policy forbids: it writes no HTML (which Trusted Types would
+    /// refuse) and no `style` attribute (which `style-src 'self'` would), only the CSSOM.
+    #[test]
+    fn the_vendored_chart_library_is_loaded_by_the_page_and_fits_the_policy() {
+        assert!(INDEX_HTML.contains(r#"<script src="uplot.iife.min.js" defer></script>"#));
+        assert!(INDEX_HTML.contains(r#"<link rel="stylesheet" href="uplot.min.css">"#));
+        // Before the page's own stylesheet, which may override it.
+        assert!(
+            INDEX_HTML.find(r#"href="uplot.min.css""#).unwrap()
+                < INDEX_HTML.find(r#"href="app.css""#).unwrap()
+        );
+        for path in VENDORED {
+            let file = ASSETS.iter().find(|file| file.path == *path).unwrap();
+            let header = file.text.lines().next().unwrap();
+            assert!(
+                header.starts_with("/*! uPlot 1.6.32 "),
+                "{path} starts with {header}"
+            );
+            assert!(file.text.contains("MIT"), "{path}: its licence");
+        }
+        let script = ASSETS
+            .iter()
+            .find(|file| file.path == "/uplot.iife.min.js")
+            .unwrap();
+        assert!(script
+            .text
+            .contains("Permission is hereby granted, free of charge"));
+        for forbidden in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "setAttribute(\"style\"",
+            "cssText",
+            "eval(",
+            "new Function",
+        ] {
+            assert!(!script.text.contains(forbidden), "uPlot uses {forbidden}");
+        }
     }
 
     #[test]
