@@ -304,6 +304,8 @@ pub struct Read {
     pub lookup: Lookup,
     pub first_use: bool,
     pub counted: Counted,
+    /// Whether the read counted the request in the key's usage as presented.
+    pub presented: bool,
 }
 
 /// How long an entry may live: the configured TTL, cut short by the key's own expiry, so

@@ -194,7 +194,11 @@ impl Cache {
     ) -> Result<Read, CacheError> {
         let usage = count_use.then(|| Hour::of(now).field(Tally::Presented));
         if !self.unlimited.contains(hash) {
-            let read = self.script(hash, now, true, false, cost, usage).await?;
+            let asked = usage.is_some();
+            let mut read = self.script(hash, now, true, false, cost, usage).await?;
+            // The script counts only a key it has an entry for: a miss is counted once
+            // DynamoDB has said the key exists (`ops/verify.rs`).
+            read.presented = asked && matches!(read.lookup, Lookup::Known(_));
             if let Lookup::Known(entry) = &read.lookup {
                 if !entry.has_limits() {
                     self.unlimited.remember(*hash);
@@ -209,6 +213,7 @@ impl Cache {
                 let counted = self.read(hash, now, false, cost).await?;
                 Ok(Read {
                     first_use: read.first_use,
+                    presented: read.presented,
                     ..counted
                 })
             }
@@ -232,6 +237,7 @@ impl Cache {
             .arg("NX")
             .arg("PX")
             .arg(millis(LAST_USED_WINDOW));
+        let counting = usage.is_some();
         if let Some(field) = usage {
             let counts = self.name(usage::LIVE, &hex);
             pipe.cmd("HINCRBY")
@@ -256,6 +262,7 @@ impl Cache {
             lookup: lookup_of(value)?,
             first_use: marked.is_some(),
             counted: Counted::default(),
+            presented: counting,
         })
     }
 

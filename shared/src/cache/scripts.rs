@@ -231,6 +231,7 @@ pub(super) fn parse_read(reply: Vec<redis::Value>) -> Result<Read, CacheError> {
         lookup,
         first_use,
         counted,
+        presented: false,
     })
 }
 

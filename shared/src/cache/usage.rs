@@ -39,6 +39,16 @@ impl Cache {
         ticket: &UsageTicket,
         tally: Tally,
     ) -> Result<(), CacheError> {
+        self.count_use(ticket, tally).await
+    }
+
+    /// Counts a request the cache missed as presented, once DynamoDB has said its key
+    /// exists.
+    pub async fn count_presented(&self, ticket: &UsageTicket) -> Result<(), CacheError> {
+        self.count_use(ticket, Tally::Presented).await
+    }
+
+    async fn count_use(&self, ticket: &UsageTicket, tally: Tally) -> Result<(), CacheError> {
         let counts = self.name(LIVE, &ticket.hash.to_hex());
         let mut pipe = redis::pipe();
         pipe.cmd("HINCRBY")

@@ -9,8 +9,10 @@ if ARGV[4] == '1' and redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
   first = 1
 end
 -- Every request a key is presented with is counted in its usage hash (ops/usage.rs); valid
--- ones are then what is left after the refusals, which are counted by a second call.
-if ARGV[7] ~= '' and e ~= '!' then
+-- ones are then what is left after the refusals, which are counted by a second call. A miss
+-- is counted after DynamoDB's read, only for a key that exists: no made-up key leaves a
+-- count behind.
+if ARGV[7] ~= '' and e and e ~= '!' then
   redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
   redis.call('EXPIRE', KEYS[5], ARGV[8], 'NX')
 end

@@ -92,15 +92,26 @@ async fn verify_key(
     now: DateTime<Utc>,
 ) -> Verification {
     let read = cache.verify_read(&hash, now, cost, count_use).await;
-    // The read counted the request as presented unless it failed, or found the key known
-    // not to exist (the script skips those).
-    let presented = count_use && matches!(&read, Ok(r) if !matches!(r.lookup, Lookup::Unknown));
+    let mut presented = matches!(&read, Ok(r) if r.presented);
+    let missed =
+        count_use && matches!(&read, Ok(r) if !r.presented && matches!(r.lookup, Lookup::Miss));
     let mut found = lookup(store, cache, &hash, read, cost, now).await;
+    let ticket = UsageTicket {
+        hash,
+        hour: Hour::of(now),
+    };
+    // A miss is counted once DynamoDB has said the key exists (one more call, on a path
+    // that has just paid for a database read): a made-up key leaves no count behind.
+    if missed && found.verification.key_id.is_some() {
+        match cache.count_presented(&ticket).await {
+            Ok(()) => presented = true,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not count the request in the key's usage")
+            }
+        }
+    }
     if presented {
-        found.verification.usage = Some(UsageTicket {
-            hash,
-            hour: Hour::of(now),
-        });
+        found.verification.usage = Some(ticket);
     }
     if found.active {
         // Once per key per minute at most (the cache's marker says when), and on a quota's
@@ -174,6 +185,7 @@ async fn lookup(
             lookup: Lookup::Known(entry),
             first_use,
             counted,
+            ..
         }) => match entry.judge(now).and_then(|j| Ok((j, entry.details()?))) {
             Ok(((status, info), details)) => {
                 if let (Some(identity), Status::Active) = (entry.identity_id(), status) {

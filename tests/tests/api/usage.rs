@@ -432,3 +432,25 @@ async fn the_busiest_and_the_most_refused_keys_of_the_day_rank_first() {
     assert_eq!(reply.status, 400);
     assert!(reply.detail().contains("`days`"), "{}", reply.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_made_up_key_leaves_no_count_behind_and_a_missed_real_one_is_counted() {
+    let app = spawn_app().await;
+    let made_up = keygate_tests::unissued_key();
+    for _ in 0..3 {
+        assert_eq!(app.protected(made_up.expose()).await.status, 403);
+    }
+    let names: Vec<String> = app.redis_dump().await.into_iter().map(|e| e.key).collect();
+    assert!(
+        names.iter().all(|n| !n.contains(":usage")),
+        "a made-up key was counted: {names:?}"
+    );
+    // A real key's first verification is a cache miss: counted once DynamoDB has it.
+    let key = app.issue("missed first").await;
+    assert_eq!(app.protected(&key.key).await.status, 200);
+    assert_eq!(app.protected(&key.key).await.status, 200);
+    assert_eq!(
+        totals(&app, &format!("key_id={}", key.id)).await["valid"],
+        2
+    );
+}
