@@ -4,7 +4,8 @@
 //! 1. **Counting** (`domain/usage.rs`). The cache read a verification makes anyway counts
 //!    the request as presented, in the key's Redis usage hash; a refusal is counted with a
 //!    second call once the outcome is final ([`conclude`]). A valid request costs no extra
-//!    round trip.
+//!    round trip. A cache miss is counted once DynamoDB has said the key exists
+//!    (`ops/verify.rs`), so a made-up key leaves nothing behind.
 //! 2. **Folding** ([`fold_all`], every minute: the `usage-fold` function in AWS,
 //!    `keygate-local fold-usage` locally). Per key: the counts are moved aside in Redis under
 //!    a fresh fold id, added to the key's, its identity's, its owner's and a total shard's
