@@ -8,7 +8,11 @@
 # default 8001), starting them if they are not answering and stopping them afterwards.
 #
 # Installs what is missing: Chromium with apt (as root), playwright-core with npm (from
-# tests/browser/package-lock.json). Each run uses a fresh table and a fresh admin token.
+# tests/browser/package-lock.json). Each run uses a fresh table, a fresh Redis namespace and
+# a fresh admin token: the test folds the usage counts (usage-fold, through the emulator's
+# Lambda API), and a fold takes every count of its namespace, dropping those of keys its table
+# does not hold, so a shared namespace would lose another run's counts (or this one's to
+# `make dev`'s fold).
 # Screenshots: tests/browser/out/. Port: $KEYGATE_BROWSER_PORT (default 9002).
 #
 # It passes only when node's test runner ran at least one test and every test passed (none
@@ -29,7 +33,8 @@ log_prefix="keygate: browser"
 . "$here/lib.sh"
 TABLE_NAME="keygate-browser-$(random_hex 4)"
 ADMIN_TOKEN="browser-$(random_hex 16)"
-export TABLE_NAME ADMIN_TOKEN
+CACHE_KEY_PREFIX="kgbrowser:$(random_hex 4)"
+export TABLE_NAME ADMIN_TOKEN CACHE_KEY_PREFIX
 
 chromium_bin="${CHROMIUM_PATH:-/usr/bin/chromium}"
 browser_dir="$root/tests/browser"
@@ -79,7 +84,8 @@ fi
 
 cd "$root"
 keygate_local create-table
-cargo build --quiet --package admin --package test-protected
+# usage-fold too: the test invokes it, and the emulator would build it then, mid-test.
+cargo build --quiet --package admin --package test-protected --package usage-fold
 
 # ------------------------------------------------------------------ the functions
 if curl -s --noproxy '*' -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
@@ -107,6 +113,7 @@ status=0
 test_log="$KEYGATE_RUN_DIR/browser-test.log"
 KEYGATE_ADMIN_URL="$admin_url" \
   KEYGATE_PROTECTED_URL="http://127.0.0.1:$port/lambda-url/test-protected/" \
+  KEYGATE_FOLD_URL="http://127.0.0.1:$port/2015-03-31/functions/usage-fold/invocations" \
   CHROMIUM_PATH="$chromium_bin" \
   node --test --test-reporter=spec "$browser_dir/admin.test.mjs" 2>&1 | tee "$test_log" || status=$?
 # node's closing counts ("ℹ tests 19", "ℹ pass 19", ...): a run of no test, or with a test

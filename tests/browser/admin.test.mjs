@@ -4,6 +4,7 @@
 // Run by local/browser-test.sh, which sets:
 //   KEYGATE_ADMIN_URL      the page, with its trailing slash (http://127.0.0.1:9002/lambda-url/admin/)
 //   KEYGATE_PROTECTED_URL  test-protected, to prove that keys work and that revoked keys stop
+//   KEYGATE_FOLD_URL       the usage-fold function's invoke URL on the emulator's Lambda API
 //   ADMIN_TOKEN            the bootstrap admin token the function was started with (role admin)
 //   CHROMIUM_PATH          optional, default /usr/bin/chromium
 // Screenshots go to tests/browser/out/ (not in git).
@@ -20,6 +21,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const outDir = path.join(here, 'out');
 const adminUrl = required('KEYGATE_ADMIN_URL');
 const protectedUrl = required('KEYGATE_PROTECTED_URL');
+const foldUrl = required('KEYGATE_FOLD_URL');
 const adminToken = required('ADMIN_TOKEN');
 const executablePath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const run = Math.random().toString(36).slice(2, 8);
@@ -43,6 +45,8 @@ const identityKeyName = `identity key ${run}`;
 const IDENTITY_ID_PATTERN = /^idt_[0-9a-f]{24}$/;
 const usageKeyName = `usage key ${run}`;
 const usageExternalId = `usage-${run}`;
+const topKeyName = `top key ${run}`;
+const topReaderName = `top reader ${run}`;
 const OUTCOMES = ['valid', 'rate_limited', 'quota_exhausted', 'missing_scope', 'revoked', 'expired'];
 
 function required(name) {
@@ -123,6 +127,60 @@ async function usageViaApi(params) {
   const text = await response.text();
   assert.equal(response.status, 200, text);
   return JSON.parse(text);
+}
+
+// GET api/usage/top with these parameters (a URLSearchParams or an object), as the API
+// answers it.
+async function usageTopViaApi(params) {
+  const url = new URL('api/usage/top', adminUrl);
+  for (const [name, value] of new URLSearchParams(params)) url.searchParams.set(name, value);
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${adminToken}` } });
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  return JSON.parse(text);
+}
+
+// Folds the usage counts from Redis into the table, as the usage-fold function does every
+// minute in AWS: the function itself, invoked through the emulator's Lambda API.
+async function foldUsage() {
+  const response = await fetch(foldUrl, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+  const text = await response.text();
+  assert.equal(response.status, 200, text);
+  const report = JSON.parse(text);
+  assert.equal(report.failed, 0, `the fold answered ${text}`);
+  return report;
+}
+
+// What a ranking of the Usage view shows: what usage.js says it was given (data-days,
+// data-from, data-keys), and its rows as text.
+async function rankingShown(list) {
+  return {
+    days: Number(await list.getAttribute('data-days')),
+    from: await list.getAttribute('data-from'),
+    keys: JSON.parse(await list.getAttribute('data-keys')),
+    rows: await list.locator('tbody tr').evaluateAll((rows) =>
+      rows.map((row) => [...row.cells].map((cell) => cell.textContent)),
+    ),
+    empty: await list.locator('.usage-top-empty').isVisible(),
+    table: await list.locator('table').isVisible(),
+  };
+}
+
+// Checks that the ranking `list` shows what the API answers for the parameters the page
+// asked with (`asked`, the URL of its request), read again by the test. Returns the answer.
+async function assertRankingMatchesApi(list, asked) {
+  const answer = await usageTopViaApi(new URL(asked).searchParams);
+  const shown = await rankingShown(list);
+  assert.equal(shown.days, answer.days);
+  assert.equal(shown.from, answer.from);
+  assert.deepEqual(shown.keys, answer.keys, 'the page was given the API\'s ranking');
+  assert.deepEqual(
+    shown.rows,
+    answer.keys.map((key, i) => [String(i + 1), key.key_id, key.count.toLocaleString('en-GB')]),
+  );
+  assert.equal(shown.table, answer.keys.length > 0);
+  assert.equal(shown.empty, answer.keys.length === 0);
+  return answer;
 }
 
 // What a usage chart was drawn from (usage.js sets these attributes on it), and what its
@@ -1601,6 +1659,95 @@ describe('the admin page', () => {
     const tabsOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(tabsOverflow <= 0, `the Usage view scrolls sideways by ${tabsOverflow}px at 390px`);
     await page.screenshot({ path: path.join(outDir, 'usage-390.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await signOut();
+  });
+
+  it('ranks the keys verified and refused most, with a read credential, as the usage API ranks them once the counts are folded', async () => {
+    const reader = await createAdminViaApi(topReaderName, 'read');
+    await signInWith(reader.key);
+    const volume = page.locator('#usage-top-volume');
+    const refusals = page.locator('#usage-top-refusals');
+    // The page's requests for the rankings of a period: their URLs, once both are answered.
+    const ranked = (days) =>
+      Promise.all(
+        ['volume', 'refusals'].map((by) =>
+          page
+            .waitForResponse((r) => r.url() === new URL(`api/usage/top?by=${by}&days=${days}&limit=10`, adminUrl).href)
+            .then((r) => {
+              assert.equal(r.status(), 200);
+              return r.url();
+            }),
+        ),
+      );
+    // Both rankings shown for a period (usage.js sets their data attributes once rendered).
+    const rankingsShown = async (days) => {
+      for (const id of ['usage-top-volume', 'usage-top-refusals']) {
+        await page.locator(`#${id}[data-days="${days}"][data-keys]`).waitFor({ state: 'attached' });
+      }
+    };
+
+    // Nothing folded yet in this run's table: both rankings are empty, and say so.
+    let [asked] = await Promise.all([ranked(2), page.getByRole('button', { name: 'Usage', exact: true }).click()]);
+    await rankingsShown(2);
+    assert.equal(await page.getByRole('heading', { name: 'Top keys by volume' }).isVisible(), true);
+    assert.equal(await page.getByRole('heading', { name: 'Top keys by refusals' }).isVisible(), true);
+    assert.deepEqual((await assertRankingMatchesApi(volume, asked[0])).keys, [], 'nothing is folded before the test folds');
+    assert.deepEqual((await assertRankingMatchesApi(refusals, asked[1])).keys, []);
+    assert.equal(await volume.locator('.usage-top-empty .empty-title').textContent(), 'No verifications folded yet.');
+    assert.equal(await refusals.locator('.usage-top-empty .empty-title').textContent(), 'No refusals folded yet.');
+    assert.match(await page.locator('#usage-top').textContent(), /as of the last fold/);
+    await page.locator('#usage-top').screenshot({ path: path.join(outDir, 'usage-top-empty.png') });
+
+    // Known traffic: a new key used 4 times and refused twice for a scope it lacks, then a
+    // fold, so that the table (which the rankings read) has it.
+    const issued = await issueViaApi(topKeyName, { scopes: ['orders:read'] });
+    for (let i = 0; i < 4; i += 1) assert.equal(await protectedStatus(issued.key, 'orders:read'), 200);
+    for (let i = 0; i < 2; i += 1) assert.equal(await protectedStatus(issued.key, 'orders:write'), 403);
+    const folded = await foldUsage();
+    assert.ok(folded.folded >= 1, `the fold folded no key: ${JSON.stringify(folded)}`);
+
+    // The last 24 hours: today and yesterday (UTC). Showing the tab again reloads it. The
+    // table also holds the other tests' keys, folded by the same fold: the page must show
+    // the API's ranking, with this key in it by at least its own counts.
+    await page.getByRole('button', { name: 'Keys', exact: true }).click();
+    [asked] = await Promise.all([ranked(2), page.getByRole('button', { name: 'Usage', exact: true }).click()]);
+    await rankingsShown(2);
+    const byVolume = await assertRankingMatchesApi(volume, asked[0]);
+    const byRefusals = await assertRankingMatchesApi(refusals, asked[1]);
+    for (const [answer, least] of [[byVolume, 6], [byRefusals, 2]]) {
+      assert.equal(answer.days, 2);
+      const mine = answer.keys.find((key) => key.key_id === issued.id);
+      assert.ok(mine && mine.count >= least, `${issued.id} ranked by ${answer.by} with ${least} or more: ${JSON.stringify(answer.keys)}`);
+    }
+    assert.match(await page.locator('#usage-top .usage-top-span').textContent(), /^Ranked over today and yesterday \(UTC days\), since /);
+    await page.screenshot({ path: path.join(outDir, 'usage-top-1280.png'), fullPage: true });
+
+    // The key's id opens its details; closing them returns to it.
+    const link = volume.getByRole('button', { name: `Details of the key ${issued.id}` });
+    await link.click();
+    const details = page.getByRole('dialog', { name: 'Key details' });
+    await details.waitFor();
+    assert.equal(await details.getAttribute('data-id'), issued.id);
+    assert.equal(await details.locator('#details-list .name').first().textContent(), topKeyName);
+    await details.getByRole('button', { name: 'Close' }).click();
+    await details.waitFor({ state: 'hidden' });
+    assert.equal(await link.evaluate((node) => node === document.activeElement), true, 'focus returns to the key id');
+
+    // The last 30 days: the same parameters with days=30.
+    [asked] = await Promise.all([ranked(30), page.locator('#usage-overview').getByRole('button', { name: 'Last 30 days' }).click()]);
+    await rankingsShown(30);
+    const monthly = await assertRankingMatchesApi(volume, asked[0]);
+    await assertRankingMatchesApi(refusals, asked[1]);
+    assert.ok(monthly.keys.some((key) => key.key_id === issued.id && key.count >= 6));
+    assert.match(await page.locator('#usage-top .usage-top-span').textContent(), /^Ranked over the last 30 days/);
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(100);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the rankings scroll sideways by ${overflow}px at 390px`);
+    await page.locator('#usage-top').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(outDir, 'usage-top-390.png') });
     await page.setViewportSize({ width: 1280, height: 900 });
     await signOut();
   });

@@ -81,3 +81,13 @@ export function usageUrl({ key_id, identity_id, granularity }) {
   params.set('granularity', granularity);
   return 'api/usage?' + params.toString();
 }
+
+// GET api/usage/top: the keys with the most verifications (`by` volume) or refusals (`by`
+// refusals) over the last `days` UTC days, today included, at most `limit` of them.
+export function usageTopUrl({ by, days, limit }) {
+  const params = new URLSearchParams();
+  params.set('by', by);
+  params.set('days', String(days));
+  params.set('limit', String(limit));
+  return 'api/usage/top?' + params.toString();
+}

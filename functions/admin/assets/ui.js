@@ -104,6 +104,7 @@ export const ui = {
   usageView: $('usage-view'),
   usageTitle: $('usage-title'),
   usageOverview: $('usage-overview'),
+  usageStatus: $('usage-status'),
   auditForm: $('audit-filter-form'),
   auditAction: $('audit-action'),
   auditKey: $('audit-key'),

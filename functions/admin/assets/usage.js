@@ -13,8 +13,16 @@
 // first use: the period buttons, the chart and the totals. The chart element carries what it
 // was drawn from as data attributes (data-granularity, data-from, data-to, data-counts and
 // data-totals, the API's own values), which the browser test reads back against the API.
-import { api, usageUrl } from './client.js';
-import { el, setMessage } from './dom.js';
+//
+// The Usage view's panel also ranks keys, below the chart: the keys verified most and the
+// keys refused most over the chart's period, from GET api/usage/top. The API ranks whole UTC
+// days (today included) from the counts folded into DynamoDB, so the lists cover the period
+// in days (the last 24 hours fall within today and yesterday), and are as of the last fold,
+// a minute behind at most, where the chart counts a verification at once. Each list carries
+// what it shows as data attributes too (data-days, data-from and data-keys).
+import { api, usageTopUrl, usageUrl } from './client.js';
+import { openDetails } from './details.js';
+import { $, el, setMessage, show } from './dom.js';
 import { count } from './format.js';
 import { handleError } from './session.js';
 import { ui } from './ui.js';
@@ -30,10 +38,32 @@ const OUTCOMES = [
   { name: 'expired', label: 'Expired' },
 ];
 
+// `days`: the UTC days, today included, that the rankings add up for the period.
 const PERIODS = {
-  hour: { label: 'Last 24 hours', span: 'in the last 24 hours', unit: 'hour', seconds: 3600 },
-  day: { label: 'Last 30 days', span: 'in the last 30 days', unit: 'day', seconds: 86400 },
+  hour: { label: 'Last 24 hours', span: 'in the last 24 hours', unit: 'hour', seconds: 3600, days: 2, ranked: 'today and yesterday' },
+  day: { label: 'Last 30 days', span: 'in the last 30 days', unit: 'day', seconds: 86400, days: 30, ranked: 'the last 30 days' },
 };
+
+// The rankings of the Usage view, each the first RANKED keys.
+const RANKINGS = [
+  {
+    by: 'volume',
+    title: 'Top keys by volume',
+    column: 'Verifications',
+    what: 'verifications',
+    empty: 'No verifications folded yet.',
+    hint: 'A key verified in this period shows here once its counts are folded, a minute later at most.',
+  },
+  {
+    by: 'refusals',
+    title: 'Top keys by refusals',
+    column: 'Refusals',
+    what: 'refusals',
+    empty: 'No refusals folded yet.',
+    hint: 'A key refused in this period (rate limited, out of quota, lacking a scope, revoked or expired) shows here once its counts are folded, a minute later at most.',
+  },
+];
+const RANKED = 10;
 
 // The chart's height in CSS pixels, axes included. app.css gives its box the same height, so
 // that drawing the chart never resizes the box its ResizeObserver watches.
@@ -52,18 +82,20 @@ const DAY = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short',
 const FULL_DAY = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
 const COMPACT = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
 
-function newPanel(root) {
+function newPanel(root, top) {
   // granularity: the period shown; subject: whose usage ({ key_id }, { identity_id }, or {}
   // for the deployment); generation: bumped on every load, so that a slow answer to an older
-  // one is dropped; shown: what the chart draws; plot: the uPlot chart.
-  return { root, granularity: 'hour', subject: null, generation: 0, shown: null, plot: null, parts: null };
+  // one is dropped; shown: what the chart draws; plot: the uPlot chart; top: where the
+  // rankings go (the Usage view's panel only).
+  return { root, top: top || null, granularity: 'hour', subject: null, generation: 0, shown: null, plot: null, parts: null };
 }
 
-// The three panels: a key's details, an identity's details and the Usage view.
+// The three panels: a key's details, an identity's details and the Usage view (with the
+// rankings, in the section below it).
 export const USAGE = {
   key: newPanel(ui.keyUsage),
   identity: newPanel(ui.identityUsage),
-  overview: newPanel(ui.usageOverview),
+  overview: newPanel(ui.usageOverview, $('usage-top')),
 };
 
 // Shows the usage of `subject` in `panel`, over the period the panel shows.
@@ -115,7 +147,7 @@ function build(panel) {
     point,
     status,
   );
-  panel.parts = { buttons, caption, rows, all, table, chart, point, status };
+  panel.parts = { buttons, caption, rows, all, table, chart, point, status, ranked: panel.top ? buildRankings(panel.top) : null };
   // The chart follows its box's width (the dialog, the window); a chart loaded while its box
   // had no width yet is drawn once it has one.
   new ResizeObserver(() => {
@@ -142,6 +174,7 @@ async function load(panel) {
   forget(parts.chart);
   panel.root.setAttribute('aria-busy', 'true');
   setMessage(parts.status, 'Loading…');
+  if (parts.ranked) for (const list of parts.ranked.lists) loadRanking(panel, list, generation, granularity);
   try {
     const report = await api(usageUrl({ ...panel.subject, granularity }));
     if (generation !== panel.generation) return;
@@ -169,6 +202,7 @@ function blank(panel) {
   all.textContent = '';
   caption.textContent = '';
   point.textContent = '';
+  if (panel.parts.ranked) blankRankings(panel.parts.ranked);
 }
 
 function destroy(panel) {
@@ -328,4 +362,105 @@ function describePoint(panel, idx) {
     ({ name, label }) => count(shown.counts[name][idx]) + ' ' + label.toLowerCase(),
   );
   panel.parts.point.textContent = when + ': ' + (counted.length ? counted.join(', ') : 'no verifications') + '.';
+}
+
+// ------------------------------------------------------------------ the rankings
+
+// Builds the rankings' elements in `top`, once: a heading and a table for each, with the
+// key ids that open their key's details, and what shows when a ranking has no key.
+function buildRankings(top) {
+  const span = el('p', { class: 'hint usage-top-span' });
+  const lists = RANKINGS.map((ranking) => {
+    const id = 'usage-top-' + ranking.by;
+    const caption = el('caption', { class: 'visually-hidden' });
+    const rows = el('tbody');
+    const table = el('table', { class: 'usage-ranking', hidden: '' }, [
+      caption,
+      el('thead', null, [
+        el('tr', null, [
+          el('th', { scope: 'col', class: 'rank' }, [el('span', { 'aria-hidden': 'true', text: '#' }), el('span', { class: 'visually-hidden', text: 'Rank' })]),
+          el('th', { scope: 'col', class: 'key', text: 'Key' }),
+          el('th', { scope: 'col', class: 'count', text: ranking.column }),
+        ]),
+      ]),
+      rows,
+    ]);
+    const empty = el('div', { class: 'empty usage-top-empty', hidden: '' }, [
+      el('p', { class: 'empty-title', text: ranking.empty }),
+      el('p', { class: 'muted', text: ranking.hint }),
+    ]);
+    const status = el('p', { class: 'notice', role: 'status', hidden: '' });
+    const root = el('section', { id, class: 'usage-top-list', 'data-by': ranking.by, 'aria-labelledby': id + '-title' }, [
+      el('h3', { id: id + '-title', text: ranking.title }),
+      table,
+      empty,
+      status,
+    ]);
+    return { ranking, root, caption, rows, table, empty, status };
+  });
+  top.append(span, el('div', { class: 'usage-top-lists' }, lists.map((list) => list.root)));
+  return { span, lists };
+}
+
+function forgetRanking(root) {
+  for (const name of ['days', 'from', 'keys']) delete root.dataset[name];
+}
+
+function blankRankings(ranked) {
+  ranked.span.textContent = '';
+  for (const list of ranked.lists) {
+    forgetRanking(list.root);
+    list.root.setAttribute('aria-busy', 'false');
+    list.rows.replaceChildren();
+    list.caption.textContent = '';
+    show(list.table, false);
+    show(list.empty, false);
+    setMessage(list.status, '');
+  }
+}
+
+async function loadRanking(panel, list, generation, granularity) {
+  const period = PERIODS[granularity];
+  // Until the answer, the list keeps the rows it shows, without the attributes that say
+  // what they are.
+  forgetRanking(list.root);
+  list.root.setAttribute('aria-busy', 'true');
+  try {
+    const answer = await api(usageTopUrl({ by: list.ranking.by, days: period.days, limit: RANKED }));
+    if (generation !== panel.generation) return;
+    renderRanking(panel.parts.ranked, list, answer, period);
+    setMessage(list.status, '');
+  } catch (err) {
+    if (generation !== panel.generation) return;
+    list.rows.replaceChildren();
+    show(list.table, false);
+    show(list.empty, false);
+    handleError(err, list.status);
+  } finally {
+    if (generation === panel.generation) list.root.setAttribute('aria-busy', 'false');
+  }
+}
+
+function renderRanking(ranked, list, answer, period) {
+  const since = FULL_DAY.format(new Date(answer.from)) + ', 00:00 UTC';
+  Object.assign(list.root.dataset, { days: String(answer.days), from: answer.from, keys: JSON.stringify(answer.keys) });
+  ranked.span.textContent = 'Ranked over ' + period.ranked + ' (UTC days), since ' + since + ', as of the last fold.';
+  list.caption.textContent = 'Keys with the most ' + list.ranking.what + ' since ' + since + ', highest first';
+  list.rows.replaceChildren(...answer.keys.map((key, i) => rankRow(key, i + 1)));
+  show(list.table, answer.keys.length > 0);
+  show(list.empty, answer.keys.length === 0);
+}
+
+// One ranked key: its place, its id (which opens its details, as the key list's Details
+// button does) and its count.
+function rankRow(key, rank) {
+  const open = el('button', { type: 'button', class: 'link', 'aria-label': 'Details of the key ' + key.key_id }, [
+    el('code', { text: key.key_id }),
+  ]);
+  open.addEventListener('click', () => openDetails(key.key_id, open));
+  return el('tr', { 'data-key-id': key.key_id }, [
+    el('td', { class: 'rank', text: count(rank) }),
+    el('th', { scope: 'row', class: 'key' }, [open]),
+    el('td', { class: 'count', text: count(key.count) }),
+  ]);
 }

@@ -14,6 +14,8 @@ import { USAGE, showUsage } from './usage.js';
 export function activeStatus() {
   if (!ui.auditView.hidden) return ui.auditStatus;
   if (!ui.identitiesView.hidden) return ui.identitiesStatus;
+  // A key opened from the Usage tab's lists reports there.
+  if (!ui.usageView.hidden) return ui.usageStatus;
   return ui.listStatus;
 }
 
