@@ -62,7 +62,11 @@ BANNER
 
 # The usage-fold function's job, which runs every minute in AWS: the same fold, every
 # minute, beside the functions, stopped with them.
-keygate_local fold-usage --every "${USAGE_FOLD_SECONDS:-60}" &
+# The binary itself in the background (not `cargo run`), so that the trap stops the fold
+# and not only a shell around it.
+cargo build --quiet --manifest-path "$KEYGATE_ROOT/Cargo.toml" --package keygate-local
+"${CARGO_TARGET_DIR:-$KEYGATE_ROOT/target}/debug/keygate-local" fold-usage \
+  --every "${USAGE_FOLD_SECONDS:-60}" &
 fold_pid=$!
 trap 'kill "$fold_pid" 2>/dev/null || true' EXIT INT TERM
 
