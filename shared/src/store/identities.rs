@@ -258,31 +258,25 @@ impl Store {
         id: &IdentityId,
         limit: usize,
     ) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_IDENTITY)
+            .key_condition_expression("identity_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .scan_index_forward(false)
+            .into_paginator()
+            .items()
+            .send();
         let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_BY_IDENTITY)
-                .key_condition_expression("identity_id = :id")
-                .expression_attribute_values(":id", s(id.as_str()))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await?;
-            for item in output.items() {
-                keys.push(super::codec::from_item(item)?);
-                if keys.len() >= limit {
-                    return Ok(keys);
-                }
-            }
-            start = output.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(keys);
+        while keys.len() < limit {
+            match items.try_next().await? {
+                Some(item) => keys.push(super::codec::from_item(&item)?),
+                None => break,
             }
         }
+        Ok(keys)
     }
 
     /// Whether any key of the identity is still active at `now`.

@@ -115,28 +115,22 @@ impl Store {
     /// per person or automation), so this reads the whole list, a page of the index at a
     /// time.
     pub async fn list_admins(&self) -> Result<Vec<(KeyHash, KeyRecord)>, StoreError> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_CREATED)
+            .key_condition_expression("kind = :kind")
+            .expression_attribute_values(":kind", s(KIND_ADMIN))
+            .scan_index_forward(false)
+            .into_paginator()
+            .items()
+            .send();
         let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_BY_CREATED)
-                .key_condition_expression("kind = :kind")
-                .expression_attribute_values(":kind", s(KIND_ADMIN))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in output.items() {
-                found.push((Self::hash_of_item(item)?, from_item(item)?));
-            }
-            match output.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => return Ok(found),
-            }
+        while let Some(item) = items.try_next().await? {
+            found.push((Self::hash_of_item(&item)?, from_item(&item)?));
         }
+        Ok(found)
     }
 
     /// The `ExclusiveStartKey` for a cursor: the table's key and the index's keys.

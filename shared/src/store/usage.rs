@@ -388,28 +388,22 @@ impl Store {
 
     /// The hashes of an identity's keys (the `by_identity` index, eventually consistent).
     pub async fn hashes_of_identity(&self, id: &IdentityId) -> Result<Vec<KeyHash>, StoreError> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_IDENTITY)
+            .key_condition_expression("identity_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
+            .projection_expression("pk")
+            .into_paginator()
+            .items()
+            .send();
         let mut hashes = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_BY_IDENTITY)
-                .key_condition_expression("identity_id = :id")
-                .expression_attribute_values(":id", s(id.as_str()))
-                .projection_expression("pk")
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await?;
-            for item in output.items() {
-                hashes.push(Self::hash_of_item(item)?);
-            }
-            start = output.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(hashes);
-            }
+        while let Some(item) = items.try_next().await? {
+            hashes.push(Self::hash_of_item(&item)?);
         }
+        Ok(hashes)
     }
 }
 
