@@ -227,43 +227,46 @@ impl Cache {
     /// not to exist is rare, and the fold drops it.
     async fn read_plain(&self, hash: &KeyHash, usage: Option<String>) -> Result<Read, CacheError> {
         let hex = hash.to_hex();
-        let names = (self.name("key", &hex), self.name("used", &hex));
         let mut pipe = redis::pipe();
         pipe.cmd("GET")
-            .arg(&names.0)
+            .arg(self.name("key", &hex))
             .cmd("SET")
-            .arg(&names.1)
+            .arg(self.name("used", &hex))
             .arg(1)
             .arg("NX")
             .arg("PX")
             .arg(millis(LAST_USED_WINDOW));
-        let counting = usage.is_some();
-        if let Some(field) = usage {
-            let counts = self.name(usage::LIVE, &hex);
-            pipe.cmd("HINCRBY")
-                .arg(&counts)
-                .arg(field)
-                .arg(1)
-                .ignore()
-                .cmd("EXPIRE")
-                .arg(&counts)
-                .arg(scripts::USAGE_TTL.as_secs())
-                .arg("NX")
-                .ignore();
-        }
-        let pipe = &pipe;
-        let (value, marked): (Option<Vec<u8>>, Option<String>) = self
-            .link
-            .call(false, |mut conn| async move {
-                pipe.query_async(&mut conn).await
-            })
-            .await?;
+        let presented = usage.is_some();
+        let (value, marked): (Option<Vec<u8>>, Option<String>) = match usage {
+            None => self.send(&pipe).await?,
+            Some(field) => {
+                let counts = self.name(usage::LIVE, &hex);
+                pipe.cmd("HINCRBY").arg(&counts).arg(field).arg(1);
+                let (value, marked, count): (_, _, u64) = self.send(&pipe).await?;
+                if count == 1 {
+                    self.expire_usage(&counts).await;
+                }
+                (value, marked)
+            }
+        };
         Ok(Read {
             lookup: lookup_of(value)?,
             first_use: marked.is_some(),
             counted: Counted::default(),
-            presented: counting,
+            presented,
         })
+    }
+
+    /// Sends a pipeline on the verify path's connection.
+    async fn send<T: redis::FromRedisValue>(
+        &self,
+        pipe: &redis::Pipeline,
+    ) -> Result<T, CacheError> {
+        self.link
+            .call(false, |mut conn| async move {
+                pipe.query_async(&mut conn).await
+            })
+            .await
     }
 
     /// Counts a request against the limits of the key whose entry was just filled, after a

@@ -49,24 +49,48 @@ impl Cache {
     }
 
     async fn count_use(&self, ticket: &UsageTicket, tally: Tally) -> Result<(), CacheError> {
-        let counts = self.name(LIVE, &ticket.hash.to_hex());
-        let mut pipe = redis::pipe();
-        pipe.cmd("HINCRBY")
-            .arg(&counts)
-            .arg(ticket.hour.field(tally))
-            .arg(1)
-            .ignore()
-            .cmd("EXPIRE")
-            .arg(&counts)
-            .arg(super::scripts::USAGE_TTL.as_secs())
-            .arg("NX")
-            .ignore();
-        let pipe = &pipe;
-        self.link
+        let (counts, _) = self.usage_names(&ticket.hash);
+        let mut cmd = redis::cmd("HINCRBY");
+        cmd.arg(&counts).arg(ticket.hour.field(tally)).arg(1);
+        let cmd = &cmd;
+        let count: u64 = self
+            .link
+            .call(
+                false,
+                |mut conn| async move { cmd.query_async(&mut conn).await },
+            )
+            .await?;
+        if count == 1 {
+            self.expire_usage(&counts).await;
+        }
+        Ok(())
+    }
+
+    /// Gives a key's live counts (`counts`, its Redis name) their expiry, after a count
+    /// started a field: a new hour, or a hash a fold has just taken away. Setting it then,
+    /// rather than with every count, keeps it out of the verify path's round trip.
+    ///
+    /// A failure is logged, not returned: the request is counted already, and must be
+    /// answered as if this had worked (the next fold takes the hash, expiry or not).
+    pub(super) async fn expire_usage(&self, counts: &str) {
+        let mut cmd = redis::cmd("EXPIRE");
+        cmd.arg(counts).arg(super::scripts::USAGE_TTL.as_secs());
+        let cmd = &cmd;
+        let set = self
+            .link
             .call(false, |mut conn| async move {
-                pipe.query_async::<()>(&mut conn).await
+                cmd.query_async::<()>(&mut conn).await
             })
-            .await
+            .await;
+        if let Err(err) = set {
+            tracing::warn!(error = %err, "usage counts left without an expiry");
+        }
+    }
+
+    /// The Redis names of a key's live counts and of the counts a fold has taken.
+    fn usage_names(&self, hash: &KeyHash) -> (String, String) {
+        let hex = hash.to_hex();
+        (self.name(LIVE, &hex), self.name(FOLDING, &hex))
     }
 
     /// Takes a key's counts for a fold with id `fold_id`, or the counts an earlier fold
@@ -76,8 +100,7 @@ impl Cache {
         hash: &KeyHash,
         fold_id: &str,
     ) -> Result<Option<Folding>, CacheError> {
-        let hex = hash.to_hex();
-        let (live, folding) = (self.name(LIVE, &hex), self.name(FOLDING, &hex));
+        let (live, folding) = self.usage_names(hash);
         let fields: Vec<(String, String)> = self
             .writes
             .call(true, |mut conn| {
@@ -90,7 +113,7 @@ impl Cache {
 
     /// Deletes the counts fold `fold_id` took, once DynamoDB holds them.
     pub async fn release_usage(&self, hash: &KeyHash, fold_id: &str) -> Result<(), CacheError> {
-        let folding = self.name(FOLDING, &hash.to_hex());
+        let (_, folding) = self.usage_names(hash);
         self.writes
             .call(true, |mut conn| {
                 let call = self.scripts.release_usage(&folding, fold_id);
@@ -102,12 +125,9 @@ impl Cache {
 
     /// A key's counts not yet in DynamoDB.
     pub async fn live_usage(&self, hash: &KeyHash) -> Result<LiveUsage, CacheError> {
-        let hex = hash.to_hex();
+        let (live, folding) = self.usage_names(hash);
         let mut pipe = redis::pipe();
-        pipe.cmd("HGETALL")
-            .arg(self.name(LIVE, &hex))
-            .cmd("HGETALL")
-            .arg(self.name(FOLDING, &hex));
+        pipe.cmd("HGETALL").arg(live).cmd("HGETALL").arg(folding);
         let pipe = &pipe;
         type Fields = Vec<(String, String)>;
         let (live, folding): (Fields, Fields) = self

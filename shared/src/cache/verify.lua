@@ -11,10 +11,12 @@ end
 -- Every request a key is presented with is counted in its usage hash (ops/usage.rs); valid
 -- ones are then what is left after the refusals, which are counted by a second call. A miss
 -- is counted after DynamoDB's read, only for a key that exists: no made-up key leaves a
--- count behind.
+-- count behind. The hash's expiry is set when a count starts a field (a new hour, or a
+-- hash a fold has just taken away), not on every request.
 if ARGV[7] ~= '' and e and e ~= '!' then
-  redis.call('HINCRBY', KEYS[5], ARGV[7], 1)
-  redis.call('EXPIRE', KEYS[5], ARGV[8], 'NX')
+  if redis.call('HINCRBY', KEYS[5], ARGV[7], 1) == 1 then
+    redis.call('EXPIRE', KEYS[5], ARGV[8])
+  end
 end
 if not e or e == '!' then return {first, e} end
 local limits, quota = counters_of(e)

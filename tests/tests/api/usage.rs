@@ -454,3 +454,39 @@ async fn a_made_up_key_leaves_no_count_behind_and_a_missed_real_one_is_counted()
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_waiting_for_a_fold_expire_and_so_do_those_counted_after_one() {
+    let app = spawn_app().await;
+    let plain = app.issue("plain").await;
+    let limited = app
+        .issue_with(
+            json!({"name": "limited", "rate_limit": {"limit": 100, "window_seconds": 3600}}),
+        )
+        .await;
+    let mut conn = keygate_tests::redis_connection().await;
+    let usage_name = |key: &str| format!("{}:usage:{{{}}}", app.namespace, key_hash(key).to_hex());
+    // Three each: a miss, the script's hit, and for the plain key the pipeline's hit;
+    // after the fold, hits only, into a hash the fold has just taken away.
+    for round in ["before a fold", "after a fold"] {
+        for key in [&plain.key, &limited.key] {
+            for _ in 0..3 {
+                assert_eq!(app.protected(key).await.status, 200);
+            }
+            let ttl: i64 = redis::cmd("TTL")
+                .arg(usage_name(key))
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            assert!(
+                (86_400..=2 * 86_400).contains(&ttl),
+                "{round}: the counts' TTL is {ttl}"
+            );
+        }
+        fold(&app).await;
+    }
+    assert_eq!(
+        totals(&app, &format!("key_id={}", plain.id)).await["valid"],
+        6
+    );
+}
