@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::codec::{event_from_item, event_item, s};
+use super::codec::{event_from_item, event_item, parse_time, s, EVENT_PREFIX};
 use super::schema::{INDEX_AUDIT_BY_KEY, INDEX_AUDIT_BY_NEW_KEY, INDEX_BY_CREATED, KIND_AUDIT};
 use super::{Store, StoreError};
 use crate::domain::audit::{Action, AuditEvent, Subject};
@@ -27,13 +27,24 @@ impl Store {
 
     /// One page of audit events, newest first: all of them, or one key's (including the
     /// rotation that created it, which is filed under the key it replaced).
+    ///
+    /// Filters (`action`, `actor_id`) run after DynamoDB's `Limit`, so a filtered read may
+    /// find few events or none: this reads on, within a budget of [`MAX_READS`] reads,
+    /// until the page is full. A page that is still short carries the cursor of where
+    /// DynamoDB stopped, so paging on never skips an event, even after a page with none.
     pub async fn list_events(&self, query: &AuditQuery) -> Result<EventPage, StoreError> {
+        const MAX_READS: usize = 10;
+        let filtered = query.action.is_some() || query.actor_id.is_some();
         let mut request = self
             .client
             .query()
             .table_name(&self.table)
             .scan_index_forward(false)
-            .limit(i32::try_from(query.limit + 1).unwrap_or(i32::MAX));
+            .limit(if filtered {
+                250
+            } else {
+                i32::try_from(query.limit + 1).unwrap_or(i32::MAX)
+            });
         request = match &query.key_id {
             Some(id) => request
                 .index_name(INDEX_AUDIT_BY_KEY)
@@ -44,8 +55,6 @@ impl Store {
                 .key_condition_expression("kind = :kind")
                 .expression_attribute_values(":kind", s(KIND_AUDIT)),
         };
-        // Filters run after DynamoDB's `Limit`: a filtered page may be short, and still
-        // carry a cursor.
         let mut filters = Vec::new();
         if let Some(action) = query.action {
             filters.push("#action = :action");
@@ -60,26 +69,49 @@ impl Store {
         if !filters.is_empty() {
             request = request.filter_expression(filters.join(" AND "));
         }
-        if let Some(cursor) = &query.cursor {
+        let mut start = query.cursor.as_ref().map(|cursor| {
             let mut start = HashMap::from([
-                ("pk".to_owned(), s(&format!("AUDIT#{}", cursor.event_id))),
+                (
+                    "pk".to_owned(),
+                    s(&format!("{EVENT_PREFIX}{}", cursor.event_id)),
+                ),
                 ("created_at".to_owned(), s(&timestamp(cursor.at))),
             ]);
             match &query.key_id {
                 Some(id) => start.insert("audit_key".to_owned(), s(id.as_str())),
                 None => start.insert("kind".to_owned(), s(KIND_AUDIT)),
             };
-            request = request.set_exclusive_start_key(Some(start));
+            start
+        });
+        let mut events = Vec::with_capacity(query.limit + 1);
+        for _ in 0..MAX_READS {
+            let output = request
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            for item in output.items() {
+                events.push(event_from_item(item)?);
+                if events.len() > query.limit {
+                    break;
+                }
+            }
+            start = output.last_evaluated_key().cloned();
+            if events.len() > query.limit || start.is_none() {
+                break;
+            }
         }
-        let output = request.send().await?;
-        let mut events = output
-            .items()
-            .iter()
-            .map(event_from_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        let more = events.len() > query.limit || output.last_evaluated_key().is_some();
+        let full = events.len() > query.limit;
         events.truncate(query.limit);
-        if !more {
+        let next = if full {
+            events.last().map(|e| AuditCursor {
+                event_id: e.id.clone(),
+                at: e.at,
+            })
+        } else {
+            start.as_ref().map(cursor_of).transpose()?
+        };
+        if next.is_none() {
             if let Some(Subject::Key(id)) = &query.key_id {
                 // The rotation that created this key is its oldest event: it comes last.
                 if (query.action.is_none() || query.action == Some(Action::Rotate))
@@ -89,14 +121,6 @@ impl Store {
                 }
             }
         }
-        let next = if more {
-            events.last().map(|e| AuditCursor {
-                event_id: e.id.clone(),
-                at: e.at,
-            })
-        } else {
-            None
-        };
         Ok(EventPage { events, next })
     }
 
@@ -112,5 +136,46 @@ impl Store {
             .send()
             .await?;
         output.items().first().map(event_from_item).transpose()
+    }
+}
+
+/// The cursor of where DynamoDB stopped reading (its `LastEvaluatedKey`).
+fn cursor_of(position: &HashMap<String, AttributeValue>) -> Result<AuditCursor, StoreError> {
+    let text = |name: &str| match position.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v.as_str()),
+        _ => Err(StoreError::Corrupt(format!(
+            "an audit page's position has no `{name}`"
+        ))),
+    };
+    let event_id = text("pk")?
+        .strip_prefix(EVENT_PREFIX)
+        .ok_or_else(|| StoreError::Corrupt("an audit page's position is not an event".into()))?;
+    Ok(AuditCursor {
+        event_id: event_id.to_owned(),
+        at: parse_time("created_at", text("created_at")?)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn where_dynamodb_stopped_is_a_cursor_at_that_event() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 3, 8, 0, 0).unwrap();
+        let position = HashMap::from([
+            ("pk".to_owned(), s("AUDIT#evt_1")),
+            ("kind".to_owned(), s(KIND_AUDIT)),
+            ("created_at".to_owned(), s(&timestamp(at))),
+        ]);
+        let cursor = cursor_of(&position).unwrap();
+        assert_eq!((cursor.event_id.as_str(), cursor.at), ("evt_1", at));
+    }
+
+    #[test]
+    fn a_position_that_is_not_an_events_is_corrupt() {
+        let position = HashMap::from([("pk".to_owned(), s("KEY#ab"))]);
+        assert!(matches!(cursor_of(&position), Err(StoreError::Corrupt(_))));
     }
 }

@@ -398,9 +398,12 @@ pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRec
     })
 }
 
+/// The start of an audit event's `pk`, before the event's id.
+pub(super) const EVENT_PREFIX: &str = "AUDIT#";
+
 pub(super) fn event_item(e: &AuditEvent) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::from([
-        ("pk".to_owned(), s(&format!("AUDIT#{}", e.id))),
+        ("pk".to_owned(), s(&format!("{EVENT_PREFIX}{}", e.id))),
         ("kind".to_owned(), s(KIND_AUDIT)),
         ("created_at".to_owned(), s(&timestamp(e.at))),
         ("action".to_owned(), s(e.action.as_str())),
@@ -440,7 +443,7 @@ pub(super) fn event_from_item(
         _ => None,
     };
     let id = text("pk")
-        .and_then(|pk| pk.strip_prefix("AUDIT#"))
+        .and_then(|pk| pk.strip_prefix(EVENT_PREFIX))
         .ok_or_else(|| corrupt("pk"))?;
     let subject = text("audit_key")
         .and_then(Subject::parse)

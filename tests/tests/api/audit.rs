@@ -47,6 +47,20 @@ async fn a_rotation_is_one_event_found_by_either_keys_id() {
 }
 
 #[tokio::test]
+async fn a_filter_finds_an_event_behind_more_than_a_page_of_others() {
+    let app = spawn_app().await;
+    let first = app.issue_full().await;
+    app.revoke(&first.key).await;
+    for i in 0..12 {
+        app.issue(&format!("k{i}")).await;
+    }
+    // The revoke is behind 12 issues, more than a page of 5: the filter reads on.
+    let revokes = app.audit("?action=revoke&limit=5").await;
+    assert_eq!(actions(&revokes), ["revoke"]);
+    assert_eq!(revokes[0]["key_id"], first.id.as_str());
+}
+
+#[tokio::test]
 async fn the_audit_log_pages_newest_first() {
     let app = spawn_app().await;
     for i in 0..5 {
