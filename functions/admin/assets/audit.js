@@ -93,8 +93,9 @@ function renderAudit(page, fresh) {
   const count = ui.auditBody.rows.length;
   show(ui.auditTable, count > 0);
   show(ui.auditEmpty, count === 0 && !state.audit.cursor);
-  ui.auditStatus.textContent =
-    count === 0 ? '' : count + (count === 1 ? ' event' : ' events') + ' shown' + (state.audit.cursor ? ', more available.' : '.');
+  // A filtered read can stop before it finds anything: say so, and offer to read on.
+  if (count === 0) ui.auditStatus.textContent = state.audit.cursor ? 'None found yet: more to search.' : '';
+  else ui.auditStatus.textContent = count + (count === 1 ? ' event' : ' events') + ' shown' + (state.audit.cursor ? ', more available.' : '.');
 }
 
 export async function loadAudit(fresh) {
