@@ -1,6 +1,6 @@
 //! `cache-sync`: one region's cache, kept in step with the table's DynamoDB stream (see
 //! `keygate::ops::sync` for why and how). Lambda's stream poller calls it with a batch of
-//! records; each key record is applied on its own, and the ones that fail are reported back
+//! records; each key or identity record is applied on its own, and the ones that fail are reported back
 //! (`ReportBatchItemFailures`), so Lambda retries from the first of them and one bad record
 //! never blocks the shard. Applying a record twice changes nothing.
 //!
@@ -14,7 +14,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use keygate::ops::sync::{apply, Applied, Change};
-use keygate::store::stream::{key_hash_of, key_record_of, version_of};
+use keygate::store::stream::{identity_id_of, identity_of, key_hash_of, key_record_of, version_of};
 use keygate::App;
 
 /// Applies every record of the batch in order, and reports the ones that failed.
@@ -53,31 +53,61 @@ async fn handle_record(app: &App, record: EventRecord) -> Result<(), String> {
         Change::Removed { .. } => {
             tracing::info!(outcome = Applied::Removed.name(), "key item deleted")
         }
+        Change::IdentityWritten { identity, .. } => tracing::info!(
+            identity_id = identity.id.as_str(),
+            version = identity.version,
+            suspended = identity.suspended,
+            outcome = applied.name(),
+            "stream record applied"
+        ),
+        Change::IdentityRemoved { id } => tracing::info!(
+            identity_id = id.as_str(),
+            outcome = applied.name(),
+            "identity item deleted"
+        ),
     }
     Ok(())
 }
 
-/// The change a stream record describes; `None` for an item that is not a key's (audit
-/// events, documents).
+/// The change a stream record describes; `None` for an item that is neither a key's nor an
+/// identity's (audit events, documents, usage counts).
 pub fn change_of(record: EventRecord) -> Result<Option<Change>, String> {
     let keys = attributes(record.change.keys);
+    let removed = record.event_name == "REMOVE";
+    if let Some(id) = identity_id_of(&keys) {
+        if removed {
+            return Ok(Some(Change::IdentityRemoved { id }));
+        }
+        let new = attributes(record.change.new_image);
+        let Some(identity) = identity_of(&new).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        return Ok(Some(Change::IdentityWritten {
+            identity: Box::new(identity),
+            before: version_before(record.change.old_image),
+        }));
+    }
     let Some(hash) = key_hash_of(&keys) else {
         return Ok(None);
     };
-    if record.event_name == "REMOVE" {
+    if removed {
         return Ok(Some(Change::Removed { hash }));
     }
     let new = attributes(record.change.new_image);
     let Some(new_record) = key_record_of(&new).map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    let old = attributes(record.change.old_image);
-    let before = (!old.is_empty()).then(|| version_of(&old));
     Ok(Some(Change::Written {
         hash,
         record: Box::new(new_record),
-        before,
+        before: version_before(record.change.old_image),
     }))
+}
+
+/// The version the item had before the change; `None` for an INSERT.
+fn version_before(old: serde_dynamo::Item) -> Option<u64> {
+    let old = attributes(old);
+    (!old.is_empty()).then(|| version_of(&old))
 }
 
 fn attributes(item: serde_dynamo::Item) -> HashMap<String, AttributeValue> {

@@ -192,6 +192,21 @@ impl Cache {
         }
     }
 
+    /// An identity's change replicated from another region (`ops/sync.rs`), written as
+    /// [`Cache::sync`] writes a key's: a suspend always (every key of the identity must be
+    /// refused from its next request), any other change only over an entry that is there.
+    /// Returns whether it wrote.
+    pub async fn sync_identity(&self, identity: &Identity) -> Result<bool, CacheError> {
+        self.write_versioned(
+            &self.identity_key(&identity.id),
+            identity_bytes(identity),
+            identity.version,
+            self.settings.ttl,
+            !identity.suspended,
+        )
+        .await
+    }
+
     /// The identity's live quota count, as [`Cache::live_quota`] for a key.
     pub async fn live_identity_quota(&self, id: &IdentityId, quota: &Quota) -> Option<QuotaCount> {
         self.live_count(self.name("quota", id.as_str()), quota)

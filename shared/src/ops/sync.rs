@@ -8,12 +8,16 @@
 //! stream's write and the revoking region's own write cannot fight), and a change that is not
 //! a revoke only replaces an entry that is there (`Cache::sync`), so a replayed or reordered
 //! record can never bring an older state back.
+//!
+//! An identity's item is carried the same way, so a suspend made in the home region refuses
+//! the identity's keys in every region from their next request after replication.
 
 use chrono::{DateTime, Utc};
 
 use super::publish::Change as Published;
 use super::OpError;
 use crate::app::App;
+use crate::domain::identity::{Identity, IdentityId};
 use crate::domain::key::KeyHash;
 use crate::domain::record::KeyRecord;
 
@@ -29,6 +33,13 @@ pub enum Change {
     },
     /// Deleted from the table (by hand: Keygate never deletes a key).
     Removed { hash: KeyHash },
+    /// An identity's item written: the identity as it now is, and its version before.
+    IdentityWritten {
+        identity: Box<Identity>,
+        before: Option<u64>,
+    },
+    /// An identity's item deleted (`DELETE admin/api/identities/{id}`).
+    IdentityRemoved { id: IdentityId },
 }
 
 /// What applying a change did, for the log line.
@@ -77,6 +88,21 @@ pub async fn apply(app: &App, change: &Change, now: DateTime<Utc>) -> Result<App
         }
         Change::Removed { hash } => {
             app.cache.forget(hash).await.map_err(failed)?;
+            Ok(Applied::Removed)
+        }
+        Change::IdentityWritten { identity, before } => {
+            if *before == Some(identity.version) {
+                return Ok(Applied::Unchanged);
+            }
+            let written = app.cache.sync_identity(identity).await.map_err(failed)?;
+            Ok(if written {
+                Applied::Written
+            } else {
+                Applied::Unchanged
+            })
+        }
+        Change::IdentityRemoved { id } => {
+            app.cache.replace_identity(id, None).await.map_err(failed)?;
             Ok(Applied::Removed)
         }
     }

@@ -406,7 +406,9 @@ fn identity_item(i: &Identity) -> HashMap<String, AttributeValue> {
     item
 }
 
-fn identity_from_item(item: &HashMap<String, AttributeValue>) -> Result<Identity, StoreError> {
+pub(super) fn identity_from_item(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<Identity, StoreError> {
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v.as_str()),
         _ => Err(StoreError::Corrupt(format!(

@@ -1,13 +1,15 @@
-//! The table's stream, as the `cache-sync` function receives it: which records are keys,
-//! and their records, read with the same codec as the table's items.
+//! The table's stream, as the `cache-sync` function receives it: which records are keys
+//! or identities, and what they hold, read with the same codecs as the table's items.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::codec::from_item;
-use super::schema::{KIND_ADMIN, KIND_KEY};
+use super::identities::identity_from_item;
+use super::schema::{KIND_ADMIN, KIND_IDENTITY, KIND_KEY};
 use super::StoreError;
+use crate::domain::identity::{Identity, IdentityId};
 use crate::domain::key::KeyHash;
 use crate::domain::record::KeyRecord;
 
@@ -27,6 +29,27 @@ pub fn key_record_of(
     match image.get("kind") {
         Some(AttributeValue::S(kind)) if kind == KIND_KEY || kind == KIND_ADMIN => {
             from_item(image).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The identity id of a stream record's `Keys`, when the item is an identity's (not the
+/// `EXT#` item that reserves its external id).
+pub fn identity_id_of(keys: &HashMap<String, AttributeValue>) -> Option<IdentityId> {
+    match keys.get("pk") {
+        Some(AttributeValue::S(pk)) => pk.strip_prefix("IDT#").and_then(IdentityId::parse),
+        _ => None,
+    }
+}
+
+/// The identity an identity item's image holds; `None` for an image that is not one.
+pub fn identity_of(
+    image: &HashMap<String, AttributeValue>,
+) -> Result<Option<Identity>, StoreError> {
+    match image.get("kind") {
+        Some(AttributeValue::S(kind)) if kind == KIND_IDENTITY => {
+            identity_from_item(image).map(Some)
         }
         _ => Ok(None),
     }

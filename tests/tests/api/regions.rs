@@ -19,6 +19,17 @@ type Image = HashMap<String, AttributeValue>;
 
 /// A stream record of a key item: `new` is `None` for a REMOVE, `old` for an INSERT.
 fn record(sequence: u64, key: &str, old: Option<Image>, new: Option<Image>) -> EventRecord {
+    let pk = format!("KEY#{}", key_hash(key).to_hex());
+    item_record(sequence, pk, old, new)
+}
+
+/// A stream record of an identity's item.
+fn identity_record(sequence: u64, id: &str, old: Option<Image>, new: Option<Image>) -> EventRecord {
+    item_record(sequence, format!("IDT#{id}"), old, new)
+}
+
+/// A stream record of the item `pk`.
+fn item_record(sequence: u64, pk: String, old: Option<Image>, new: Option<Image>) -> EventRecord {
     let name = match (&old, &new) {
         (None, Some(_)) => "INSERT",
         (Some(_), Some(_)) => "MODIFY",
@@ -37,10 +48,7 @@ fn record(sequence: u64, key: &str, old: Option<Image>, new: Option<Image>) -> E
         }
     }))
     .expect("a stream record");
-    let keys = HashMap::from([(
-        "pk".to_owned(),
-        AttributeValue::S(format!("KEY#{}", key_hash(key).to_hex())),
-    )]);
+    let keys = HashMap::from([("pk".to_owned(), AttributeValue::S(pk))]);
     record.change.keys = keys.into();
     record.change.old_image = old.unwrap_or_default().into();
     record.change.new_image = new.unwrap_or_default().into();
@@ -74,6 +82,22 @@ async fn two_regions(alone: &keygate_tests::Alone) -> Regions {
 impl Regions {
     async fn item(&self, key: &str) -> Image {
         self.a.raw_item(&key_hash(key)).await
+    }
+
+    async fn identity_item(&self, id: &str) -> Image {
+        self.a
+            .app
+            .store
+            .client()
+            .get_item()
+            .table_name(&self.a.table)
+            .key("pk", AttributeValue::S(format!("IDT#{id}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the identity's item")
     }
 
     /// Region B's cache-sync, called with these records.
@@ -296,4 +320,105 @@ async fn every_write_goes_to_the_home_region_and_verification_reads_the_local_re
     assert_eq!(revoked.status, 200, "{}", revoked.body);
     let at_home = away.app.store.get(&hash).await.unwrap().unwrap();
     assert_eq!(at_home.state, keygate::domain::record::State::Revoked);
+}
+
+#[tokio::test]
+async fn an_identity_suspended_in_one_region_is_refused_in_the_other_through_the_stream() {
+    let alone = alone().await;
+    let regions = two_regions(&alone).await;
+    let created = regions
+        .a
+        .admin_api(
+            Method::POST,
+            "/identities",
+            Some(json!({"external_id": "acme"})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let key = regions
+        .a
+        .issue_with(json!({"name": "of acme", "identity_id": id}))
+        .await
+        .key;
+    for region in [&regions.a, &regions.b] {
+        assert_eq!(region.protected(&key).await.status, 200);
+    }
+    let action = |what: &str| {
+        let path = format!("/identities/{id}/{what}");
+        let a = &regions.a;
+        async move {
+            let reply = a.admin_api(Method::POST, &path, None).await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+        }
+    };
+    let active = regions.identity_item(&id).await;
+    action("suspend").await;
+    assert_eq!(regions.a.protected(&key).await.detail(), REVOKED);
+    // Without the stream, region B would answer from its cached identity until its TTL.
+    assert_eq!(regions.b.protected(&key).await.status, 200);
+    let suspended = regions.identity_item(&id).await;
+    let record = identity_record(1, &id, Some(active.clone()), Some(suspended.clone()));
+    assert!(regions.sync(vec![record]).await.is_empty());
+    let reply = regions.b.protected(&key).await;
+    assert_eq!((reply.status, reply.detail()), (403, REVOKED));
+    // The resume is carried too, and the suspend's record replayed after it changes nothing.
+    action("resume").await;
+    let resumed = regions.identity_item(&id).await;
+    let failures = regions
+        .sync(vec![
+            identity_record(2, &id, Some(suspended.clone()), Some(resumed)),
+            identity_record(3, &id, Some(active), Some(suspended)),
+        ])
+        .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(regions.b.protected(&key).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_identity_deleted_in_one_region_leaves_the_other_regions_cache() {
+    let alone = alone().await;
+    let regions = two_regions(&alone).await;
+    let created = regions
+        .a
+        .admin_api(
+            Method::POST,
+            "/identities",
+            Some(json!({"external_id": "gone"})),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let key = regions
+        .a
+        .issue_with(json!({"name": "of gone", "identity_id": id}))
+        .await
+        .key;
+    assert_eq!(regions.b.protected(&key).await.status, 200);
+    let entry = format!("{}:identity:{{{id}}}", regions.b.namespace);
+    let mut conn = redis::Client::open(regions.b.endpoints().redis.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let cached: Option<Vec<u8>> = redis::cmd("GET")
+        .arg(&entry)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(cached.is_some(), "region B caches the identity");
+    let item = regions.identity_item(&id).await;
+    assert_eq!(regions.a.revoke(&key).await.status, 200);
+    let path = format!("/identities/{id}");
+    let deleted = regions.a.admin_api(Method::DELETE, &path, None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert!(regions
+        .sync(vec![identity_record(1, &id, Some(item), None)])
+        .await
+        .is_empty());
+    let cached: Option<Vec<u8>> = redis::cmd("GET")
+        .arg(&entry)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(cached, None);
 }
