@@ -1,8 +1,8 @@
 //! `cache-sync`: one region's cache, kept in step with the table's DynamoDB stream (see
 //! `keygate::ops::sync` for why and how). Lambda's stream poller calls it with a batch of
-//! records; each key or identity record is applied on its own, and the ones that fail are reported back
-//! (`ReportBatchItemFailures`), so Lambda retries from the first of them and one bad record
-//! never blocks the shard. Applying a record twice changes nothing.
+//! records; each key or identity record is applied on its own, and the ones that fail are
+//! reported back (`ReportBatchItemFailures`), so Lambda retries from the first of them and
+//! one bad record never blocks the shard. Applying a record twice changes nothing.
 //!
 //! Logs name a key by its public id and the change, never by its hash next to its name or
 //! owner.
