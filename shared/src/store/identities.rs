@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use chrono::{DateTime, Utc};
 
@@ -259,12 +260,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<KeyRecord>, StoreError> {
         let mut items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX_BY_IDENTITY)
-            .key_condition_expression("identity_id = :id")
-            .expression_attribute_values(":id", s(id.as_str()))
+            .identity_keys_query(id)
             .scan_index_forward(false)
             .into_paginator()
             .items()
@@ -277,6 +273,16 @@ impl Store {
             }
         }
         Ok(keys)
+    }
+
+    /// A query of the `by_identity` index for the keys of `id`.
+    pub(super) fn identity_keys_query(&self, id: &IdentityId) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_IDENTITY)
+            .key_condition_expression("identity_id = :id")
+            .expression_attribute_values(":id", s(id.as_str()))
     }
 
     /// Whether any key of the identity is still active at `now`.

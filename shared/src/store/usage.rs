@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use chrono::{DateTime, Duration, Utc};
 
 use super::codec::{n, s};
-use super::schema::{INDEX_BY_IDENTITY, INDEX_USAGE_TOP};
+use super::schema::INDEX_USAGE_TOP;
 use super::{Store, StoreError};
 use crate::domain::identity::IdentityId;
 use crate::domain::key::{KeyHash, KeyId};
@@ -389,12 +389,7 @@ impl Store {
     /// The hashes of an identity's keys (the `by_identity` index, eventually consistent).
     pub async fn hashes_of_identity(&self, id: &IdentityId) -> Result<Vec<KeyHash>, StoreError> {
         let mut items = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(INDEX_BY_IDENTITY)
-            .key_condition_expression("identity_id = :id")
-            .expression_attribute_values(":id", s(id.as_str()))
+            .identity_keys_query(id)
             .projection_expression("pk")
             .into_paginator()
             .items()

@@ -100,6 +100,19 @@ impl Regions {
             .expect("the identity's item")
     }
 
+    /// An identity created at home, and the id and key of one key of it.
+    async fn identity_with_key(&self, external_id: &str) -> (String, String) {
+        let body = json!({"external_id": external_id});
+        let created = self
+            .a
+            .admin_api(Method::POST, "/identities", Some(body))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let body = json!({"name": format!("of {external_id}"), "identity_id": id});
+        (id, self.a.issue_with(body).await.key)
+    }
+
     /// Region B's cache-sync, called with these records.
     async fn sync(&self, records: Vec<EventRecord>) -> Vec<String> {
         cache_sync::handle(&self.b.app, batch(records))
@@ -326,21 +339,7 @@ async fn every_write_goes_to_the_home_region_and_verification_reads_the_local_re
 async fn an_identity_suspended_in_one_region_is_refused_in_the_other_through_the_stream() {
     let alone = alone().await;
     let regions = two_regions(&alone).await;
-    let created = regions
-        .a
-        .admin_api(
-            Method::POST,
-            "/identities",
-            Some(json!({"external_id": "acme"})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.text);
-    let id = created.body["id"].as_str().unwrap().to_owned();
-    let key = regions
-        .a
-        .issue_with(json!({"name": "of acme", "identity_id": id}))
-        .await
-        .key;
+    let (id, key) = regions.identity_with_key("acme").await;
     for region in [&regions.a, &regions.b] {
         assert_eq!(region.protected(&key).await.status, 200);
     }
@@ -379,20 +378,7 @@ async fn an_identity_suspended_in_one_region_is_refused_in_the_other_through_the
 async fn an_identity_deleted_in_one_region_leaves_the_other_regions_cache() {
     let alone = alone().await;
     let regions = two_regions(&alone).await;
-    let created = regions
-        .a
-        .admin_api(
-            Method::POST,
-            "/identities",
-            Some(json!({"external_id": "gone"})),
-        )
-        .await;
-    let id = created.body["id"].as_str().unwrap().to_owned();
-    let key = regions
-        .a
-        .issue_with(json!({"name": "of gone", "identity_id": id}))
-        .await
-        .key;
+    let (id, key) = regions.identity_with_key("gone").await;
     assert_eq!(regions.b.protected(&key).await.status, 200);
     let entry = format!("{}:identity:{{{id}}}", regions.b.namespace);
     let mut conn = redis::Client::open(regions.b.endpoints().redis.as_str())
