@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use super::codec::{event_from_item, event_item, parse_time, s, EVENT_PREFIX};
-use super::schema::{INDEX_AUDIT_BY_KEY, INDEX_AUDIT_BY_NEW_KEY, INDEX_BY_CREATED, KIND_AUDIT};
+use super::codec::{event_from_item, event_item, parse_time, s};
+use super::schema::{
+    EVENT_PREFIX, INDEX_AUDIT_BY_KEY, INDEX_AUDIT_BY_NEW_KEY, INDEX_BY_CREATED, KIND_AUDIT,
+};
 use super::{Store, StoreError};
 use crate::domain::audit::{Action, AuditEvent, Subject};
 use crate::domain::key::KeyId;

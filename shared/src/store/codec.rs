@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
-use super::schema::{KIND_ADMIN, KIND_AUDIT, KIND_KEY};
+use super::schema::{EVENT_PREFIX, KIND_ADMIN, KIND_AUDIT, KIND_KEY};
 use super::StoreError;
 use crate::domain::audit::{Actor, AuditEvent, LeakReport, Subject};
 use crate::domain::identity::IdentityId;
@@ -397,9 +397,6 @@ pub(super) fn from_item(item: &HashMap<String, AttributeValue>) -> Result<KeyRec
         },
     })
 }
-
-/// The start of an audit event's `pk`, before the event's id.
-pub(super) const EVENT_PREFIX: &str = "AUDIT#";
 
 pub(super) fn event_item(e: &AuditEvent) -> HashMap<String, AttributeValue> {
     let mut item = HashMap::from([

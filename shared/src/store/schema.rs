@@ -30,6 +30,8 @@ pub(super) const KIND_KEY: &str = "key";
 pub(super) const KIND_IDENTITY: &str = "identity";
 pub(super) const KIND_ADMIN: &str = "admin";
 pub(super) const KIND_AUDIT: &str = "audit";
+/// The start of an audit event's `pk`, before the event's id.
+pub(super) const EVENT_PREFIX: &str = "AUDIT#";
 
 /// Creates the table with its indexes unless it exists. Used by `make dev` and the tests;
 /// in AWS the template creates it.
