@@ -8,10 +8,20 @@
 //! binaries) below the emulator's process. After a warm-up each function must have exactly
 //! one instance, and the same one through every run; the subjects take turns, in a rotating
 //! order, one run each.
+//!
+//! Beside them, the floor that any cache hit pays: the CPU one raw Redis `GET` round trip
+//! costs a client, measured in this process on the same client (the redis crate's
+//! multiplexed connection on a current-thread Tokio runtime, as in a function), in its own
+//! turn of each run. Most of it is the kernel's (the loopback send, the sleep and wake-up,
+//! the receive), so it says how much of Keygate's share no code change in the function
+//! can remove.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
 
 use crate::http::{processes_below, wrk};
 use crate::stats::{verdict, Spread};
@@ -50,6 +60,34 @@ fn cpu_ticks(pid: u32) -> Result<u64, BenchError> {
         (Some(u), Some(s)) => Ok(u + s),
         _ => Err(BenchError(format!("unexpected /proc/{pid}/stat: {stat}"))),
     }
+}
+
+/// CPU time this thread has run, in nanoseconds (`/proc/thread-self/schedstat`: exact, not
+/// sampled in clock ticks like utime and stime).
+fn thread_cpu_ns() -> Result<u64, BenchError> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat")?;
+    stat.split_whitespace()
+        .next()
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| BenchError(format!("unexpected /proc/thread-self/schedstat: {stat}")))
+}
+
+/// CPU per raw `GET` of `key` on `conn`, over `seconds` of back-to-back round trips.
+async fn round_trip_cpu_us(
+    conn: &mut MultiplexedConnection,
+    key: &str,
+    seconds: u32,
+) -> Result<f64, BenchError> {
+    let until = Instant::now() + Duration::from_secs(seconds.into());
+    let before = thread_cpu_ns()?;
+    let mut n = 0u64;
+    while Instant::now() < until {
+        let value: Option<Vec<u8>> = redis::cmd("GET").arg(key).query_async(conn).await?;
+        std::hint::black_box(value);
+        n += 1;
+    }
+    let after = thread_cpu_ns()?;
+    Ok((after - before) as f64 / 1e3 / n.max(1) as f64)
 }
 
 /// The processes below `ancestor` running the executable `exe`.
@@ -99,7 +137,7 @@ pub struct Keys<'a> {
 }
 
 /// The section's table, and a line with the instances and the load.
-pub fn run(
+pub async fn run(
     settings: &Settings,
     base: &str,
     ancestor: u32,
@@ -172,8 +210,21 @@ pub fn run(
         }
     };
     let ticks = clock_ticks();
+    let mut conn = redis::Client::open(settings.redis_url.as_str())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let floor_key = format!("{}:cpu-floor", settings.namespace);
+    // A 71-byte value, the size of a plain key's entry (row 1).
+    redis::cmd("SET")
+        .arg(&floor_key)
+        .arg(vec![b'x'; 71])
+        .query_async::<()>(&mut conn)
+        .await?;
+    round_trip_cpu_us(&mut conn, &floor_key, 1).await?;
+    let mut floor = Spread::default();
     let mut failures = 0;
     for run in 0..settings.runs {
+        floor.push(round_trip_cpu_us(&mut conn, &floor_key, settings.http_seconds).await?);
         let mut per_request = [0.0; 4];
         // A rotating order, so no subject always runs first or on a warmer machine.
         for i in 0..subjects.len() {
@@ -203,6 +254,10 @@ pub fn run(
             s.share_us.push(us - per_request[0]);
         }
     }
+    redis::cmd("DEL")
+        .arg(&floor_key)
+        .query_async::<()>(&mut conn)
+        .await?;
     let load_after = load_average();
 
     let mut out = String::from(
@@ -237,6 +292,13 @@ pub fn run(
         )
         .ok();
     }
+    writeln!(
+        out,
+        "| Floor: one raw Redis `GET` round trip (71-byte value) on the same client, in the bench's process | {} | | the least a cache hit adds to `empty` | {:.2} ms | a share ≤ 15 µs needs this below 15 µs |",
+        floor.show(1, "µs"),
+        floor.median() * BILLED_PER_CPU_128MB / 1e3,
+    )
+    .ok();
     writeln!(
         out,
         "\nOne instance each (process {pid_empty} `{}`, process {pid_protected} `{}`), {} clock ticks per second; load average (1, 5, 15 min) {load_before} before this step, {load_after} after.{}",

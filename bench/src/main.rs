@@ -167,6 +167,7 @@ async fn main_inner(args: &[String]) -> Result<String, BenchError> {
                     identity: &identity,
                 },
             )
+            .await
         }
         "cold-start" => cold::run(
             &settings,
