@@ -22,7 +22,7 @@ use crate::domain::scope::Scopes;
 pub(super) const UNKNOWN: &[u8] = b"!";
 
 /// The refills in the order of their wire codes: code `i + 1` is `REFILLS[i]`, 0 is none.
-/// The verify script finds the current period of code `c` at `ARGV[6 + c]`,
+/// The verify script finds the current period of code `c` at `ARGV[8 + c]`,
 /// because the call passes one period per entry of this list, in this order
 /// (`scripts.rs`): the two sides cannot disagree.
 pub(super) const REFILLS: [Every; 2] = [Every::Day, Every::Month];

@@ -27,7 +27,11 @@ if #limits == 0 and not quota then return {first, e} end
 if string.find(e, '"idt":"', 1, true) then return {first, e} end
 if ARGV[5] ~= '1' and string.find(e, '"to":"', 1, true) then return {first, e} end
 if not string.find(e, '"st":"a"', 1, true) then return {first, e} end
-local exp = string.match(e, '"exp":(%-?%d+)')
+-- A plain find, then a match anchored where it points: an unanchored pattern is retried at
+-- every position of the entry (0.87 µs of Redis's time on an entry without expiry, against
+-- 0.23 µs this way: bench/PROFILE.md).
+local at = string.find(e, '"exp":', 1, true)
+local exp = at and string.match(e, '^%-?%d+', at + 6)
 if exp and tonumber(exp) <= tonumber(ARGV[2]) then return {first, e} end
 local now, replies = count({{limits, quota, KEYS[3], KEYS[4]}}, tonumber(ARGV[6]), 8,
   ARGV[3], first == 1)

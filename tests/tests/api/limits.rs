@@ -242,6 +242,26 @@ async fn revoked_and_unknown_keys_are_not_counted() {
 }
 
 #[tokio::test]
+async fn expired_keys_are_not_counted() {
+    let app = spawn_app().await;
+    let limits = json!({
+        "quota": {"remaining": 5},
+        "rate_limit": {"limit": 5, "window_seconds": 60},
+        "expires_at": "2099-01-01T00:00:00Z",
+    });
+    let Issued { id, key } = issue_limited(&app, limits).await;
+    assert_eq!(app.protected(&key).await.status, 200);
+    let past = (Utc::now() - TimeDelta::seconds(5)).to_rfc3339();
+    let updated = app.update_key(&id, json!({"expires_at": past})).await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    for _ in 0..3 {
+        assert_eq!(app.protected(&key).await.status, 403);
+    }
+    let shown = app.view_key(&id).await;
+    assert_eq!(shown.body["quota"]["remaining"], 4, "{}", shown.body);
+}
+
+#[tokio::test]
 async fn an_exhausted_quota_is_429_with_no_time_to_retry_after_when_it_never_refills() {
     let app = spawn_app().await;
     let limits = json!({"quota": {"remaining": 1}});
