@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start, stop and probe DynamoDB Local and Redis, with the settings of local/env.sh:
 #   local/services.sh up|down|status [dynamodb] [redis]      (--help: all of it)
-# It runs `keygate-local services` (local/bootstrap/src/services_cli.rs).
+# It runs `keygate-local services` (local/bootstrap/src/services_cli/).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

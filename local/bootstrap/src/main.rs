@@ -2,7 +2,7 @@
 //! that the SDK's configuration points at, unless it exists. In AWS the template does this.
 //!
 //! `keygate-local services up|down|status [dynamodb] [redis]`: starts, stops and probes
-//! DynamoDB Local and Redis (see `services_cli.rs`; local/services.sh calls it).
+//! DynamoDB Local and Redis (see `services_cli/`; local/services.sh calls it).
 //!
 //! `keygate-local create-admin --name alice --role admin`: creates an admin credential
 //! straight in the table the configuration names (the first one, on a deployment without a

@@ -1,7 +1,7 @@
 //! Starting, stopping and probing the services Keygate runs on: DynamoDB Local and Redis.
 //!
 //! One implementation with two users: `keygate-local services up|down|status` (the
-//! long-lived services of `make dev`, `make test` and `make check`; see `services_cli.rs`)
+//! long-lived services of `make dev`, `make test` and `make check`; see `services_cli/`)
 //! and the tests harness (`keygate_tests::services`), whose fault tests own a Redis or
 //! DynamoDB Local on a spare port that they may stop, stall and restart without disturbing
 //! any other test. Those are killed when dropped, also when the test fails.
