@@ -166,7 +166,12 @@ step "sizes"
   done
 } >"$work/sizes.md"
 
-profile="$(awk '/^\[profile.release\]/ { on = 1; next } /^\[/ { on = 0 } on && NF { printf "%s%s", sep, $0; sep = ", " }' Cargo.toml)"
+# The release profile's settings and its per-package overrides, without Cargo.toml's comments.
+profile="$(awk '
+  /^\[profile\.release\]/ { on = 1; pkg = ""; next }
+  /^\[profile\.release\.package\./ { on = 1; pkg = $0; gsub(/^\[profile\.release\.package\.|\]$/, "", pkg); pkg = pkg ": "; next }
+  /^\[/ { on = 0; next }
+  on && NF && !/^#/ { printf "%s%s%s", sep, pkg, $0; sep = ", " }' Cargo.toml)"
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')"
 {
   echo "# Keygate benchmark"
