@@ -87,6 +87,8 @@ pub enum IdentityRead {
         identity: Box<IdentityEntry>,
         key: Counted,
         shared: Counted,
+        /// Redis's clock when it counted, in ms: the windows counted in.
+        now_ms: u64,
     },
 }
 
@@ -99,7 +101,7 @@ impl Cache {
     /// The names `identity.lua` touches: the identity's, and the counters of the key with
     /// this hash kept beside them (a rotated key in its grace period passes its
     /// replacement's hash, so the pair shares one set of counters).
-    fn identity_names(&self, id: &IdentityId, counters_of: &KeyHash) -> IdentityNames {
+    pub(super) fn identity_names(&self, id: &IdentityId, counters_of: &KeyHash) -> IdentityNames {
         let key = |kind: &str| {
             let mut name = self.name(kind, id.as_str());
             name.push(':');
@@ -117,8 +119,12 @@ impl Cache {
 
     /// The second round trip of a key of an identity: see the module's docs. `touch` is the
     /// key's first use in its last-used window (its quota counters' expiry is pushed out).
+    /// Once counted, this instance counts the key's next requests in the same round trip
+    /// as their read (`cache/ahead.rs`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn count_identity(
         &self,
+        hash: &KeyHash,
         id: &IdentityId,
         counters_of: &KeyHash,
         key: &Entry,
@@ -126,8 +132,31 @@ impl Cache {
         cost: Cost,
         now: DateTime<Utc>,
     ) -> Result<IdentityRead, CacheError> {
-        let names = self.identity_names(id, counters_of);
         let counters = key.counters_text();
+        let read = self
+            .count_with_identity(id, counters_of, &counters, &key.limits(), touch, cost, now)
+            .await;
+        if let Ok(IdentityRead::Counted { .. }) = &read {
+            self.members
+                .remember(*hash, id.clone(), *counters_of, key.clone(), counters);
+        }
+        read
+    }
+
+    /// `identity.lua`, for a key whose limits and quota are `counters` (the entry's wire
+    /// form; `key_limits` the same, parsed).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn count_with_identity(
+        &self,
+        id: &IdentityId,
+        counters_of: &KeyHash,
+        counters: &str,
+        key_limits: &Limits,
+        touch: bool,
+        cost: Cost,
+        now: DateTime<Utc>,
+    ) -> Result<IdentityRead, CacheError> {
+        let names = self.identity_names(id, counters_of);
         let args = VerifyArgs {
             used_window: LAST_USED_WINDOW,
             now,
@@ -140,11 +169,11 @@ impl Cache {
         let reply: Vec<redis::Value> = self
             .link
             .call(false, |mut conn| {
-                let call = self.scripts.identity(&names, &counters, &args);
+                let call = self.scripts.identity(&names, counters, &args);
                 async move { call.invoke_async(&mut conn).await }
             })
             .await?;
-        parse_identity_read(reply, &key.limits())
+        parse_identity_read(reply, key_limits)
     }
 
     /// Caches what a DynamoDB read found about an identity, unless an entry is there (a
@@ -278,6 +307,7 @@ fn parse_identity_read(
                 identity,
                 key,
                 shared,
+                now_ms: now,
             })
         }
         _ => Err(corrupt("an unknown status")),

@@ -21,6 +21,7 @@
 //! | `scripts.rs`          | the Lua scripts' arguments and replies               |
 //! | `verify.lua`, `replace_if_newer.lua` | the scripts themselves                |
 //! | `identity.rs`         | identities' entries, and a key's round trip to its identity |
+//! | `ahead.rs`, `uncount.lua` | a known key of an identity counted with its read, in one round trip |
 //! | `counters.lua`, `identity.lua` | counting, and counting a key with its identity |
 //! | `link.rs`             | the connection, and the back-off after a failure     |
 //! | `memo.rs`             | the keys last seen without limits                    |
@@ -36,6 +37,7 @@ use crate::domain::limit::{Cost, Counted, Quota, QuotaCount};
 use crate::domain::record::{KeyRecord, State};
 use crate::domain::usage::{Hour, Tally};
 
+mod ahead;
 mod entry;
 mod identity;
 mod link;
@@ -43,6 +45,8 @@ mod memo;
 mod scripts;
 mod usage;
 
+use ahead::Members;
+pub use ahead::ReadAhead;
 use entry::{entry_bytes, lookup_of, UNKNOWN};
 pub use entry::{entry_ttl, Entry, Lookup, Read};
 pub use identity::{IdentityEntry, IdentityRead};
@@ -76,6 +80,7 @@ pub struct Cache {
     writes: Link,
     settings: CacheSettings,
     unlimited: Unlimited,
+    members: Members,
 }
 
 /// A field of a key's rate-window hash and its (binary) value, as `HGETALL` returns them.
@@ -99,6 +104,7 @@ impl Cache {
             writes: Link::new(client, settings.write_timeout),
             settings,
             unlimited: Unlimited::default(),
+            members: Members::default(),
         }
     }
 

@@ -15,6 +15,7 @@ use crate::domain::window::WindowCount;
 pub(super) struct Scripts {
     verify: Script,
     identity: Script,
+    uncount: Script,
     replace_if_newer: Script,
     take_usage: Script,
     release_usage: Script,
@@ -39,6 +40,16 @@ pub(super) struct IdentityNames {
     /// The key's own rate windows and quota counter, kept beside its identity's.
     pub key_limits: String,
     pub key_quota: String,
+}
+
+/// What `uncount.lua` takes back: one request's count by `identity.lua`.
+pub(super) struct GiveBack<'a> {
+    pub cost: Cost,
+    pub now_ms: u64,
+    pub key_counters: &'a str,
+    pub identity_entry: &'a str,
+    pub key_period: &'a str,
+    pub identity_period: &'a str,
 }
 
 /// What the verify script is told besides the key's names.
@@ -67,6 +78,10 @@ impl Scripts {
             identity: Script::new(concat!(
                 include_str!("counters.lua"),
                 include_str!("identity.lua")
+            )),
+            uncount: Script::new(concat!(
+                include_str!("counters.lua"),
+                include_str!("uncount.lua")
             )),
             replace_if_newer: Script::new(include_str!("replace_if_newer.lua")),
             take_usage: Script::new(include_str!("take_usage.lua")),
@@ -140,6 +155,34 @@ impl Scripts {
         for refill in REFILLS {
             call.arg(refill.period(args.now));
         }
+        call
+    }
+
+    /// `uncount.lua`: takes back what `identity.lua` counted for a request of `cost` that
+    /// Redis's clock put at `now_ms` (the `now` of its reply).
+    /// - KEYS: the key's rate windows and quota counter in the identity's slot, then the
+    ///   identity's rate windows and quota counter (as `identity.lua`'s).
+    /// - ARGV: 1 the cost, 2 now in ms, 3 the key's limits and quota in the entry's wire
+    ///   form, 4 the identity's entry as counted, 5 and 6 `=` and the refill period the
+    ///   key's and the identity's quota were counted in (empty: not counted; a quota
+    ///   without refills has the empty period, so `=` alone).
+    /// - Reply: 1.
+    pub(super) fn uncount(
+        &self,
+        names: &IdentityNames,
+        given_back: &GiveBack<'_>,
+    ) -> ScriptInvocation<'_> {
+        let mut call = self.uncount.prepare_invoke();
+        call.key(&names.key_limits)
+            .key(&names.key_quota)
+            .key(&names.limits)
+            .key(&names.quota)
+            .arg(given_back.cost.get())
+            .arg(given_back.now_ms)
+            .arg(given_back.key_counters)
+            .arg(given_back.identity_entry)
+            .arg(given_back.key_period)
+            .arg(given_back.identity_period);
         call
     }
 

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use super::verify_identity::{identity_from_store, with_identity};
-use crate::cache::{Cache, CacheError, Entry, Lookup, Read};
+use crate::cache::{Cache, CacheError, Entry, IdentityRead, Lookup, Read, ReadAhead};
 use crate::domain::identity::IdentityId;
 use crate::domain::key::{ApiKey, KeyHash};
 use crate::domain::legacy::Presented;
@@ -91,11 +91,11 @@ async fn verify_key(
     cost: Cost,
     now: DateTime<Utc>,
 ) -> Verification {
-    let read = cache.verify_read(&hash, now, cost, count_use).await;
+    let ReadAhead { read, identity } = cache.verify_read_ahead(&hash, now, cost, count_use).await;
     let mut presented = matches!(&read, Ok(r) if r.presented);
     let missed =
         count_use && matches!(&read, Ok(r) if !r.presented && matches!(r.lookup, Lookup::Miss));
-    let mut found = lookup(store, cache, &hash, read, cost, now).await;
+    let mut found = lookup(store, cache, &hash, (read, identity), cost, now).await;
     let ticket = UsageTicket {
         hash,
         hour: Hour::of(now),
@@ -171,12 +171,16 @@ impl Found {
     }
 }
 
-/// The outcome, from the cache's `read` or else from DynamoDB.
+/// The outcome, from the cache's `read` (with the identity's count when it was made in
+/// the same round trip) or else from DynamoDB.
 async fn lookup(
     store: &Store,
     cache: &Cache,
     hash: &KeyHash,
-    read: Result<Read, CacheError>,
+    (read, ahead): (
+        Result<Read, CacheError>,
+        Option<Result<IdentityRead, CacheError>>,
+    ),
     cost: Cost,
     now: DateTime<Utc>,
 ) -> Found {
@@ -196,8 +200,8 @@ async fn lookup(
                         cost,
                         now,
                     };
-                    return with_identity(store, cache, hash, &entry, &identity, key, source, at)
-                        .await;
+                    let subject = (hash, &*entry, &identity);
+                    return with_identity(store, cache, subject, key, source, at, ahead).await;
                 }
                 let shared = match entry.successor() {
                     Some(next) if status == Status::Active && entry.has_limits() => {
@@ -267,17 +271,8 @@ async fn lookup(
         };
         if cache_works {
             let entry = Entry::from_record(&record);
-            return with_identity(
-                store,
-                cache,
-                hash,
-                &entry,
-                identity,
-                key_of(&record),
-                source,
-                at,
-            )
-            .await;
+            let subject = (hash, &entry, identity);
+            return with_identity(store, cache, subject, key_of(&record), source, at, None).await;
         }
         return identity_from_store(store, cache, identity, key_of(&record), source, at).await;
     }

@@ -4,7 +4,7 @@
 //! identity's together. Everything else about the key is `verify.rs`'s.
 
 use super::verify::{judged, uncounted, Found, When};
-use crate::cache::{Cache, Entry, IdentityEntry, IdentityRead};
+use crate::cache::{Cache, CacheError, Entry, IdentityEntry, IdentityRead};
 use crate::domain::identity::IdentityId;
 use crate::domain::key::KeyHash;
 use crate::domain::limit::{count_to_store, usage, Counted};
@@ -15,26 +15,31 @@ use crate::domain::record::Status;
 use crate::store::Store;
 
 /// An active key of an identity: the second round trip, to the identity's slot, counts the
-/// request against the key's own limits and the identity's together (`cache/identity.rs`).
+/// request against the key's own limits and the identity's together (`cache/identity.rs`),
+/// unless `ahead` holds that count already, made in the same round trip as the key's read
+/// (`cache/ahead.rs`).
 /// A rotated key in its grace period counts on its replacement's counters there, so the
 /// pair shares one set. The identity is read from DynamoDB and cached on a miss; while
 /// Redis cannot answer, DynamoDB still says whether it is suspended.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn with_identity(
     store: &Store,
     cache: &Cache,
-    hash: &KeyHash,
-    entry: &Entry,
-    id: &IdentityId,
+    (hash, entry, id): (&KeyHash, &Entry, &IdentityId),
     key: (KeyInfo, KeyDetails),
     source: Source,
     at: When,
+    mut ahead: Option<Result<IdentityRead, CacheError>>,
 ) -> Found {
     let counters_of = entry.successor().unwrap_or(*hash);
     for _ in 0..2 {
-        let read = cache
-            .count_identity(id, &counters_of, entry, at.first_use, at.cost, at.now)
-            .await;
+        let read = match ahead.take() {
+            Some(read) => read,
+            None => {
+                cache
+                    .count_identity(hash, id, &counters_of, entry, at.first_use, at.cost, at.now)
+                    .await
+            }
+        };
         match read {
             Ok(IdentityRead::Miss) => match store.get_identity_local(id).await {
                 Ok(found) => {
@@ -80,6 +85,7 @@ pub(super) async fn with_identity(
                 identity,
                 key: own,
                 shared,
+                ..
             }) => {
                 let counted = Counts {
                     owner: counters_of,

@@ -520,3 +520,129 @@ async fn an_identitys_quota_count_reaches_dynamodb_so_losing_redis_loses_at_most
         "the view reads the live count"
     );
 }
+
+/// The hash an instance remembers a key by.
+fn hash_of(key: &str) -> keygate::domain::key::KeyHash {
+    keygate::domain::key::ApiKey::parse(key).unwrap().hash()
+}
+
+/// The identity's live quota, as its view shows it.
+async fn quota_left(app: &TestApp, id: &str) -> Value {
+    let shown = app
+        .admin_api(Method::GET, &format!("/identities/{id}"), None)
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    shown.body["quota"]["remaining"].clone()
+}
+
+#[tokio::test]
+async fn an_instance_counts_a_key_it_knows_with_its_read_and_exactly() {
+    let spawned = spawn_app().await;
+    let app = Arc::new(patient(&spawned).await);
+    let id = identity(&app, json!({"quota": {"remaining": 5}})).await;
+    let key = key_of(&app, &id, json!({})).await.key;
+    assert!(!app.app.cache.counts_ahead(&hash_of(&key)));
+    assert_eq!(app.protected(&key).await.status, 200);
+    // Counted once the slow way; from now on with the read.
+    assert!(app.app.cache.counts_ahead(&hash_of(&key)));
+    let statuses = burst(std::slice::from_ref(&app), std::slice::from_ref(&key), 8).await;
+    assert_eq!(count(&statuses, 200), 4, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 4, "{statuses:?}");
+    assert_eq!(quota_left(&app, &id).await, 0);
+    assert!(app.app.cache.counts_ahead(&hash_of(&key)));
+}
+
+#[tokio::test]
+async fn a_count_made_ahead_for_a_key_revoked_since_is_given_back() {
+    let spawned = spawn_app().await;
+    let app = patient(&spawned).await;
+    let id = identity(
+        &app,
+        json!({
+            "limits": [{"name": "per_hour", "limit": 3, "window_seconds": 3600}],
+            "quota": {"remaining": 10}
+        }),
+    )
+    .await;
+    let revoked = key_of(&app, &id, json!({})).await;
+    let other = key_of(&app, &id, json!({})).await.key;
+    for _ in 0..2 {
+        assert_eq!(app.protected(&revoked.key).await.status, 200);
+    }
+    assert!(app.app.cache.counts_ahead(&hash_of(&revoked.key)));
+    // Revoked through another instance: this one still remembers the key as active, and
+    // counts its next request before its read says otherwise.
+    let elsewhere = patient(&spawned).await;
+    assert_eq!(elsewhere.revoke(&revoked.key).await.status, 200);
+    let refused = app.protected(&revoked.key).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert_eq!(refused.detail(), NOT_ACTIVE);
+    assert!(!app.app.cache.counts_ahead(&hash_of(&revoked.key)));
+    // What it counted was given back: the quota is as two requests left it, and the
+    // shared limit has its third request for the other key.
+    assert_eq!(quota_left(&app, &id).await, 8);
+    assert_eq!(app.protected(&other).await.status, 200);
+    let limited = app.protected(&other).await;
+    assert_eq!(limited.status, 429, "{}", limited.text);
+    assert!(
+        limited
+            .detail()
+            .starts_with("Rate limit exceeded (per_hour)."),
+        "{}",
+        limited.detail()
+    );
+}
+
+#[tokio::test]
+async fn a_key_whose_own_limit_changed_is_counted_once_against_the_new_one() {
+    let spawned = spawn_app().await;
+    let app = patient(&spawned).await;
+    let id = identity(&app, json!({"quota": {"remaining": 10}})).await;
+    let issued = key_of(
+        &app,
+        &id,
+        json!({"rate_limit": {"limit": 5, "window_seconds": 3600}}),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(app.protected(&issued.key).await.status, 200);
+    }
+    let changed = app
+        .update_key(
+            &issued.id,
+            json!({"rate_limit": {"limit": 2, "window_seconds": 3600}}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    // Counted ahead against the old limit of 5 (which passes), given back, then refused
+    // by the new limit of 2: the identity's quota is as two requests left it.
+    let refused = app.protected(&issued.key).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(
+        refused.detail().starts_with("Rate limit exceeded. Retry"),
+        "{}",
+        refused.detail()
+    );
+    assert_eq!(quota_left(&app, &id).await, 8);
+}
+
+#[tokio::test]
+async fn a_key_moved_out_of_its_identity_stops_counting_against_it_at_once() {
+    let spawned = spawn_app().await;
+    let app = patient(&spawned).await;
+    let id = identity(&app, json!({"quota": {"remaining": 10}})).await;
+    let issued = key_of(&app, &id, json!({})).await;
+    for _ in 0..2 {
+        assert_eq!(app.protected(&issued.key).await.status, 200);
+    }
+    let elsewhere = patient(&spawned).await;
+    let out = elsewhere
+        .update_key(&issued.id, json!({ "identity_id": null }))
+        .await;
+    assert_eq!(out.status, 200, "{}", out.text);
+    for _ in 0..3 {
+        assert_eq!(app.protected(&issued.key).await.status, 200);
+    }
+    assert!(!app.app.cache.counts_ahead(&hash_of(&issued.key)));
+    assert_eq!(quota_left(&app, &id).await, 8);
+}
