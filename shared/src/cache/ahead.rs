@@ -69,6 +69,9 @@ impl Member {
         cost: Cost,
         now: DateTime<Utc>,
     ) -> bool {
+        if cost.get() == 0 {
+            return false;
+        }
         let own = usage(&self.limits, self.entry.quota().as_ref(), key, cost, now);
         let of_identity = usage(
             &identity.limits(),
@@ -77,7 +80,7 @@ impl Member {
             cost,
             now,
         );
-        cost.get() > 0 && own.and(of_identity).refusal.is_none()
+        own.and(of_identity).refusal.is_none()
     }
 }
 
@@ -204,30 +207,26 @@ impl Cache {
     /// Takes back one request's count by `identity.lua` (`uncount.lua`). A failure leaves
     /// the count in place: the identity is then short of that much until its windows move
     /// on (or its quota refills), which errs on the side of refusing.
-    async fn give_back(
+    async fn give_back<'a>(
         &self,
         member: &Member,
         identity: &IdentityEntry,
-        (key, shared): (&Counted, &Counted),
+        (key, shared): (&'a Counted, &'a Counted),
         now_ms: u64,
         cost: Cost,
     ) {
         let names = self.identity_names(&member.identity, &member.counters_of);
         let identity_entry =
             serde_json::to_string(identity).expect("an identity entry always serializes");
-        let period = |c: &Counted| {
-            c.quota
-                .as_ref()
-                .map_or(String::new(), |q| format!("={}", q.period))
-        };
+        let period = |c: &'a Counted| c.quota.as_ref().map_or("", |q| q.period.as_str());
         let (key_period, identity_period) = (period(key), period(shared));
         let given_back = GiveBack {
             cost,
             now_ms,
             key_counters: &member.counters,
             identity_entry: &identity_entry,
-            key_period: &key_period,
-            identity_period: &identity_period,
+            key_period,
+            identity_period,
         };
         let result: Result<i64, CacheError> = self
             .link

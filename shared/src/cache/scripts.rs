@@ -163,9 +163,9 @@ impl Scripts {
     /// - KEYS: the key's rate windows and quota counter in the identity's slot, then the
     ///   identity's rate windows and quota counter (as `identity.lua`'s).
     /// - ARGV: 1 the cost, 2 now in ms, 3 the key's limits and quota in the entry's wire
-    ///   form, 4 the identity's entry as counted, 5 and 6 `=` and the refill period the
-    ///   key's and the identity's quota were counted in (empty: not counted; a quota
-    ///   without refills has the empty period, so `=` alone).
+    ///   form, 4 the identity's entry as counted, 5 and 6 the refill period the key's and
+    ///   the identity's quota were counted in (empty without a quota, and for a quota
+    ///   without refills).
     /// - Reply: 1.
     pub(super) fn uncount(
         &self,

@@ -24,11 +24,11 @@ local function give_back(limits, quota, windows, counter, period)
     end
   end
   -- A quota is given back only in the period and generation it was taken from: a refill or
-  -- a new setting since has replaced the count anyway. `period` is `=` and the period when
-  -- the quota was counted (a quota without refills has the empty period), else empty.
-  if quota and period ~= '' then
+  -- a new setting since has replaced the count anyway. A request that took its cost was
+  -- asked of every quota, so each one has its period here.
+  if quota then
     local live = redis.call('HMGET', counter, 'p', 'g')
-    if live[1] == string.sub(period, 2) and live[2] == quota[1] then
+    if live[1] == period and live[2] == quota[1] then
       redis.call('HINCRBY', counter, 'r', cost)
     end
   end
