@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use redis::{Script, ScriptInvocation};
+use redis::aio::ConnectionLike;
+use redis::{Cmd, ErrorKind, FromRedisValue, RedisResult, ServerErrorKind, ToRedisArgs};
 
 use super::entry::{lookup_of, Lookup, Read, REFILLS};
 use super::CacheError;
@@ -13,12 +14,70 @@ use crate::domain::limit::{Cost, Counted, Limits, QuotaCounted};
 use crate::domain::window::WindowCount;
 
 pub(super) struct Scripts {
-    verify: Script,
-    identity: Script,
-    uncount: Script,
-    replace_if_newer: Script,
-    take_usage: Script,
-    release_usage: Script,
+    verify: Lua,
+    identity: Lua,
+    uncount: Lua,
+    replace_if_newer: Lua,
+    take_usage: Lua,
+    release_usage: Lua,
+}
+
+/// A Lua script: its source, and the SHA-1 Redis knows it by.
+struct Lua {
+    code: &'static str,
+    sha: String,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        let sha = redis::Script::new(code).get_hash().to_owned();
+        Self { code, sha }
+    }
+
+    /// A call of this script, its keys first.
+    fn call(&self, keys: &[&str]) -> Call<'_> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&self.sha).arg(keys.len());
+        for key in keys {
+            cmd.arg(*key);
+        }
+        Call { lua: self, cmd }
+    }
+}
+
+/// One call of a script, written straight into one command. redis's `ScriptInvocation`
+/// keeps each key and argument in an allocation of its own and copies them all into a new
+/// command on every call: for the verify script's fifteen, a third of what building its
+/// call cost (bench/PROFILE.md).
+pub(super) struct Call<'a> {
+    lua: &'a Lua,
+    cmd: Cmd,
+}
+
+impl Call<'_> {
+    fn arg<T: ToRedisArgs>(&mut self, arg: T) -> &mut Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    /// Runs the script, loading it first when this Redis does not know it (after a restart
+    /// or a failover), as `ScriptInvocation::invoke_async` does.
+    pub(super) async fn invoke_async<T: FromRedisValue>(
+        &self,
+        conn: &mut impl ConnectionLike,
+    ) -> RedisResult<T> {
+        match self.cmd.query_async(conn).await {
+            Err(err) if err.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                let _: String = redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(self.lua.code)
+                    .query_async(conn)
+                    .await?;
+                self.cmd.query_async(conn).await
+            }
+            result => result,
+        }
+    }
 }
 
 /// The Redis keys of one API key (all in its hash slot: see `Cache::entry_key`).
@@ -71,21 +130,21 @@ pub(super) struct VerifyArgs {
 impl Scripts {
     pub(super) fn new() -> Self {
         Self {
-            verify: Script::new(concat!(
+            verify: Lua::new(concat!(
                 include_str!("counters.lua"),
                 include_str!("verify.lua")
             )),
-            identity: Script::new(concat!(
+            identity: Lua::new(concat!(
                 include_str!("counters.lua"),
                 include_str!("identity.lua")
             )),
-            uncount: Script::new(concat!(
+            uncount: Lua::new(concat!(
                 include_str!("counters.lua"),
                 include_str!("uncount.lua")
             )),
-            replace_if_newer: Script::new(include_str!("replace_if_newer.lua")),
-            take_usage: Script::new(include_str!("take_usage.lua")),
-            release_usage: Script::new(include_str!("release_usage.lua")),
+            replace_if_newer: Lua::new(include_str!("replace_if_newer.lua")),
+            take_usage: Lua::new(include_str!("take_usage.lua")),
+            release_usage: Lua::new(include_str!("release_usage.lua")),
         }
     }
 
@@ -103,14 +162,15 @@ impl Scripts {
     ///   entry's order, both as they were before this request. A quota left of -1 means
     ///   the quota was not asked (none, or a limit refused first); flags: 1 exhausted (less
     ///   than the cost left), 2 refilled.
-    pub(super) fn verify(&self, names: &Names, args: &VerifyArgs) -> ScriptInvocation<'_> {
-        let mut call = self.verify.prepare_invoke();
-        call.key(&names.entry)
-            .key(&names.used)
-            .key(&names.limits)
-            .key(&names.quota)
-            .key(&names.usage)
-            .arg(millis(args.used_window))
+    pub(super) fn verify(&self, names: &Names, args: &VerifyArgs) -> Call<'_> {
+        let mut call = self.verify.call(&[
+            &names.entry,
+            &names.used,
+            &names.limits,
+            &names.quota,
+            &names.usage,
+        ]);
+        call.arg(millis(args.used_window))
             .arg(args.now.timestamp_millis())
             .arg(millis(args.quota_counter_ttl))
             .arg(if args.mark { "1" } else { "0" })
@@ -141,14 +201,15 @@ impl Scripts {
         names: &IdentityNames,
         key_counters: &str,
         args: &VerifyArgs,
-    ) -> ScriptInvocation<'_> {
-        let mut call = self.identity.prepare_invoke();
-        call.key(&names.entry)
-            .key(&names.limits)
-            .key(&names.quota)
-            .key(&names.key_limits)
-            .key(&names.key_quota)
-            .arg(millis(args.quota_counter_ttl))
+    ) -> Call<'_> {
+        let mut call = self.identity.call(&[
+            &names.entry,
+            &names.limits,
+            &names.quota,
+            &names.key_limits,
+            &names.key_quota,
+        ]);
+        call.arg(millis(args.quota_counter_ttl))
             .arg(args.cost.get())
             .arg(if args.mark { "1" } else { "0" })
             .arg(key_counters);
@@ -167,17 +228,14 @@ impl Scripts {
     ///   the identity's quota were counted in (empty without a quota, and for a quota
     ///   without refills).
     /// - Reply: 1.
-    pub(super) fn uncount(
-        &self,
-        names: &IdentityNames,
-        given_back: &GiveBack<'_>,
-    ) -> ScriptInvocation<'_> {
-        let mut call = self.uncount.prepare_invoke();
-        call.key(&names.key_limits)
-            .key(&names.key_quota)
-            .key(&names.limits)
-            .key(&names.quota)
-            .arg(given_back.cost.get())
+    pub(super) fn uncount(&self, names: &IdentityNames, given_back: &GiveBack<'_>) -> Call<'_> {
+        let mut call = self.uncount.call(&[
+            &names.key_limits,
+            &names.key_quota,
+            &names.limits,
+            &names.quota,
+        ]);
+        call.arg(given_back.cost.get())
             .arg(given_back.now_ms)
             .arg(given_back.key_counters)
             .arg(given_back.identity_entry)
@@ -199,10 +257,9 @@ impl Scripts {
         version: u64,
         ttl: Duration,
         only_present: bool,
-    ) -> ScriptInvocation<'_> {
-        let mut call = self.replace_if_newer.prepare_invoke();
-        call.key(entry_key)
-            .arg(entry)
+    ) -> Call<'_> {
+        let mut call = self.replace_if_newer.call(&[entry_key]);
+        call.arg(entry)
             .arg(version)
             .arg(millis(ttl))
             .arg(if only_present { "1" } else { "0" });
@@ -215,17 +272,9 @@ impl Scripts {
     /// - Reply: the fields of the counts being folded (a fold left unfinished, or the
     ///   counts just moved there with `#` set to the new id), as `HGETALL` gives them;
     ///   empty when there is nothing to fold.
-    pub(super) fn take_usage(
-        &self,
-        usage: &str,
-        folding: &str,
-        fold_id: &str,
-    ) -> ScriptInvocation<'_> {
-        let mut call = self.take_usage.prepare_invoke();
-        call.key(usage)
-            .key(folding)
-            .arg(fold_id)
-            .arg(FOLDING_TTL.as_secs());
+    pub(super) fn take_usage(&self, usage: &str, folding: &str, fold_id: &str) -> Call<'_> {
+        let mut call = self.take_usage.call(&[usage, folding]);
+        call.arg(fold_id).arg(FOLDING_TTL.as_secs());
         call
     }
 
@@ -233,9 +282,9 @@ impl Scripts {
     /// - KEYS: the key's counts being folded.
     /// - ARGV: 1 the fold's id.
     /// - Reply: 1 when deleted, 0 when they belong to another fold (or are gone).
-    pub(super) fn release_usage(&self, folding: &str, fold_id: &str) -> ScriptInvocation<'_> {
-        let mut call = self.release_usage.prepare_invoke();
-        call.key(folding).arg(fold_id);
+    pub(super) fn release_usage(&self, folding: &str, fold_id: &str) -> Call<'_> {
+        let mut call = self.release_usage.call(&[folding]);
+        call.arg(fold_id);
         call
     }
 }

@@ -361,6 +361,32 @@ async fn a_redis_restart_does_not_refill_a_quota() {
 }
 
 #[tokio::test]
+async fn a_redis_that_forgot_the_scripts_counts_the_next_request_once() {
+    let alone = alone().await;
+    let redis = RedisServer::start();
+    let app = alone.spawn_app_on(Endpoints::with_redis(redis.url())).await;
+    let key = rate_limited(&app, 3, 3600).await;
+    assert_eq!(app.protected(&key).await.status, 200);
+    // As after a failover to a replica that never ran them: the next call is refused with
+    // NOSCRIPT, loads the script and runs it once.
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let second = app.protected(&key).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.number_header("ratelimit-remaining"), Some(1));
+    assert_eq!(app.protected(&key).await.status, 200);
+    assert_eq!(app.protected(&key).await.status, 429);
+}
+
+#[tokio::test]
 async fn with_redis_down_and_the_setting_allow_limited_keys_pass_uncounted() {
     let app = spawn_app().await;
     let limited = rate_limited(&app, 1, 60).await;
