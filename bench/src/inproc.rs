@@ -315,6 +315,201 @@ pub async fn cache_hit_identity(b: &mut Bench, out: &mut String) -> Result<(), B
     Ok(())
 }
 
+/// Rows 1h to 1j: what the Redis commands of a counted hit cost on their own, sent raw on
+/// the bench's connection (no key parsing, no hashing, no JSON), against a raw `GET` of the
+/// same entry in the same run. They separate what Keygate adds from what Redis and the
+/// loopback round trip cost, and show the least any design could reach: 1j sends the
+/// fewest commands that can count a request exactly against a sliding-window limit and a
+/// quota in one round trip, without Lua (the usage count, the entry, the current window's
+/// increment and the previous window's read, the quota's increment).
+pub async fn hit_floors(b: &mut Bench, out: &mut String) -> Result<(), BenchError> {
+    let plain_key = b.issue_key("bench-floor").await?;
+    let limited_key = b
+        .issue_limited_key(
+            "bench-floor-limited",
+            RateLimit {
+                limit: MAX_RATE_LIMIT,
+                window_seconds: MAX_WINDOW_SECONDS,
+            },
+        )
+        .await?;
+    // A first verification of each misses and fills the entry, as in the hit rows.
+    for raw in [&plain_key, &limited_key] {
+        verify(b.store(), b.cache(), raw, Utc::now()).await;
+    }
+    let (plain, limited) = (hash_of(&plain_key), hash_of(&limited_key));
+    let ns = b.settings.namespace.clone();
+    let usage_of = |hash: &KeyHash| format!("{ns}:usage:{{{}}}", hash.to_hex());
+    let field = format!("{}:p", Utc::now().format("%Y%m%d%H"));
+    let cache = b.cache();
+
+    // Row 1's read of a key without limits: the entry, the last-used marker, the usage count.
+    let mut row1 = redis::pipe();
+    row1.cmd("GET")
+        .arg(cache.entry_key(&plain))
+        .cmd("SET")
+        .arg(cache.used_key(&plain))
+        .arg(1)
+        .arg("NX")
+        .arg("PX")
+        .arg(60_000)
+        .cmd("HINCRBY")
+        .arg(usage_of(&plain))
+        .arg(&field)
+        .arg(1);
+
+    // Row 1c's script, loaded from the same files the cache loads it from, with the same
+    // keys and arguments (`cache/scripts.rs` states them): it reads, marks, counts the
+    // usage and counts the request against a rate limit and a quota.
+    const VERIFY_LUA: &str = concat!(
+        include_str!("../../shared/src/cache/counters.lua"),
+        include_str!("../../shared/src/cache/verify.lua")
+    );
+    let script = redis::Script::new(VERIFY_LUA);
+    let _: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg(VERIFY_LUA)
+        .query_async(&mut b.admin.clone())
+        .await?;
+    let (limits, quota) = cache.counter_keys(&limited);
+    let mut script_call = redis::pipe();
+    script_call
+        .cmd("EVALSHA")
+        .arg(script.get_hash())
+        .arg(5)
+        .arg(cache.entry_key(&limited))
+        .arg(cache.used_key(&limited))
+        .arg(&limits)
+        .arg(&quota)
+        .arg(usage_of(&limited))
+        .arg(60_000)
+        .arg(Utc::now().timestamp_millis())
+        .arg(86_400_000)
+        .arg("1")
+        .arg("0")
+        .arg(1)
+        .arg(&field)
+        .arg(172_800)
+        .arg(Utc::now().format("%Y-%m-%d").to_string())
+        .arg(Utc::now().format("%Y-%m").to_string());
+
+    // The fewest commands of an exact count without Lua, on scratch names in the key's slot.
+    let slot = format!("{ns}:floor:{{{}}}", limited.to_hex());
+    let window = Utc::now().timestamp() / MAX_WINDOW_SECONDS as i64;
+    let mut lua_free = redis::pipe();
+    lua_free
+        .cmd("GET")
+        .arg(cache.entry_key(&limited))
+        .cmd("HINCRBY")
+        .arg(usage_of(&limited))
+        .arg(&field)
+        .arg(1)
+        .cmd("HINCRBY")
+        .arg(format!("{slot}:windows"))
+        .arg(window)
+        .arg(1)
+        .cmd("HGET")
+        .arg(format!("{slot}:windows"))
+        .arg(window - 1)
+        .cmd("HINCRBY")
+        .arg(format!("{slot}:quota"))
+        .arg("used")
+        .arg(1);
+
+    let rows = [
+        (
+            "1h. Floor of row 1: its three commands sent raw in one pipeline (`GET`, `SET NX PX`, `HINCRBY`)",
+            &plain,
+            &row1,
+            None,
+        ),
+        (
+            "1i. Floor of row 1c: its script sent raw (`verify.lua`, the same key and arguments)",
+            &limited,
+            &script_call,
+            None,
+        ),
+        (
+            "1j. Floor of any exact count in one round trip: the fewest commands without Lua (`GET`; `HINCRBY` usage; `HINCRBY` + `HGET` of a window; `HINCRBY` of a quota)",
+            &limited,
+            &lua_free,
+            Some(1.15),
+        ),
+    ];
+    let rows =
+        rows.map(|(label, hash, subject, goal)| (label, cache.entry_key(hash), subject, goal));
+    for (label, entry_key, subject, goal) in rows {
+        let floor = measure_raw(b, &entry_key, subject).await?;
+        let goal = match goal {
+            Some(goal) => format!(
+                "rows 1c, 1f and 1g can be ≤ {goal:.2} only if this is: {}",
+                verdict(floor.ratio.median() <= goal)
+            ),
+            None => "reference".to_owned(),
+        };
+        writeln!(
+            out,
+            "| {label} | {} | {} | raw `GET` of the same entry: p50 {}, p99 {} | p50 ×{} | {goal} |",
+            floor.subject.p50.show(1, "µs"),
+            floor.subject.p99.show(1, "µs"),
+            floor.floor.p50.show(1, "µs"),
+            floor.floor.p99.show(1, "µs"),
+            floor.ratio.ratio(),
+        )
+        .ok();
+    }
+    Ok(())
+}
+
+/// A pipeline sent raw, alternating with a raw `GET` of `entry_key`, as the hit rows are
+/// measured.
+async fn measure_raw(
+    b: &mut Bench,
+    entry_key: &str,
+    subject: &redis::Pipeline,
+) -> Result<Hits, BenchError> {
+    let (iterations, warm_up) = (b.settings.hit_iterations, b.settings.hit_iterations / 4);
+    let mut hits = Hits {
+        subject: Latency::default(),
+        floor: Latency::default(),
+        timed: Latency::default(),
+        ratio: Spread::default(),
+        ratio_timed: Spread::default(),
+        value_len: 0,
+    };
+    for run in 0..=b.settings.runs {
+        let (mut s, mut f) = (Vec::new(), Vec::new());
+        let n = if run == 0 { warm_up } else { iterations };
+        for i in 0..n {
+            for step in [i % 2, (i + 1) % 2] {
+                let started = Instant::now();
+                if step == 0 {
+                    let v: redis::Value = subject.query_async(&mut b.raw).await?;
+                    s.push(started.elapsed());
+                    black_box(v);
+                } else {
+                    let v: Option<Vec<u8>> = redis::cmd("GET")
+                        .arg(entry_key)
+                        .query_async(&mut b.raw)
+                        .await?;
+                    f.push(started.elapsed());
+                    if v.is_none() {
+                        return Err(BenchError(format!(
+                            "{entry_key} is not cached; the floor would measure a miss"
+                        )));
+                    }
+                }
+            }
+        }
+        if run > 0 {
+            let (sp50, _) = hits.subject.add_run(s);
+            let (fp50, _) = hits.floor.add_run(f);
+            hits.ratio.push(sp50 / fp50);
+        }
+    }
+    Ok(hits)
+}
+
 /// A hit row against the raw GET of the same entry, with its goal for the p50 ratio.
 fn hit_row(out: &mut String, label: &str, hit: &Hits, goal: f64, goal_note: &str) {
     writeln!(
@@ -722,6 +917,7 @@ pub async fn run_all(settings: &Settings) -> Result<String, BenchError> {
     cache_hit_limited(&mut b, &mut out).await?;
     cache_hit_five_limits(&mut b, &mut out).await?;
     cache_hit_identity(&mut b, &mut out).await?;
+    hit_floors(&mut b, &mut out).await?;
     cache_hit_admin(&mut b, &mut out).await?;
     verify_api_hit(&mut b, &mut out).await?;
     eprintln!("keygate-bench: cache hit done ({:?})", started.elapsed());
