@@ -469,14 +469,7 @@ async fn measure_raw(
     subject: &redis::Pipeline,
 ) -> Result<Hits, BenchError> {
     let (iterations, warm_up) = (b.settings.hit_iterations, b.settings.hit_iterations / 4);
-    let mut hits = Hits {
-        subject: Latency::default(),
-        floor: Latency::default(),
-        timed: Latency::default(),
-        ratio: Spread::default(),
-        ratio_timed: Spread::default(),
-        value_len: 0,
-    };
+    let mut hits = Hits::default();
     for run in 0..=b.settings.runs {
         let (mut s, mut f) = (Vec::new(), Vec::new());
         let n = if run == 0 { warm_up } else { iterations };
@@ -637,6 +630,7 @@ pub async fn verify_api_hit(b: &mut Bench, out: &mut String) -> Result<(), Bench
     Ok(())
 }
 
+#[derive(Default)]
 struct Hits {
     subject: Latency,
     floor: Latency,
@@ -654,14 +648,7 @@ async fn measure_hits(b: &mut Bench, raw_key: &str, kind: Kind) -> Result<Hits, 
     verify_as(b, kind, raw_key).await;
 
     let (iterations, warm_up) = (b.settings.hit_iterations, b.settings.hit_iterations / 4);
-    let mut hits = Hits {
-        subject: Latency::default(),
-        floor: Latency::default(),
-        timed: Latency::default(),
-        ratio: Spread::default(),
-        ratio_timed: Spread::default(),
-        value_len: 0,
-    };
+    let mut hits = Hits::default();
     for run in 0..=b.settings.runs {
         let (mut s, mut f, mut t) = (Vec::new(), Vec::new(), Vec::new());
         let n = if run == 0 { warm_up } else { iterations };
