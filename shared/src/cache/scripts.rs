@@ -50,8 +50,9 @@ impl Lua {
 
 /// One call of a script, written straight into one command. redis's `ScriptInvocation`
 /// keeps each key and argument in an allocation of its own and copies them all into a new
-/// command on every call: for the verify script's fifteen, a third of what building its
-/// call cost (bench/PROFILE.md).
+/// command on every call; written once into a command sized for them (and with the refill
+/// periods no longer formatted by chrono), building the verify script's call takes 4,100
+/// instructions instead of 8,400 (bench/PROFILE.md).
 pub(super) struct Call<'a> {
     lua: &'a Lua,
     cmd: Cmd,
