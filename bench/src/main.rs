@@ -109,7 +109,7 @@ impl Settings {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: keygate-bench inproc | profile test-protected|test-protected-limited|empty N | key | key-limited | key-identity | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | cpu BASE_URL WATCH_PID PROTECTED EMPTY | rss NAME ANCESTOR_PID | regions"
+        "usage: keygate-bench inproc | profile test-protected|test-protected-limited|verify|empty N | key | key-limited | key-identity | cold-start PROTECTED EMPTY | http BASE_URL CONNECTIONS | cpu BASE_URL WATCH_PID PROTECTED EMPTY | rss NAME ANCESTOR_PID | regions"
     );
     std::process::exit(2)
 }
