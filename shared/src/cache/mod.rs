@@ -233,21 +233,25 @@ impl Cache {
     /// not to exist is rare, and the fold drops it.
     async fn read_plain(&self, hash: &KeyHash, usage: Option<String>) -> Result<Read, CacheError> {
         let hex = hash.to_hex();
-        let mut pipe = redis::pipe();
-        pipe.cmd("GET")
-            .arg(self.name("key", &hex))
-            .cmd("SET")
-            .arg(self.name("used", &hex))
+        let (entry, used) = (self.name("key", &hex), self.name("used", &hex));
+        let mut pipe = redis::Pipeline::with_capacity(3);
+        let mut get = command("GET", 1, entry.len());
+        get.arg(entry);
+        let mut set = command("SET", 5, used.len() + 28);
+        set.arg(used)
             .arg(1)
             .arg("NX")
             .arg("PX")
             .arg(millis(LAST_USED_WINDOW));
+        pipe.add_command(get).add_command(set);
         let presented = usage.is_some();
         let (value, marked): (Option<Vec<u8>>, Option<String>) = match usage {
             None => self.send(&pipe).await?,
             Some(field) => {
                 let counts = self.name(usage::LIVE, &hex);
-                pipe.cmd("HINCRBY").arg(&counts).arg(field).arg(1);
+                let mut count = command("HINCRBY", 3, counts.len() + field.len() + 1);
+                count.arg(&counts).arg(field).arg(1);
+                pipe.add_command(count);
                 let (value, marked, count): (_, _, u64) = self.send(&pipe).await?;
                 if count == 1 {
                     self.expire_usage(&counts).await;
@@ -558,4 +562,13 @@ impl Cache {
             }
         }
     }
+}
+
+/// A command whose buffers are sized once for its `args` arguments of about `bytes` bytes
+/// in all. Built argument by argument from empty, a command grows them step by step, which
+/// was most of what building a cache hit's pipeline cost (bench/PROFILE.md).
+fn command(name: &str, args: usize, bytes: usize) -> redis::Cmd {
+    let mut cmd = redis::Cmd::with_capacity(args + 1, name.len() + bytes);
+    cmd.arg(name);
+    cmd
 }
