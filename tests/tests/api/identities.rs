@@ -594,6 +594,61 @@ async fn a_count_made_ahead_for_a_key_revoked_since_is_given_back() {
 }
 
 #[tokio::test]
+async fn a_revoke_during_a_burst_counted_ahead_stops_the_key_and_leaves_the_quota_exact() {
+    let spawned = spawn_app().await;
+    let instances = instances(&spawned, 4).await;
+    let quota: usize = 10_000;
+    let id = identity(&instances[0], json!({"quota": {"remaining": quota}})).await;
+    let (mut answered_200, mut began_after) = (0, 0);
+    for round in 0..10 {
+        let key = Arc::new(key_of(&instances[0], &id, json!({})).await.key);
+        // Each instance counts the key once the slow way; from then on with its read, so
+        // every request below is counted before its read says whether the key is active.
+        for app in &instances {
+            assert_eq!(app.protected(&key).await.status, 200);
+            assert!(app.app.cache.counts_ahead(&hash_of(&key)));
+            answered_200 += 1;
+        }
+        let revoked = Arc::new(tokio::sync::RwLock::new(false));
+        let mut set = JoinSet::new();
+        for app in &instances {
+            let (app, key, revoked) = (app.clone(), key.clone(), revoked.clone());
+            set.spawn(async move {
+                let (mut ok, mut after, mut late) = (0, 0, 0);
+                for _ in 0..15 {
+                    // Whether the revoke had answered before this request began.
+                    let after_revoke = *revoked.read().await;
+                    let status = app.protected(&key).await.status;
+                    assert!(status == 200 || status == 403, "round {round}: {status}");
+                    ok += usize::from(status == 200);
+                    after += usize::from(after_revoke);
+                    late += usize::from(after_revoke && status == 200);
+                }
+                (ok, after, late)
+            });
+        }
+        tokio::task::yield_now().await;
+        assert_eq!(spawned.revoke(&key).await.status, 200);
+        *revoked.write().await = true;
+        for (ok, after, late) in set.join_all().await {
+            assert_eq!(
+                late, 0,
+                "round {round}: a request began after the revoke and passed"
+            );
+            answered_200 += ok;
+            began_after += after;
+        }
+    }
+    // The race really happened, and every count made ahead for a refused request was
+    // given back: the quota holds exactly one count per 200.
+    assert!(began_after > 0, "no request began after a revoke answered");
+    assert_eq!(
+        quota_left(&instances[0], &id).await,
+        json!(quota - answered_200)
+    );
+}
+
+#[tokio::test]
 async fn a_key_whose_own_limit_changed_is_counted_once_against_the_new_one() {
     let spawned = spawn_app().await;
     let app = patient(&spawned).await;
