@@ -46,7 +46,7 @@ instructions() { # subject requests [callgrind output]
     2>&1 >/dev/null | sed -nE 's/.*I +refs: +([0-9,]+).*/\1/p' | tr -d ,
 }
 declare -A per
-for subject in empty test-protected test-protected-limited; do
+for subject in empty test-protected test-protected-limited verify; do
   log "callgrind: $subject, 1,000 and 3,000 requests"
   a="$(instructions "$subject" 1000)"
   b="$(instructions "$subject" 3000 "$work/$subject.out")"
@@ -66,6 +66,8 @@ done
   for subject in empty test-protected test-protected-limited; do
     echo "| $subject | ${per[$subject]} | $(( per[$subject] - per[empty] )) |"
   done
+  # Row 1's path with nothing around it: its own figure, not a share of a request.
+  echo "| verify (row 1's path alone: no request, span or log line) | ${per[verify]} | |"
   echo
   echo "## Where test-protected's instructions go (inclusive, whole 3,000-request run, set-up included)"
   echo
