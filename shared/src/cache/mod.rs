@@ -566,7 +566,8 @@ impl Cache {
 
 /// A command whose buffers are sized once for its `args` arguments of about `bytes` bytes
 /// in all. Built argument by argument from empty, a command grows them step by step, which
-/// was most of what building a cache hit's pipeline cost (bench/PROFILE.md).
+/// was most of what building a cache hit's pipeline cost, and half of a script call's
+/// (bench/PROFILE.md).
 fn command(name: &str, args: usize, bytes: usize) -> redis::Cmd {
     let mut cmd = redis::Cmd::with_capacity(args + 1, name.len() + bytes);
     cmd.arg(name);

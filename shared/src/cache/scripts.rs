@@ -39,8 +39,8 @@ impl Lua {
         // Sized once for the keys and a dozen short arguments: grown step by step, the
         // command's buffers were half of what writing its arguments cost.
         let bytes: usize = keys.iter().map(|k| k.len()).sum();
-        let mut cmd = Cmd::with_capacity(keys.len() + 16, bytes + 256);
-        cmd.arg("EVALSHA").arg(&self.sha).arg(keys.len());
+        let mut cmd = super::command("EVALSHA", keys.len() + 15, bytes + 256);
+        cmd.arg(&self.sha).arg(keys.len());
         for key in keys {
             cmd.arg(*key);
         }
