@@ -249,9 +249,9 @@ impl Cache {
             None => self.send(&pipe).await?,
             Some(field) => {
                 let counts = self.name(usage::LIVE, &hex);
-                let mut count = command("HINCRBY", 3, counts.len() + field.len() + 1);
-                count.arg(&counts).arg(field).arg(1);
-                pipe.add_command(count);
+                let mut tally = command("HINCRBY", 3, counts.len() + field.len() + 1);
+                tally.arg(&counts).arg(field).arg(1);
+                pipe.add_command(tally);
                 let (value, marked, count): (_, _, u64) = self.send(&pipe).await?;
                 if count == 1 {
                     self.expire_usage(&counts).await;

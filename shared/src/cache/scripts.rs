@@ -36,8 +36,7 @@ impl Lua {
 
     /// A call of this script, its keys first.
     fn call(&self, keys: &[&str]) -> Call<'_> {
-        // Sized once for the keys and a dozen short arguments: grown step by step, the
-        // command's buffers were half of what writing its arguments cost.
+        // Sized for the keys and a dozen short arguments (see `command`).
         let bytes: usize = keys.iter().map(|k| k.len()).sum();
         let mut cmd = super::command("EVALSHA", keys.len() + 15, bytes + 256);
         cmd.arg(&self.sha).arg(keys.len());
