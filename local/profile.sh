@@ -42,8 +42,15 @@ bench="$target/release/keygate-bench"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"; cleanup' EXIT
 instructions() { # subject requests [callgrind output]
-  valgrind --tool=callgrind --callgrind-out-file="${3:-/dev/null}" "$bench" profile "$1" "$2" \
-    2>&1 >/dev/null | sed -nE 's/.*I +refs: +([0-9,]+).*/\1/p' | tr -d ,
+  # valgrind's report and the program's own errors share stderr: kept, so that a failed run
+  # says why instead of only failing.
+  local report="$work/$1-$2.stderr"
+  if ! valgrind --tool=callgrind --callgrind-out-file="${3:-/dev/null}" "$bench" profile "$1" "$2" \
+    2>"$report" >/dev/null; then
+    grep -v '^==' "$report" | tail -n 5 >&2
+    die "keygate-bench profile $1 $2 failed under valgrind (above)"
+  fi
+  sed -nE 's/.*I +refs: +([0-9,]+).*/\1/p' "$report" | tr -d ,
 }
 declare -A per
 for subject in empty test-protected test-protected-limited verify; do
